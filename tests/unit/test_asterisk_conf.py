@@ -1,0 +1,68 @@
+"""The bundled asterisk-conf/ templates render completely and refuse unsafe values."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from voxtra.testing.asterisk_conf import (
+    PLACEHOLDER,
+    AsteriskConf,
+    AsteriskConfError,
+    render,
+    render_text,
+    template_dir,
+)
+
+GOOD = AsteriskConf(ari_password="k3y-that-is-long-enough")
+
+
+def test_every_template_renders_without_leftover_placeholders(tmp_path: Path) -> None:
+    written = render(GOOD, tmp_path)
+    names = {path.name for path in written}
+    assert {"http.conf", "ari.conf", "pjsip.conf", "extensions.conf", "rtp.conf",
+            "musiconhold.conf", "queues.conf", "modules.conf", "asterisk.conf"} <= names
+    for path in written:
+        assert not PLACEHOLDER.search(path.read_text()), path.name
+    ari = (tmp_path / "ari.conf").read_text()
+    assert "password = k3y-that-is-long-enough" in ari
+    assert "bindaddr = 127.0.0.1" in (tmp_path / "http.conf").read_text()
+
+
+def test_dialplan_keeps_asterisk_variables_and_sends_calls_to_stasis(tmp_path: Path) -> None:
+    render(replace(GOOD, app_name="myapp"), tmp_path)
+    dialplan = (tmp_path / "extensions.conf").read_text()
+    assert "Stasis(myapp,${EXTEN})" in dialplan
+
+
+def test_no_endpoint_reaches_the_outbound_context() -> None:
+    pjsip = (template_dir() / "pjsip.conf").read_text()
+    contexts = {line.split("=")[1].strip() for line in pjsip.splitlines()
+                if line.startswith("context")}
+    assert contexts == {"voxtra-inbound"}
+    assert "anonymous" not in [line.strip("[]") for line in pjsip.splitlines()]
+
+
+@pytest.mark.parametrize("password", ["", "asterisk", "secret", "changeme", "short"])
+def test_default_or_short_passwords_are_refused(password: str, tmp_path: Path) -> None:
+    with pytest.raises(AsteriskConfError, match="ari_password"):
+        render(replace(GOOD, ari_password=password), tmp_path)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("ari_password", "long-enough-but;comment", "ari_password"),
+    ("ari_bind", "localhost", "not an IP address"),
+    ("ari_port", 70000, "not a port number"),
+    ("rtp_start", 10001, "even port"),
+])
+def test_unusable_values_name_the_field(field: str, value: object, message: str,
+                                        tmp_path: Path) -> None:
+    with pytest.raises(AsteriskConfError, match=message):
+        render(replace(GOOD, **{field: value}), tmp_path)
+
+
+def test_unknown_placeholder_is_an_error() -> None:
+    with pytest.raises(AsteriskConfError, match="NOPE"):
+        render_text("x = {{NOPE}}", GOOD.values(), "x.conf")

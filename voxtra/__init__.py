@@ -1,0 +1,9 @@
+"""Voxtra: phone-call applications on Asterisk's REST Interface (ARI)."""
+
+from voxtra.app import VoxtraApp
+from voxtra.session import CallSession, CallState, Direction
+from voxtra.settings import VoxtraSettings
+
+__version__ = "0.1.0"
+
+__all__ = ["CallSession", "CallState", "Direction", "VoxtraApp", "VoxtraSettings"]

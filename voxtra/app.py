@@ -1,0 +1,211 @@
+"""VoxtraApp: connects to ARI, routes each call to its handler, runs calls concurrently.
+
+Data flow: websocket reader → :meth:`VoxtraApp._dispatch` (sync, never awaits
+application code) → the call's own ordered queue → its :class:`CallSession`.
+Each handler runs in its own task, so a slow or failing handler never delays
+another call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any
+
+from voxtra.ari.client import AriClient
+from voxtra.ari.events import EventStream
+from voxtra.ari.models import Event, StasisStart
+from voxtra.routing import Handler, Route, Router
+from voxtra.session import CallSession, CallState
+from voxtra.settings import VoxtraSettings
+
+log = logging.getLogger(__name__)
+
+#: How many ended channel ids are remembered so that late events cannot revive a call.
+FINISHED_MEMORY = 4096
+
+
+class _Call:
+    """A session with its event queue and tasks."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.tasks: list[asyncio.Task[None]] = []
+
+
+class VoxtraApp:
+    """A Stasis application serving calls with route handlers."""
+
+    def __init__(self, settings: VoxtraSettings | None = None, **overrides: Any) -> None:
+        self.settings = settings or VoxtraSettings(**overrides)
+        self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
+                                self.settings.ari_password.get_secret_value())
+        self.router = Router()
+        self.calls: dict[str, _Call] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._stream: EventStream | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def app_name(self) -> str:
+        return self.settings.app_name
+
+    # Routes ------------------------------------------------------------------
+
+    def route(self, *, did: str | None = None, pattern: str | None = None,
+              priority: int = 0, **metadata: Any) -> Callable[[Handler], Handler]:
+        """Register a handler for calls whose dialled number matches (all calls if none given)."""
+
+        def register(handler: Handler) -> Handler:
+            self.router.add(Route(handler, did=did, pattern=pattern, priority=priority,
+                                  metadata=metadata))
+            return handler
+
+        return register
+
+    # Lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check ARI, open the event stream and start taking calls."""
+        await self.client.asterisk_info()
+        self._stream = EventStream(self.client, self.app_name, self._dispatch)
+        self._stream_task = asyncio.create_task(self._stream.run(), name="ari-events")
+        self._accepting = True
+        waiter = asyncio.ensure_future(self._stream.connected.wait())
+        await asyncio.wait({waiter, self._stream_task}, return_when=asyncio.FIRST_COMPLETED)
+        if self._stream_task.done():
+            waiter.cancel()
+            self._stream_task.result()
+
+    async def stop(self) -> None:
+        """Stop taking calls, give handlers the grace period, hang up what is left."""
+        self._accepting = False
+        handlers = [t for call in self.calls.values() for t in call.tasks]
+        if handlers:
+            await asyncio.wait(handlers, timeout=self.settings.shutdown_grace)
+        for call in list(self.calls.values()):
+            await self._hangup_quietly(call.session, "shutdown")
+        remaining = [t for call in self.calls.values() for t in call.tasks]
+        if remaining:
+            await asyncio.wait(remaining, timeout=5)
+        for task in remaining:
+            task.cancel()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._stream_task
+        await self.client.close()
+
+    async def __aenter__(self) -> VoxtraApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    async def serve(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with self:
+            assert self._stream_task is not None
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, self._stream_task}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if self._stream_task.done():
+                self._stream_task.result()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+    def run(self) -> None:
+        """Blocking entry point: ``app.run()``."""
+        asyncio.run(self.serve())
+
+    # Dispatch ----------------------------------------------------------------
+
+    def _dispatch(self, event: Event) -> None:
+        """Route one event to its call's queue; runs in the websocket reader."""
+        channel_id = event.channel_id or self._playback_owner(event)
+        if channel_id is None or channel_id in self._finished:
+            return
+        call = self.calls.get(channel_id)
+        if call is not None:
+            call.queue.put_nowait(event)
+        elif isinstance(event, StasisStart):
+            self._new_call(event)
+
+    def _playback_owner(self, event: Event) -> str | None:
+        playback = getattr(event, "playback", None)
+        if playback is None:
+            return None
+        for channel_id, call in self.calls.items():
+            if call.session.owns_playback(playback.id):
+                return channel_id
+        target = str(getattr(playback, "target_uri", ""))
+        return target.removeprefix("channel:") if target.startswith("channel:") else None
+
+    def _new_call(self, event: StasisStart) -> None:
+        channel = event.channel
+        called = event.args[0] if event.args else channel.dialplan.exten
+        if not self._accepting:
+            self._spawn(self.client.hangup(channel.id, "congestion"), f"reject-{channel.id}")
+            return
+        route = self.router.match(called)
+        if route is None:
+            log.warning("no route for call %s to %r: rejected", channel.id, called)
+            self._remember_finished(channel.id)
+            self._spawn(self.client.hangup(channel.id, "unallocated"), f"reject-{channel.id}")
+            return
+        session = CallSession(self.client, channel, app_name=self.app_name,
+                              called_number=called, metadata=route.metadata)
+        call = _Call(session)
+        self.calls[channel.id] = call
+        call.tasks.append(asyncio.create_task(self._run_handler(call, route),
+                                              name=f"call-{channel.id}"))
+        self._spawn(self._consume(call), f"events-{channel.id}")
+        log.info("call %s from %r to %r", channel.id, session.caller_id, called)
+
+    async def _consume(self, call: _Call) -> None:
+        session = call.session
+        while not session.ended:
+            await session.deliver(await call.queue.get())
+        await asyncio.gather(*call.tasks, return_exceptions=True)
+        self.calls.pop(session.id, None)
+        self._remember_finished(session.id)
+
+    async def _run_handler(self, call: _Call, route: Route) -> None:
+        session = call.session
+        try:
+            await route.handler(session)
+        except Exception:
+            log.exception("handler %s failed on call %s", route.handler.__name__, session.id)
+            session.state = CallState.FAILED
+        await self._hangup_quietly(session, "normal")
+
+    async def _hangup_quietly(self, session: CallSession, reason: str) -> None:
+        try:
+            await session.hangup(reason)
+        except Exception as exc:
+            log.warning("hangup of call %s failed: %s", session.id, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run ``coro`` in the background, holding a reference until it is done."""
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _remember_finished(self, channel_id: str) -> None:
+        self._finished[channel_id] = None
+        while len(self._finished) > FINISHED_MEMORY:
+            self._finished.popitem(last=False)

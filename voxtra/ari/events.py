@@ -1,0 +1,133 @@
+"""The ARI event websocket: one connection per Stasis application, kept alive.
+
+``EventStream.run()`` connects to ``/ari/events?app=NAME``, parses every message
+into a typed event and hands it to a plain (non-async) callback, so the reader
+never waits on application code (ari.conf's ``websocket_write_timeout`` drops a
+slow reader). A dropped connection is retried with capped exponential backoff
+and full jitter; ``ApplicationReplaced`` (another connection took the app name)
+stops the stream with :class:`ApplicationReplacedError`. Malformed messages are
+logged and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from pydantic import ValidationError
+
+from voxtra.ari.client import AriClient
+from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
+from voxtra.ari.models import Event, parse_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamStats:
+    connects: int = 0
+    events: int = 0
+    malformed: int = 0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: ``min(cap, base * 2**attempt)``, scaled by full jitter."""
+
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+class EventStream:
+    """Receives the events of one Stasis application."""
+
+    def __init__(self, client: AriClient, app_name: str,
+                 on_event: Callable[[Event], None],
+                 on_connect: Callable[[], Awaitable[None]] | None = None,
+                 backoff: Backoff | None = None, heartbeat: float = 10.0) -> None:
+        self.client = client
+        self.app_name = app_name
+        self.on_event = on_event
+        self.on_connect = on_connect
+        self.backoff = backoff or Backoff()
+        self.heartbeat = heartbeat
+        self.stats = StreamStats()
+        self.connected = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return self.client.base_url.replace("http", "ws", 1) + "/ari/events"
+
+    async def run(self) -> None:
+        """Receive events until cancelled; reconnect on every drop.
+
+        Raises :class:`AriAuthError` (bad credentials, at any attempt) and
+        :class:`ApplicationReplacedError`.
+        """
+        attempt = 0
+        while True:
+            try:
+                await self._session()
+                attempt = 0
+            except (aiohttp.ClientConnectionError, aiohttp.WSServerHandshakeError,
+                    TimeoutError, ConnectionError) as exc:
+                if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
+                    raise AriAuthError(
+                        f"ARI at {self.client.base_url} refused user {self.client.username!r}: "
+                        "check the ARI user and password"
+                    ) from None
+                log.warning("ARI event stream for %r lost: %s", self.app_name, exc)
+            self.connected.clear()
+            delay = self.backoff.delay(attempt)
+            attempt += 1
+            log.info("reconnecting ARI event stream in %.2f s (attempt %d)", delay, attempt)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> None:
+        params = {"app": self.app_name, "subscribeAll": "false"}
+        async with self.client.session.ws_connect(
+            self.url, params=params, heartbeat=self.heartbeat,
+            timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+        ) as ws:
+            self.stats.connects += 1
+            log.info("ARI event stream for %r connected", self.app_name)
+            if self.on_connect is not None:
+                await self.on_connect()
+            self.connected.set()
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self._receive(message.data)
+                elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                    break
+                else:
+                    self.stats.malformed += 1
+                    log.warning("ignored ARI websocket message of type %s", message.type)
+        raise ConnectionError("websocket closed")
+
+    def _receive(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            event = parse_event(data)
+        except (ValueError, ValidationError) as exc:
+            self.stats.malformed += 1
+            log.warning("dropped malformed ARI event (%s): %.200s", exc, text)
+            return
+        self.stats.events += 1
+        if event.type == "ApplicationReplaced":
+            raise ApplicationReplacedError(
+                f"another connection took over Stasis application {self.app_name!r}"
+            )
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("event callback failed on %s", event.type)

@@ -1,0 +1,463 @@
+"""A real SIP caller and callee for tests: SIPp (Debian package ``sip-tester``).
+
+Scenarios are generated per call from a few options (number, headers, audio,
+DTMF, who hangs up), run by ``sipp`` as a subprocess, and judged from SIPp's
+own message trace, so a test can assert what the far end actually saw:
+answered, rejected with which status, hung up by whom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from voxtra.testing.errors import SippError
+
+_SDP = """v=0
+o=voxtra 1 1 IN IP[local_ip_type] [local_ip]
+s=voxtra-test
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=ptime:20
+a=sendrecv"""
+
+
+@dataclass(frozen=True)
+class CallerScript:
+    """What the SIP caller does once it has dialled ``number``.
+
+    ``hangup_after`` (seconds after the answer) makes the caller hang up;
+    ``None`` waits up to ``wait_for_bye`` seconds for the far end to hang up.
+    ``expect_status`` other than 200 expects the call to be refused with it.
+    """
+
+    number: str
+    caller_id: str = "1000"
+    headers: dict[str, str] = field(default_factory=dict)
+    audio: Path | None = None
+    audio_loops: int = 1
+    dtmf: str = ""
+    dtmf_delay: float = 0.5
+    hangup_after: float | None = None
+    wait_for_bye: float = 10.0
+    expect_status: int = 200
+
+
+@dataclass(frozen=True)
+class CalleeScript:
+    """How the SIP callee treats an incoming call.
+
+    ``answer``: 180 then 200 after ``ring_for`` seconds, then wait for BYE (or
+    hang up after ``hangup_after``); ``busy``: 486; ``no-answer``: ring until the
+    caller gives up (CANCEL).
+    """
+
+    behaviour: str = "answer"
+    ring_for: float = 0.0
+    hangup_after: float | None = None
+    audio: Path | None = None
+    wait_for_bye: float = 30.0
+
+
+@dataclass
+class SipMessage:
+    direction: str  # "sent" or "received"
+    start_line: str
+    headers: dict[str, str]
+
+    @property
+    def cseq_method(self) -> str:
+        return self.headers.get("cseq", "").split()[-1] if self.headers.get("cseq") else ""
+
+
+@dataclass
+class SippResult:
+    """The outcome of one SIPp run, read from its exit status and message trace."""
+
+    returncode: int
+    messages: list[SipMessage]
+    stderr: str
+
+    @property
+    def succeeded(self) -> bool:
+        """SIPp exit status 0: every step of the scenario happened as scripted."""
+        return self.returncode == 0
+
+    def received(self, prefix: str) -> list[SipMessage]:
+        return [m for m in self.messages
+                if m.direction == "received" and m.start_line.startswith(prefix)]
+
+    @property
+    def answered(self) -> bool:
+        """A 200 OK to our INVITE arrived (caller side)."""
+        return any(m.cseq_method == "INVITE" for m in self.received("SIP/2.0 200"))
+
+    @property
+    def final_status(self) -> int | None:
+        """The final status code the INVITE got (caller side)."""
+        for message in self.received("SIP/2.0 "):
+            code = int(message.start_line.split()[1])
+            if code >= 200 and message.cseq_method == "INVITE":
+                return code
+        return None
+
+    @property
+    def hung_up_by_remote(self) -> bool:
+        return bool(self.received("BYE "))
+
+
+class SipCaller:
+    """Places calls into an Asterisk at ``host:port`` with SIPp."""
+
+    def __init__(self, host: str, port: int, sipp: str = "sipp") -> None:
+        self.host = host
+        self.port = port
+        self.sipp = _find_sipp(sipp)
+
+    async def call(self, script: CallerScript, timeout: float = 60.0) -> SippResult:
+        """Run one call to the end and return what SIPp saw."""
+        with tempfile.TemporaryDirectory(prefix="voxtra-sipp-") as tmp:
+            scenario = Path(tmp) / "caller.xml"
+            scenario.write_text(caller_scenario(script))
+            args = ["-s", script.number, f"{self.host}:{self.port}"]
+            return await _run(self.sipp, scenario, Path(tmp), args, timeout)
+
+
+class SipCallee:
+    """Answers (or refuses) calls on a local UDP port with SIPp, for originate tests."""
+
+    def __init__(self, script: CalleeScript, host: str = "127.0.0.1", port: int = 0,
+                 sipp: str = "sipp") -> None:
+        self.script = script
+        self.host = host
+        self.port = port or free_port(socket.SOCK_DGRAM)
+        self.sipp = _find_sipp(sipp)
+        self._task: asyncio.Task[SippResult] | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="voxtra-sipp-")
+
+    @property
+    def uri(self) -> str:
+        return f"sip:callee@{self.host}:{self.port}"
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Start listening; returns once SIPp has bound its port."""
+        scenario = Path(self._tmp.name) / "callee.xml"
+        scenario.write_text(callee_scenario(self.script))
+        self._task = asyncio.create_task(
+            _run(self.sipp, scenario, Path(self._tmp.name), [], timeout, bound=self.port)
+        )
+        await _wait_bound(self.port, self._task)
+
+    async def result(self) -> SippResult:
+        """Wait for the one call to end and return what SIPp saw."""
+        if self._task is None:
+            raise SippError("SipCallee.start() was not called")
+        try:
+            return await self._task
+        finally:
+            self._tmp.cleanup()
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A port the kernel says is free now on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def caller_scenario(script: CallerScript) -> str:
+    """SIPp XML for one outgoing call."""
+    extra = "".join(f"      {name}: {value}\n" for name, value in script.headers.items())
+    steps = [f"""  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{script.caller_id}@[local_ip]:[local_port]>;tag=[pid]voxtra[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:{script.caller_id}@[local_ip]:[local_port]>
+      Max-Forwards: 70
+{extra}      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_indent(_SDP)}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>"""]
+    if script.expect_status != 200:
+        steps.append(f"""  <recv response="{script.expect_status}"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>""")
+        return _scenario("voxtra-caller", steps)
+    steps.append("""  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [routes]
+      CSeq: 1 ACK
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>""")
+    if script.audio is not None:
+        steps.append(_rtp_stream(script.audio, script.audio_loops))
+    for index, digit in enumerate(script.dtmf, start=2):
+        steps.append(f"""  <pause milliseconds="{int(script.dtmf_delay * 1000)}"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [routes]
+      CSeq: {index} INFO
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={escape(digit)}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>""")
+    if script.hangup_after is not None:
+        steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [routes]
+      CSeq: {len(script.dtmf) + 2} BYE
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>""")
+    else:
+        steps.append(_recv_bye(script.wait_for_bye))
+    return _scenario("voxtra-caller", steps)
+
+
+def callee_scenario(script: CalleeScript) -> str:
+    """SIPp XML for one incoming call."""
+    steps = ["""  <recv request="INVITE" crlf="true"/>""",
+             _reply("180 Ringing", sdp=False)]
+    if script.behaviour == "busy":
+        steps.append(_reply("486 Busy Here", sdp=False))
+        steps.append("""  <recv request="ACK"/>""")
+    elif script.behaviour == "no-answer":
+        steps.append(f"""  <recv request="CANCEL" timeout="{int(script.wait_for_bye * 1000)}"/>""")
+        steps.append(_reply("200 OK", sdp=False))
+        steps.append(_reply("487 Request Terminated", sdp=False, last="INVITE"))
+        steps.append("""  <recv request="ACK"/>""")
+    elif script.behaviour == "answer":
+        if script.ring_for:
+            steps.append(f"""  <pause milliseconds="{int(script.ring_for * 1000)}"/>""")
+        steps.append(_reply("200 OK", sdp=True))
+        steps.append("""  <recv request="ACK" crlf="true"/>""")
+        if script.audio is not None:
+            steps.append(_rtp_stream(script.audio, 1))
+        if script.hangup_after is not None:
+            steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [last_Contact:] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$to_header]
+      To: [$from_header]
+      [last_Call-ID:]
+      CSeq: 1 BYE
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>""")
+        else:
+            steps.append(_recv_bye(script.wait_for_bye))
+    else:
+        raise ValueError(f"behaviour {script.behaviour!r}: expected answer, busy or no-answer")
+    return _scenario("voxtra-callee", steps)
+
+
+def _reply(status: str, sdp: bool, last: str = "") -> str:
+    cseq = f"[last_CSeq:{last}]" if last else "[last_CSeq:]"
+    body = f"Content-Type: application/sdp\n      Content-Length: [len]\n\n{_indent(_SDP)}" \
+        if sdp else "Content-Length: 0"
+    return f"""  <send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]voxtra[call_number]
+      [last_Call-ID:]
+      {cseq}
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      {body}
+    ]]>
+  </send>"""
+
+
+def _recv_bye(wait: float) -> str:
+    return f"""  <recv request="BYE" timeout="{int(wait * 1000)}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>"""
+
+
+def _rtp_stream(audio: Path, loops: int) -> str:
+    return f"""  <nop>
+    <action>
+      <exec rtp_stream="{escape(str(audio))},{loops},0"/>
+    </action>
+  </nop>"""
+
+
+def _scenario(name: str, steps: list[str]) -> str:
+    body = "\n".join(steps)
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="{name}">
+{body}
+</scenario>
+"""
+
+
+def _indent(text: str) -> str:
+    return "\n".join("      " + line for line in text.splitlines())
+
+
+def _find_sipp(sipp: str) -> str:
+    path = shutil.which(sipp)
+    if path is None:
+        raise SippError("sipp is not installed; install it with: sudo apt-get install -y "
+                        "sip-tester")
+    return path
+
+
+async def _run(sipp: str, scenario: Path, workdir: Path, args: list[str], timeout: float,
+               bound: int | None = None) -> SippResult:
+    trace = workdir / "messages.log"
+    command = [
+        sipp, *args, "-sf", str(scenario), "-m", "1", "-l", "1",
+        "-i", "127.0.0.1", "-p", str(bound or free_port(socket.SOCK_DGRAM)),
+        "-mi", "127.0.0.1", "-mp", str(_free_rtp_pair()),
+        "-timeout", f"{int(timeout)}s", "-timeout_error",
+        "-nostdin", "-trace_msg", "-message_file", str(trace), "-trace_err",
+        "-error_file", str(workdir / "errors.log"),
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=workdir, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout + 10)
+    except (TimeoutError, asyncio.CancelledError):
+        process.kill()
+        await process.wait()
+        raise
+    errors = workdir / "errors.log"
+    detail = stderr.decode(errors="replace")
+    if errors.exists():
+        detail += errors.read_text(errors="replace")
+    messages = parse_trace(trace.read_text(errors="replace")) if trace.exists() else []
+    if os.environ.get("VOXTRA_SIPP_KEEP"):
+        shutil.copytree(workdir, os.environ["VOXTRA_SIPP_KEEP"], dirs_exist_ok=True)
+    return SippResult(returncode=process.returncode or 0, messages=messages, stderr=detail)
+
+
+_TRACE_HEADER = re.compile(
+    r"^(?:UDP|TCP) message (sent|received) [\[(]\d+\]? bytes\)? ?:\s*$", re.MULTILINE
+)
+
+
+def parse_trace(text: str) -> list[SipMessage]:
+    """Split SIPp's ``-trace_msg`` file into messages (direction, start line, headers)."""
+    messages = []
+    parts = _TRACE_HEADER.split(text)
+    for direction, chunk in zip(parts[1::2], parts[2::2], strict=True):
+        lines = [line.strip() for line in chunk.strip().splitlines()]
+        lines = [line for line in lines if not line.startswith("-----")]
+        if not lines:
+            continue
+        headers = {}
+        for line in lines[1:]:
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        messages.append(SipMessage(direction, lines[0], headers))
+    return messages
+
+
+def _free_rtp_pair() -> int:
+    """An even UDP port whose odd neighbour (RTCP) is free as well."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM) & ~1
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise SippError("no free pair of UDP ports for SIPp's media")
+
+
+async def _wait_bound(port: int, task: asyncio.Task[SippResult]) -> None:
+    """Wait until something holds UDP ``port`` (SIPp has bound it) or SIPp ended."""
+    for _ in range(200):
+        if task.done():
+            result = task.result()
+            raise SippError(f"sipp exited early ({result.returncode}): {result.stderr[-500:]}")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        await asyncio.sleep(0.02)
+    raise SippError(f"sipp did not bind UDP port {port}")
