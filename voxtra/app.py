@@ -18,7 +18,8 @@ from types import TracebackType
 from typing import Any
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.events import EventStream
+from voxtra.ari.errors import AriConnectionError, AriError
+from voxtra.ari.events import Backoff, EventStream
 from voxtra.ari.models import Event, StasisStart
 from voxtra.routing import Handler, Route, Router
 from voxtra.session import CallSession, CallState
@@ -113,11 +114,28 @@ class VoxtraApp:
         await self.stop()
 
     async def serve(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        """Run until SIGTERM or SIGINT, then shut down gracefully.
+
+        Waits for Asterisk if it is not up yet (retrying with backoff), so an app
+        may start before Asterisk does.
+        """
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        attempt = 0
+        while not stop.is_set():
+            try:
+                await self.client.asterisk_info()
+                break
+            except AriConnectionError as exc:
+                delay = Backoff().delay(attempt)
+                attempt += 1
+                log.warning("waiting for Asterisk (%s); retrying in %.1f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return
         async with self:
             assert self._stream_task is not None
             waiter = asyncio.ensure_future(stop.wait())
@@ -129,8 +147,12 @@ class VoxtraApp:
             loop.remove_signal_handler(sig)
 
     def run(self) -> None:
-        """Blocking entry point: ``app.run()``."""
-        asyncio.run(self.serve())
+        """Blocking entry point: ``app.run()``. An ARI error ends it with a clear message."""
+        try:
+            asyncio.run(self.serve())
+        except AriError as exc:
+            log.error("%s", exc)
+            raise SystemExit(f"voxtra: {exc}") from None
 
     # Dispatch ----------------------------------------------------------------
 

@@ -10,9 +10,11 @@ import runpy
 import shlex
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from voxtra.ari.errors import AriError
+from voxtra.testing.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing.errors import SandboxError, SippError
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 
@@ -32,16 +34,37 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--number", default="100", help="the number SIPp dials")
     _sandbox_options(demo)
 
+    conf = commands.add_parser(
+        "render-conf", help="render asterisk-conf/ into a directory (password from "
+        "VOXTRA_ARI_PASSWORD)")
+    conf.add_argument("out", type=Path)
+    for field in fields(AsteriskConf):
+        if field.name != "ari_password":
+            conf.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
+                              type=type(field.default), default=field.default)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    options = SandboxOptions(name=args.name, ari_port=args.ari_port, sip_port=args.sip_port)
     try:
+        if args.command == "render-conf":
+            return _render_conf(args)
+        options = SandboxOptions(name=args.name, ari_port=args.ari_port,
+                                 sip_port=args.sip_port)
         if args.command == "sandbox":
             return _sandbox(args.action, AsteriskSandbox(options))
         return asyncio.run(_demo(Path(args.app), args.number, AsteriskSandbox(options)))
-    except (SandboxError, SippError, AriError) as exc:
+    except (SandboxError, SippError, AriError, AsteriskConfError) as exc:
         print(f"voxtra: {exc}", file=sys.stderr)
         return 1
+
+
+def _render_conf(args: argparse.Namespace) -> int:
+    password = os.environ.get("VOXTRA_ARI_PASSWORD", "")
+    values = {f.name: getattr(args, f.name) for f in fields(AsteriskConf)
+              if f.name != "ari_password"}
+    written = render(AsteriskConf(ari_password=password, **values), args.out)
+    print(f"rendered {len(written)} files into {args.out}")
+    return 0
 
 
 def _sandbox_options(parser: argparse.ArgumentParser) -> None:

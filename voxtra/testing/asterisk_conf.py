@@ -9,6 +9,7 @@ message instead of an Asterisk that misbehaves later.
 from __future__ import annotations
 
 import ipaddress
+import platform
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -47,6 +48,8 @@ class AsteriskConf:
     loopback_peer: str = "127.0.0.1"
     queue_agent_uri: str = "sip:agent@127.0.0.1:5099"
     system_name: str = "voxtra"
+    #: Debian's multiarch module directory for this machine's architecture.
+    module_dir: str = f"/usr/lib/{platform.machine()}-linux-gnu/asterisk/modules"
     etc_dir: str = "/etc/asterisk"
     run_dir: str = "/var/run/asterisk"
     spool_dir: str = "/var/spool/asterisk"
@@ -68,13 +71,19 @@ class AsteriskConf:
                     f"{name}={value!r} is empty or holds whitespace or one of ; [ ] {{ }}, "
                     "which Asterisk's configuration syntax cannot carry"
                 )
-        for name in ("ari_bind", "sip_bind", "loopback_peer"):
+        for name in ("ari_bind", "sip_bind"):
             try:
                 ipaddress.ip_address(getattr(self, name))
             except ValueError:
                 raise AsteriskConfError(
                     f"{name}={getattr(self, name)!r} is not an IP address"
                 ) from None
+        try:
+            ipaddress.ip_network(self.loopback_peer)
+        except ValueError:
+            raise AsteriskConfError(
+                f"loopback_peer={self.loopback_peer!r} is not an IP address or network"
+            ) from None
         for name in ("ari_port", "sip_port", "rtp_start", "rtp_end"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:
