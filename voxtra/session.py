@@ -8,6 +8,7 @@ called from the call's own queue (never from the websocket reader).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.models import (
     Channel,
     ChannelDestroyed,
+    ChannelDtmfReceived,
     ChannelStateChange,
     Event,
     PlaybackFinished,
@@ -28,6 +30,11 @@ from voxtra.ari.models import (
 log = logging.getLogger(__name__)
 
 HangupCallback = Callable[["CallSession"], Awaitable[None] | None]
+
+#: Seconds a hangup waits after the end of a playback. Measured against Asterisk 22:
+#: ``PlaybackFinished`` arrives about 120 ms before the last frames of a prompt leave
+#: as RTP, so hanging up at once cuts the prompt's end.
+PLAYOUT_DRAIN = 0.25
 
 
 class CallState(StrEnum):
@@ -64,6 +71,8 @@ class CallSession:
         self._ended = asyncio.Event()
         self._hangup_callbacks: list[HangupCallback] = []
         self._playbacks: dict[str, asyncio.Future[None]] = {}
+        self._digits: asyncio.Queue[str] = asyncio.Queue()
+        self._playout_until = 0.0
 
     def __repr__(self) -> str:
         return f"<CallSession {self.id} {self.caller_id!r}->{self.called_number!r} {self.state}>"
@@ -88,7 +97,14 @@ class CallSession:
         self.state = CallState.IN_PROGRESS
 
     async def hangup(self, reason: str = "normal") -> None:
-        """Hang up; calling it again, or after the caller hung up, does nothing."""
+        """Hang up once the last prompt has been heard to its end.
+
+        Calling it again, or after the caller hung up, does nothing.
+        """
+        drain = self._playout_until - time.monotonic()
+        if drain > 0 and not self.ended:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ended.wait(), drain)
         if not self.ended:
             await self._client.hangup(self.id, reason)
 
@@ -97,6 +113,8 @@ class CallSession:
 
         ``media`` is an ARI media URI (``sound:hello-world``, ``recording:NAME``,
         ``tone:ring``, an http(s) URL); a bare name means ``sound:NAME``.
+        Cancelling the call (e.g. ``asyncio.wait_for``) stops the playback; tones
+        play until stopped.
         """
         if ":" not in media:
             media = f"sound:{media}"
@@ -107,8 +125,32 @@ class CallSession:
         try:
             await self._client.play(self.id, media, playback_id)
             return await self._until_ended(done)
+        except asyncio.CancelledError:
+            # Cancelling the wait (a timeout, barge-in) stops what the caller hears.
+            await asyncio.shield(self._client.stop_playback(playback_id))
+            raise
         finally:
             self._playbacks.pop(playback_id, None)
+
+    async def listen_dtmf(self, timeout: float | None = None) -> str | None:
+        """The next DTMF digit the caller presses; None on timeout or when the call ends.
+
+        Digits pressed earlier (while a prompt played, say) are returned first.
+        """
+        if not self._digits.empty():
+            return self._digits.get_nowait()
+        if self.ended:
+            return None
+        digit = asyncio.ensure_future(self._digits.get())
+        try:
+            async with asyncio.timeout(timeout):
+                if await self._until_ended(digit):
+                    return digit.result()
+        except TimeoutError:
+            pass
+        finally:
+            digit.cancel()
+        return None
 
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
@@ -130,9 +172,12 @@ class CallSession:
             if event.channel.state == "Up" and self.state is CallState.RINGING:
                 self._answered_at = self._answered_at or time.monotonic()
                 self.state = CallState.IN_PROGRESS
+        elif isinstance(event, ChannelDtmfReceived):
+            self._digits.put_nowait(event.digit)
         elif isinstance(event, PlaybackFinished):
             future = self._playbacks.get(event.playback.id)
             if future is not None and not future.done():
+                self._playout_until = time.monotonic() + PLAYOUT_DRAIN
                 future.set_result(None)
         elif isinstance(event, ChannelDestroyed):
             self.hangup_cause = event.cause
@@ -156,7 +201,7 @@ class CallSession:
             except Exception:
                 log.exception("on_hangup callback failed for call %s", self.id)
 
-    async def _until_ended(self, waiter: asyncio.Future[None]) -> bool:
+    async def _until_ended(self, waiter: asyncio.Future[Any]) -> bool:
         ended: asyncio.Future[Any] = asyncio.ensure_future(self._ended.wait())
         try:
             await asyncio.wait([waiter, ended], return_when=asyncio.FIRST_COMPLETED)

@@ -147,10 +147,11 @@ class AsteriskSandbox:
         self.current = state
         return state
 
-    def stop(self, timeout: float = 15.0) -> bool:
+    def stop(self, timeout: float = 15.0, keep_files: bool = False) -> bool:
         """Stop the instance: ``core stop now``, then SIGTERM, then SIGKILL by pid.
 
-        Returns whether an Asterisk was running. The state file is removed.
+        Returns whether an Asterisk was running. The instance directory (its
+        configuration, logs and recordings) is removed unless ``keep_files``.
         """
         state = self.state()
         self.state_file.unlink(missing_ok=True)
@@ -166,6 +167,8 @@ class AsteriskSandbox:
             if sig is not None and _is_asterisk(state.pid):
                 os.kill(state.pid, sig)
             if _wait_gone(state.pid, timeout if sig is None else 5.0):
+                if not keep_files:
+                    shutil.rmtree(self.host_path(self.instance), ignore_errors=True)
                 return True
         raise SandboxError(f"Asterisk (pid {state.pid}) did not exit after SIGKILL")
 

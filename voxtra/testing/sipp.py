@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import numpy as np
+
+from voxtra.media.g711 import Pcm, ulaw_decode
+from voxtra.media.rtp import RtpPacket
 from voxtra.testing.errors import SippError
+from voxtra.testing.rtp_capture import RtpCapture
 
 _SDP = """v=0
 o=voxtra 1 1 IN IP[local_ip_type] [local_ip]
@@ -52,6 +57,8 @@ class CallerScript:
     hangup_after: float | None = None
     wait_for_bye: float = 10.0
     expect_status: int = 200
+    #: Record the RTP that Asterisk sends to the caller (see :attr:`SippResult.heard`).
+    capture_audio: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,15 @@ class SippResult:
     returncode: int
     messages: list[SipMessage]
     stderr: str
+    #: The RTP packets the caller received, when the script asked for a capture.
+    rtp: list[RtpPacket] = field(default_factory=list)
+
+    def heard(self) -> Pcm:
+        """The μ-law audio the caller received, decoded to 8 kHz int16 PCM, in order."""
+        frames = sorted((p for p in self.rtp if p.payload_type == 0), key=lambda p: p.sequence)
+        if not frames:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate([ulaw_decode(p.payload) for p in frames])
 
     @property
     def succeeded(self) -> bool:
@@ -131,7 +147,13 @@ class SipCaller:
             scenario = Path(tmp) / "caller.xml"
             scenario.write_text(caller_scenario(script))
             args = ["-s", script.number, f"{self.host}:{self.port}"]
-            return await _run(self.sipp, scenario, Path(tmp), args, timeout)
+            media_port = _free_rtp_pair()
+            if not script.capture_audio:
+                return await _run(self.sipp, scenario, Path(tmp), args, timeout, media_port)
+            async with RtpCapture(media_port) as capture:
+                result = await _run(self.sipp, scenario, Path(tmp), args, timeout, media_port)
+            result.rtp = capture.packets
+            return result
 
 
 class SipCallee:
@@ -155,7 +177,8 @@ class SipCallee:
         scenario = Path(self._tmp.name) / "callee.xml"
         scenario.write_text(callee_scenario(self.script))
         self._task = asyncio.create_task(
-            _run(self.sipp, scenario, Path(self._tmp.name), [], timeout, bound=self.port)
+            _run(self.sipp, scenario, Path(self._tmp.name), [], timeout, _free_rtp_pair(),
+                 bound=self.port)
         )
         await _wait_bound(self.port, self._task)
 
@@ -275,7 +298,19 @@ def caller_scenario(script: CallerScript) -> str:
 
 def callee_scenario(script: CalleeScript) -> str:
     """SIPp XML for one incoming call."""
-    steps = ["""  <recv request="INVITE" crlf="true"/>""",
+    # SIPp refuses variables that are set but never used: remember the caller's
+    # Contact only when this callee sends its own BYE, the INVITE's CSeq number
+    # only when it answers a CANCEL (the 487 must carry the INVITE's CSeq).
+    if script.behaviour == "answer" and script.hangup_after is not None:
+        assign = '<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" ' \
+                 'assign_to="contact"/>'
+    elif script.behaviour == "no-answer":
+        assign = '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" ' \
+                 'assign_to="invite_cseq"/>'
+    else:
+        assign = ""
+    remember = f">\n    <action>\n      {assign}\n    </action>\n  </recv>" if assign else "/>"
+    steps = [f"""  <recv request="INVITE" crlf="true"{remember}""",
              _reply("180 Ringing", sdp=False)]
     if script.behaviour == "busy":
         steps.append(_reply("486 Busy Here", sdp=False))
@@ -283,23 +318,29 @@ def callee_scenario(script: CalleeScript) -> str:
     elif script.behaviour == "no-answer":
         steps.append(f"""  <recv request="CANCEL" timeout="{int(script.wait_for_bye * 1000)}"/>""")
         steps.append(_reply("200 OK", sdp=False))
-        steps.append(_reply("487 Request Terminated", sdp=False, last="INVITE"))
+        steps.append(_reply("487 Request Terminated", sdp=False,
+                            cseq="CSeq: [$invite_cseq] INVITE"))
         steps.append("""  <recv request="ACK"/>""")
     elif script.behaviour == "answer":
         if script.ring_for:
             steps.append(f"""  <pause milliseconds="{int(script.ring_for * 1000)}"/>""")
         steps.append(_reply("200 OK", sdp=True))
-        steps.append("""  <recv request="ACK" crlf="true"/>""")
+        steps.append("""  <recv request="ACK" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_party"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_party"/>
+    </action>
+  </recv>""" if script.hangup_after is not None else """  <recv request="ACK"/>""")
         if script.audio is not None:
             steps.append(_rtp_stream(script.audio, 1))
         if script.hangup_after is not None:
             steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>
   <send retrans="500">
     <![CDATA[
-      BYE [last_Contact:] SIP/2.0
+      BYE [$contact] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: [$to_header]
-      To: [$from_header]
+      From: [$local_party]
+      To: [$remote_party]
       [last_Call-ID:]
       CSeq: 1 BYE
       Contact: <sip:[local_ip]:[local_port]>
@@ -315,8 +356,7 @@ def callee_scenario(script: CalleeScript) -> str:
     return _scenario("voxtra-callee", steps)
 
 
-def _reply(status: str, sdp: bool, last: str = "") -> str:
-    cseq = f"[last_CSeq:{last}]" if last else "[last_CSeq:]"
+def _reply(status: str, sdp: bool, cseq: str = "[last_CSeq:]") -> str:
     body = f"Content-Type: application/sdp\n      Content-Length: [len]\n\n{_indent(_SDP)}" \
         if sdp else "Content-Length: 0"
     return f"""  <send>
@@ -379,12 +419,12 @@ def _find_sipp(sipp: str) -> str:
 
 
 async def _run(sipp: str, scenario: Path, workdir: Path, args: list[str], timeout: float,
-               bound: int | None = None) -> SippResult:
+               media_port: int, bound: int | None = None) -> SippResult:
     trace = workdir / "messages.log"
     command = [
         sipp, *args, "-sf", str(scenario), "-m", "1", "-l", "1",
         "-i", "127.0.0.1", "-p", str(bound or free_port(socket.SOCK_DGRAM)),
-        "-mi", "127.0.0.1", "-mp", str(_free_rtp_pair()),
+        "-mi", "127.0.0.1", "-mp", str(media_port),
         "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-nostdin", "-trace_msg", "-message_file", str(trace), "-trace_err",
         "-error_file", str(workdir / "errors.log"),

@@ -1,0 +1,59 @@
+"""RTP packets (RFC 3550 section 5.1): parse with validation, build."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+_HEADER = struct.Struct("!BBHII")
+
+
+class RtpError(ValueError):
+    """The bytes are not a valid RTP packet; the message says which rule failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RtpPacket:
+    payload_type: int
+    sequence: int
+    timestamp: int
+    ssrc: int
+    payload: bytes
+    marker: bool = False
+    csrcs: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, data: bytes) -> RtpPacket:
+        """Parse one packet: version 2, CSRC list, header extension and padding (5.1, 5.3.1)."""
+        if len(data) < _HEADER.size:
+            raise RtpError(f"{len(data)} bytes is shorter than the 12-byte RTP header")
+        first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(data)
+        if first >> 6 != 2:
+            raise RtpError(f"RTP version {first >> 6}, expected 2")
+        offset = _HEADER.size + 4 * (first & 0x0F)
+        if len(data) < offset:
+            raise RtpError("CSRC list runs past the end of the packet")
+        csrcs = struct.unpack_from(f"!{first & 0x0F}I", data, _HEADER.size)
+        if first & 0x10:
+            if len(data) < offset + 4:
+                raise RtpError("header extension runs past the end of the packet")
+            (words,) = struct.unpack_from("!H", data, offset + 2)
+            offset += 4 + 4 * words
+        end = len(data)
+        if first & 0x20:
+            padding = data[-1]
+            if padding == 0 or offset + padding > end:
+                raise RtpError(f"padding length {padding} is invalid")
+            end -= padding
+        if offset > end:
+            raise RtpError("header runs past the end of the packet")
+        return cls(second & 0x7F, sequence, timestamp, ssrc, bytes(data[offset:end]),
+                    bool(second & 0x80), tuple(csrcs))
+
+    def build(self) -> bytes:
+        """The packet as bytes (no padding, no extension)."""
+        first = 0x80 | len(self.csrcs)
+        second = (0x80 if self.marker else 0) | (self.payload_type & 0x7F)
+        header = _HEADER.pack(first, second, self.sequence & 0xFFFF,
+                              self.timestamp & 0xFFFFFFFF, self.ssrc)
+        return header + b"".join(struct.pack("!I", c) for c in self.csrcs) + self.payload

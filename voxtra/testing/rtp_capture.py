@@ -1,0 +1,94 @@
+"""Capture the RTP that arrives at a local UDP port (what a SIP caller heard).
+
+``dumpcap`` (Debian ``tshark``/``wireshark-common``) records the loopback
+traffic to the port into a classic pcap file, which is read back here: pcap
+record headers, then Ethernet (link type 1, as Linux reports ``lo``), IPv4 and
+UDP headers, then the RTP packet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import struct
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from voxtra.media.rtp import RtpError, RtpPacket
+from voxtra.testing.errors import SippError
+
+
+class RtpCapture:
+    """``async with RtpCapture(port) as capture: ...``; then ``capture.packets``."""
+
+    def __init__(self, port: int, interface: str = "lo") -> None:
+        self.port = port
+        self.interface = interface
+        self.packets: list[RtpPacket] = []
+        self._tmp = tempfile.TemporaryDirectory(prefix="voxtra-capture-")
+        self._file = Path(self._tmp.name) / "capture.pcap"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> RtpCapture:
+        dumpcap = shutil.which("dumpcap")
+        if dumpcap is None:
+            raise SippError("dumpcap is not installed; install it with: sudo apt-get install "
+                            "-y tshark")
+        self._process = await asyncio.create_subprocess_exec(
+            dumpcap, "-i", self.interface, "-f", f"udp dst port {self.port}", "-P",
+            "-w", str(self._file), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        assert self._process.stderr is not None
+        seen = b""
+        while b"Capturing on" not in seen:
+            line = await asyncio.wait_for(self._process.stderr.readline(), 10)
+            if not line:
+                raise SippError(f"dumpcap did not start: {seen.decode(errors='replace')}")
+            seen += line
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(self._process.wait(), 10)
+        try:
+            self.packets = read_pcap_rtp(self._file.read_bytes(), self.port)
+        except FileNotFoundError:
+            self.packets = []
+        finally:
+            self._tmp.cleanup()
+
+
+def read_pcap_rtp(data: bytes, port: int) -> list[RtpPacket]:
+    """The RTP packets sent to UDP ``port`` in a classic pcap file (garbage is skipped)."""
+    if len(data) < 24:
+        return []
+    magic = data[:4]
+    endian = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",
+              b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">"}.get(magic)
+    if endian is None:
+        raise ValueError("not a classic pcap file")
+    (linktype,) = struct.unpack_from(endian + "I", data, 20)
+    link_header = {1: 14, 113: 16, 276: 20}.get(linktype)
+    if link_header is None:
+        raise ValueError(f"unsupported pcap link type {linktype}")
+    packets, offset = [], 24
+    while offset + 16 <= len(data):
+        _, _, length, _ = struct.unpack_from(endian + "IIII", data, offset)
+        frame = data[offset + 16:offset + 16 + length]
+        offset += 16 + length
+        ip = frame[link_header:]
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        udp = ip[(ip[0] & 0x0F) * 4:]
+        if len(udp) < 8 or struct.unpack_from("!H", udp, 2)[0] != port:
+            continue
+        try:
+            packets.append(RtpPacket.parse(udp[8:]))
+        except RtpError:
+            continue
+    return packets
