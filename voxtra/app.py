@@ -20,7 +20,8 @@ from typing import Any
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriConnectionError, AriError
 from voxtra.ari.events import Backoff, EventStream
-from voxtra.ari.models import Event, StasisStart
+from voxtra.ari.model_base import Message
+from voxtra.ari.models import StasisStart
 from voxtra.routing import Handler, Route, Router
 from voxtra.session import CallSession, CallState
 from voxtra.settings import VoxtraSettings
@@ -36,7 +37,7 @@ class _Call:
 
     def __init__(self, session: CallSession) -> None:
         self.session = session
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.queue: asyncio.Queue[Message] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
 
 
@@ -156,7 +157,7 @@ class VoxtraApp:
 
     # Dispatch ----------------------------------------------------------------
 
-    def _dispatch(self, event: Event) -> None:
+    def _dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
         channel_id = event.channel_id or self._playback_owner(event)
         if channel_id is None or channel_id in self._finished:
@@ -167,7 +168,7 @@ class VoxtraApp:
         elif isinstance(event, StasisStart):
             self._new_call(event)
 
-    def _playback_owner(self, event: Event) -> str | None:
+    def _playback_owner(self, event: Message) -> str | None:
         playback = getattr(event, "playback", None)
         if playback is None:
             return None
@@ -179,7 +180,8 @@ class VoxtraApp:
 
     def _new_call(self, event: StasisStart) -> None:
         channel = event.channel
-        called = event.args[0] if event.args else channel.dialplan.exten
+        dialplan_exten = channel.dialplan.exten if channel.dialplan else None
+        called = event.args[0] if event.args else dialplan_exten or ""
         if not self._accepting:
             self._spawn(self.client.hangup(channel.id, "congestion"), f"reject-{channel.id}")
             return

@@ -17,12 +17,12 @@ from enum import StrEnum
 from typing import Any
 
 from voxtra.ari.client import AriClient
+from voxtra.ari.model_base import Message
 from voxtra.ari.models import (
     Channel,
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelStateChange,
-    Event,
     PlaybackFinished,
     StasisEnd,
 )
@@ -61,7 +61,7 @@ class CallSession:
         self.id = channel.id
         self.app_name = app_name
         self.called_number = called_number
-        self.caller_id = channel.caller.number
+        self.caller_id = channel.caller.number or "" if channel.caller else ""
         self.direction = direction
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.state = CallState.IN_PROGRESS if channel.state == "Up" else CallState.RINGING
@@ -165,7 +165,7 @@ class CallSession:
     def owns_playback(self, playback_id: str) -> bool:
         return playback_id in self._playbacks
 
-    async def deliver(self, event: Event) -> None:
+    async def deliver(self, event: Message) -> None:
         """Apply one event to the call (in order, from the call's queue)."""
         if isinstance(event, ChannelStateChange):
             self.channel = event.channel
@@ -173,7 +173,8 @@ class CallSession:
                 self._answered_at = self._answered_at or time.monotonic()
                 self.state = CallState.IN_PROGRESS
         elif isinstance(event, ChannelDtmfReceived):
-            self._digits.put_nowait(event.digit)
+            if event.digit:
+                self._digits.put_nowait(event.digit)
         elif isinstance(event, PlaybackFinished):
             future = self._playbacks.get(event.playback.id)
             if future is not None and not future.done():

@@ -11,8 +11,9 @@ from voxtra.ari.errors import (
     NotFoundError,
     UnprocessableError,
 )
-from voxtra.ari.events import Backoff, EventStream
-from voxtra.ari.models import Channel, Event, parse_event
+from voxtra.ari.events import Backoff, EventStream, parse_event
+from voxtra.ari.model_base import Event, Message
+from voxtra.ari.models import Channel
 
 __all__ = [
     "ApplicationReplacedError",
@@ -26,6 +27,7 @@ __all__ = [
     "ConflictError",
     "Event",
     "EventStream",
+    "Message",
     "NotFoundError",
     "UnprocessableError",
     "parse_event",

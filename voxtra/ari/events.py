@@ -17,15 +17,26 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
-from voxtra.ari.models import Event, parse_event
+from voxtra.ari.model_base import Event, Message
+from voxtra.ari.models import EVENT_TYPES
 
 log = logging.getLogger(__name__)
+
+
+def parse_event(data: dict[str, Any]) -> Message:
+    """The typed model for one websocket message; an unknown type becomes an :class:`Event`.
+
+    Raises pydantic's ``ValidationError`` when a known type misses a required field.
+    """
+    cls = EVENT_TYPES.get(str(data.get("type")), Event)
+    return cls.model_validate(data)
 
 
 @dataclass
@@ -50,7 +61,7 @@ class EventStream:
     """Receives the events of one Stasis application."""
 
     def __init__(self, client: AriClient, app_name: str,
-                 on_event: Callable[[Event], None],
+                 on_event: Callable[[Message], None],
                  on_connect: Callable[[], Awaitable[None]] | None = None,
                  backoff: Backoff | None = None, heartbeat: float = 10.0) -> None:
         self.client = client

@@ -1,0 +1,34 @@
+"""Base classes of the generated ARI models (see ``scripts/gen_ari_models.py``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AriModel(BaseModel):
+    """Every ARI model keeps fields it does not declare, so a newer Asterisk never breaks it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Message(AriModel):
+    """ARI's ``Message``: what arrives on the event websocket."""
+
+    type: str
+    asterisk_id: str | None = None
+
+    @property
+    def channel_id(self) -> str | None:
+        """The id of the channel this event is about, if any (used to order events per call)."""
+        channel = getattr(self, "channel", None)
+        channel_id = getattr(channel, "id", None)
+        return channel_id if isinstance(channel_id, str) else None
+
+
+class Event(Message):
+    """ARI's ``Event``; an unknown event type is parsed as this class."""
+
+    application: str = ""
+    timestamp: datetime | None = None
