@@ -77,7 +77,7 @@ class VoxtraApp:
 
     async def start(self) -> None:
         """Check ARI, open the event stream and start taking calls."""
-        await self.client.asterisk_info()
+        await self.client.asterisk.info()
         self._stream = EventStream(self.client, self.app_name, self._dispatch)
         self._stream_task = asyncio.create_task(self._stream.run(), name="ari-events")
         self._accepting = True
@@ -127,7 +127,7 @@ class VoxtraApp:
         attempt = 0
         while not stop.is_set():
             try:
-                await self.client.asterisk_info()
+                await self.client.asterisk.info()
                 break
             except AriConnectionError as exc:
                 delay = Backoff().delay(attempt)
@@ -183,13 +183,12 @@ class VoxtraApp:
         dialplan_exten = channel.dialplan.exten if channel.dialplan else None
         called = event.args[0] if event.args else dialplan_exten or ""
         if not self._accepting:
-            self._spawn(self.client.hangup(channel.id, "congestion"), f"reject-{channel.id}")
+            self._reject(channel.id, "congestion")
             return
         route = self.router.match(called)
         if route is None:
             log.warning("no route for call %s to %r: rejected", channel.id, called)
-            self._remember_finished(channel.id)
-            self._spawn(self.client.hangup(channel.id, "unallocated"), f"reject-{channel.id}")
+            self._reject(channel.id, "unallocated")
             return
         session = CallSession(self.client, channel, app_name=self.app_name,
                               called_number=called, metadata=route.metadata)
@@ -222,6 +221,10 @@ class VoxtraApp:
             await session.hangup(reason)
         except Exception as exc:
             log.warning("hangup of call %s failed: %s", session.id, exc)
+
+    def _reject(self, channel_id: str, reason: str) -> None:
+        self._remember_finished(channel_id)
+        self._spawn(self.client.channels.hangup(channel_id, reason), f"reject-{channel_id}")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``coro`` in the background, holding a reference until it is done."""

@@ -91,7 +91,7 @@ class CallSession:
     # Verbs -------------------------------------------------------------------
 
     async def answer(self) -> None:
-        await self._client.answer(self.id)
+        await self._client.channels.answer(self.id)
         if self._answered_at is None:
             self._answered_at = time.monotonic()
         self.state = CallState.IN_PROGRESS
@@ -106,7 +106,7 @@ class CallSession:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ended.wait(), drain)
         if not self.ended:
-            await self._client.hangup(self.id, reason)
+            await self._client.channels.hangup(self.id, reason)
 
     async def play_file(self, media: str) -> bool:
         """Play ``media`` and return once it has finished (True) or the call ended (False).
@@ -123,11 +123,11 @@ class CallSession:
         # Registered before the request: PlaybackFinished can beat the HTTP reply.
         self._playbacks[playback_id] = done
         try:
-            await self._client.play(self.id, media, playback_id)
+            await self._client.channels.play(self.id, media, playback_id=playback_id)
             return await self._until_ended(done)
         except asyncio.CancelledError:
             # Cancelling the wait (a timeout, barge-in) stops what the caller hears.
-            await asyncio.shield(self._client.stop_playback(playback_id))
+            await asyncio.shield(self._client.playbacks.stop(playback_id))
             raise
         finally:
             self._playbacks.pop(playback_id, None)

@@ -82,10 +82,8 @@ async def test_dtmf_from_the_caller_reaches_the_app(voxtra_settings: VoxtraSetti
 
 async def _dial(client: AriClient, app_name: str, callee: SipCallee) -> str:
     channel_id = f"test-{uuid.uuid4().hex}"
-    await client.request("POST", "/channels", {
-        "endpoint": f"PJSIP/loopback/{callee.uri}", "app": app_name,
-        "channelId": channel_id, "timeout": 3,
-    })
+    await client.channels.originate(f"PJSIP/loopback/{callee.uri}", app=app_name,
+                                    channel_id=channel_id, timeout=3)
     return channel_id
 
 

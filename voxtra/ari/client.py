@@ -14,8 +14,8 @@ from typing import Any
 
 import aiohttp
 
-from voxtra.ari.errors import AriAuthError, AriConnectionError, NotFoundError, http_error
-from voxtra.ari.models import Channel
+from voxtra.ari import resources
+from voxtra.ari.errors import AriAuthError, AriConnectionError, http_error
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,11 @@ Params = dict[str, str | int | float | bool]
 
 
 class AriClient:
-    """REST access to one Asterisk's ARI at ``base_url`` (``http://host:port``)."""
+    """REST access to one Asterisk's ARI at ``base_url`` (``http://host:port``).
+
+    Operations are grouped by resource: ``client.channels.answer(id)``,
+    ``client.bridges.create(...)``, ...; :meth:`request` reaches anything else.
+    """
 
     def __init__(self, base_url: str, username: str, password: str,
                  timeout: float = 10.0) -> None:
@@ -33,6 +37,16 @@ class AriClient:
         self._headers = {"Authorization": f"Basic {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.asterisk = resources.Asterisk(self)
+        self.channels = resources.Channels(self)
+        self.bridges = resources.Bridges(self)
+        self.playbacks = resources.Playbacks(self)
+        self.recordings = resources.Recordings(self)
+        self.endpoints = resources.Endpoints(self)
+        self.applications = resources.Applications(self)
+        self.sounds = resources.Sounds(self)
+        self.device_states = resources.DeviceStates(self)
+        self.events = resources.Events(self)
 
     def __repr__(self) -> str:
         return f"AriClient({self.base_url!r}, user={self.username!r})"
@@ -83,56 +97,6 @@ class AriClient:
         except TimeoutError:
             raise AriConnectionError(f"ARI at {self.base_url} did not answer {method} {path} "
                                      "in time") from None
-
-    # asterisk ----------------------------------------------------------------
-
-    async def asterisk_info(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", "/asterisk/info")
-        return result
-
-    # channels ----------------------------------------------------------------
-
-    async def get_channel(self, channel_id: str) -> Channel:
-        return Channel.model_validate(await self.request("GET", f"/channels/{channel_id}"))
-
-    async def list_channels(self) -> list[Channel]:
-        return [Channel.model_validate(c) for c in await self.request("GET", "/channels")]
-
-    async def answer(self, channel_id: str) -> None:
-        await self.request("POST", f"/channels/{channel_id}/answer")
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
-        """Hang up a channel; a channel that is already gone counts as success.
-
-        Returns whether this request hung it up.
-        """
-        try:
-            await self.request("DELETE", f"/channels/{channel_id}", {"reason": reason})
-        except NotFoundError:
-            return False
-        return True
-
-    async def play(self, channel_id: str, media: str, playback_id: str) -> None:
-        """Start playing ``media`` (``sound:``, ``recording:``, ``tone:``, URL) with our own id."""
-        await self.request("POST", f"/channels/{channel_id}/play/{playback_id}",
-                           {"media": media})
-
-    async def stop_playback(self, playback_id: str) -> bool:
-        """Stop a playback; one that already finished counts as success."""
-        try:
-            await self.request("DELETE", f"/playbacks/{playback_id}")
-        except NotFoundError:
-            return False
-        return True
-
-    async def get_variable(self, channel_id: str, variable: str) -> str | None:
-        """A channel variable or dialplan function value; None when unset."""
-        try:
-            result = await self.request("GET", f"/channels/{channel_id}/variable",
-                                        {"variable": variable})
-        except NotFoundError:
-            return None
-        return str(result.get("value", "")) if result else None
 
 
 def _query_value(value: str | int | float | bool) -> str:
