@@ -18,10 +18,10 @@ from types import TracebackType
 from typing import Any
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import AriConnectionError, AriError
-from voxtra.ari.events import Backoff, EventStream
+from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
+from voxtra.ari.events import Backoff, EventStream, Reconciliation
 from voxtra.ari.model_base import Message
-from voxtra.ari.models import StasisStart
+from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.routing import Handler, Route, Router
 from voxtra.session import CallSession, CallState
 from voxtra.settings import VoxtraSettings
@@ -60,6 +60,11 @@ class VoxtraApp:
     def app_name(self) -> str:
         return self.settings.app_name
 
+    @property
+    def stream(self) -> EventStream | None:
+        """The ARI event stream (its ``stats`` and ``last_reconcile``), once started."""
+        return self._stream
+
     # Routes ------------------------------------------------------------------
 
     def route(self, *, did: str | None = None, pattern: str | None = None,
@@ -78,7 +83,9 @@ class VoxtraApp:
     async def start(self) -> None:
         """Check ARI, open the event stream and start taking calls."""
         await self.client.asterisk.info()
-        self._stream = EventStream(self.client, self.app_name, self._dispatch)
+        self._stream = EventStream(self.client, self.app_name, self._dispatch,
+                                   tracked=lambda: set(self.calls),
+                                   on_reconcile=self._reconcile)
         self._stream_task = asyncio.create_task(self._stream.run(), name="ari-events")
         self._accepting = True
         waiter = asyncio.ensure_future(self._stream.connected.wait())
@@ -167,6 +174,27 @@ class VoxtraApp:
             call.queue.put_nowait(event)
         elif isinstance(event, StasisStart):
             self._new_call(event)
+
+    def _reconcile(self, result: Reconciliation) -> None:
+        """After a reconnect: end the calls that ended while away, adopt the new ones."""
+        for channel_id in result.gone:
+            call = self.calls.get(channel_id)
+            if call is not None:
+                call.queue.put_nowait(StasisEnd(type="StasisEnd", application=self.app_name,
+                                                channel=Channel(id=channel_id)))
+        for channel_id in result.unknown - self._finished.keys():
+            self._spawn(self._adopt(channel_id), f"adopt-{channel_id}")
+
+    async def _adopt(self, channel_id: str) -> None:
+        """Route a call whose ``StasisStart`` was missed while the stream was away."""
+        try:
+            channel = await self.client.channels.get(channel_id)
+        except NotFoundError:
+            return
+        if channel_id not in self.calls and channel_id not in self._finished:
+            log.info("adopting call %s that arrived while ARI was away", channel_id)
+            self._new_call(StasisStart(type="StasisStart", application=self.app_name,
+                                       channel=channel))
 
     def _playback_owner(self, event: Message) -> str | None:
         playback = getattr(event, "playback", None)

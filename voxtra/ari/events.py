@@ -4,9 +4,11 @@
 into a typed event and hands it to a plain (non-async) callback, so the reader
 never waits on application code (ari.conf's ``websocket_write_timeout`` drops a
 slow reader). A dropped connection is retried with capped exponential backoff
-and full jitter; ``ApplicationReplaced`` (another connection took the app name)
-stops the stream with :class:`ApplicationReplacedError`. Malformed messages are
-logged and counted, never fatal.
+and full jitter, and every connection is followed by a reconcile (which tracked
+channels are still in the app, which are new). ``ApplicationReplaced`` (another
+connection took the app name) stops the stream with
+:class:`ApplicationReplacedError`. Malformed messages are logged and counted,
+never fatal. Keepalive pings (``heartbeat``) notice a silently dropped peer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
+from voxtra.ari.errors import ApplicationReplacedError, AriAuthError, AriConnectionError
 from voxtra.ari.model_base import Event, Message
 from voxtra.ari.models import EVENT_TYPES
 
@@ -57,21 +59,49 @@ class Backoff:
         return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
+@dataclass(frozen=True)
+class Reconciliation:
+    """What a (re)connection found, compared with the channels the layer above tracks.
+
+    Asterisk keeps channels in Stasis while the app is away but does not replay the
+    events it missed, so after every connection the stream asks
+    ``GET /applications/{app}`` which channels are still there.
+    """
+
+    #: Tracked channels still in the application.
+    alive: frozenset[str]
+    #: Tracked channels that ended while the stream was away.
+    gone: frozenset[str]
+    #: Channels in the application that the layer above does not know (they
+    #: entered Stasis while the stream was away).
+    unknown: frozenset[str]
+    #: Bridges the application holds.
+    bridges: frozenset[str]
+
+
 class EventStream:
-    """Receives the events of one Stasis application."""
+    """Receives the events of one Stasis application.
+
+    ``tracked()`` returns the channel ids the layer above knows; after every
+    connection ``on_reconcile`` gets a :class:`Reconciliation` against them.
+    """
 
     def __init__(self, client: AriClient, app_name: str,
                  on_event: Callable[[Message], None],
-                 on_connect: Callable[[], Awaitable[None]] | None = None,
-                 backoff: Backoff | None = None, heartbeat: float = 10.0) -> None:
+                 tracked: Callable[[], set[str]] = set,
+                 on_reconcile: Callable[[Reconciliation], None] | None = None,
+                 backoff: Backoff | None = None, heartbeat: float = 5.0) -> None:
         self.client = client
         self.app_name = app_name
         self.on_event = on_event
-        self.on_connect = on_connect
+        self.tracked = tracked
+        self.on_reconcile = on_reconcile
         self.backoff = backoff or Backoff()
         self.heartbeat = heartbeat
         self.stats = StreamStats()
         self.connected = asyncio.Event()
+        self.last_reconcile: Reconciliation | None = None
+        self._attempt = 0
 
     @property
     def url(self) -> str:
@@ -83,13 +113,11 @@ class EventStream:
         Raises :class:`AriAuthError` (bad credentials, at any attempt) and
         :class:`ApplicationReplacedError`.
         """
-        attempt = 0
         while True:
             try:
                 await self._session()
-                attempt = 0
             except (aiohttp.ClientConnectionError, aiohttp.WSServerHandshakeError,
-                    TimeoutError, ConnectionError) as exc:
+                    TimeoutError, ConnectionError, AriConnectionError) as exc:
                 if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
                     raise AriAuthError(
                         f"ARI at {self.client.base_url} refused user {self.client.username!r}: "
@@ -97,9 +125,10 @@ class EventStream:
                     ) from None
                 log.warning("ARI event stream for %r lost: %s", self.app_name, exc)
             self.connected.clear()
-            delay = self.backoff.delay(attempt)
-            attempt += 1
-            log.info("reconnecting ARI event stream in %.2f s (attempt %d)", delay, attempt)
+            delay = self.backoff.delay(self._attempt)
+            self._attempt += 1
+            log.info("reconnecting ARI event stream in %.2f s (attempt %d)", delay,
+                     self._attempt)
             await asyncio.sleep(delay)
 
     async def _session(self) -> None:
@@ -109,9 +138,9 @@ class EventStream:
             timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
         ) as ws:
             self.stats.connects += 1
+            self._attempt = 0
             log.info("ARI event stream for %r connected", self.app_name)
-            if self.on_connect is not None:
-                await self.on_connect()
+            await self._reconcile()
             self.connected.set()
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
@@ -122,6 +151,21 @@ class EventStream:
                     self.stats.malformed += 1
                     log.warning("ignored ARI websocket message of type %s", message.type)
         raise ConnectionError("websocket closed")
+
+    async def _reconcile(self) -> None:
+        application = await self.client.applications.get(self.app_name)
+        present = set(application.channel_ids)
+        known = self.tracked()
+        result = Reconciliation(
+            alive=frozenset(known & present), gone=frozenset(known - present),
+            unknown=frozenset(present - known), bridges=frozenset(application.bridge_ids),
+        )
+        self.last_reconcile = result
+        if result.gone or result.unknown:
+            log.warning("ARI reconnect for %r: %d calls alive, %d ended while away, %d new",
+                        self.app_name, len(result.alive), len(result.gone), len(result.unknown))
+        if self.on_reconcile is not None:
+            self.on_reconcile(result)
 
     def _receive(self, text: str) -> None:
         try:
