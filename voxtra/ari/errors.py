@@ -1,9 +1,10 @@
 """Typed errors of the ARI client.
 
 The hierarchy follows the HTTP statuses ARI documents for its resources:
-404 (the channel, bridge, playback or recording is gone), 409 (wrong state, e.g.
-the channel is not in Stasis), 422 (a referenced resource does not exist),
-401/403 (credentials). Messages never contain credentials.
+400 (a parameter is invalid or names nothing), 404 (the channel, bridge,
+playback or recording is gone), 409 (wrong state, e.g. the channel is not in
+Stasis), 422 (a referenced resource does not exist), 401/403 (credentials).
+Messages never contain credentials.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class AriHttpError(AriError):
         super().__init__(f"{method} {path}: HTTP {status}: {message}")
 
 
+class BadRequestError(AriHttpError):
+    """400: a parameter is missing or invalid (e.g. ``app`` together with ``extension``)."""
+
+
 class NotFoundError(AriHttpError):
     """404: the resource does not exist (any more)."""
 
@@ -55,6 +60,7 @@ class UnprocessableError(AriHttpError):
 def http_error(method: str, path: str, status: int, message: str) -> AriHttpError:
     """The most specific :class:`AriHttpError` subclass for ``status``."""
     cls: type[AriHttpError] = {
+        400: BadRequestError,
         404: NotFoundError,
         409: ConflictError,
         422: UnprocessableError,

@@ -43,7 +43,8 @@ def asterisk_sandbox() -> Iterator[AsteriskSandbox]:
     try:
         yield sandbox
     finally:
-        sandbox.stop()
+        # VOXTRA_SANDBOX_KEEP=1 keeps the instance's logs and recordings for a look.
+        sandbox.stop(keep_files=bool(os.environ.get("VOXTRA_SANDBOX_KEEP")))
 
 
 @pytest.fixture(scope="session")

@@ -116,8 +116,10 @@ class AsteriskSandbox:
         instance = self.host_path(self.instance)
         shutil.rmtree(instance, ignore_errors=True)
         render(conf, self.host_path(conf.etc_dir))
-        for directory in (conf.run_dir, conf.spool_dir, conf.log_dir, conf.varlib_dir,
-                          conf.cache_dir):
+        # Asterisk writes into these but does not create them (ARI recording answers
+        # 500 without spool/recording).
+        for directory in (conf.run_dir, conf.log_dir, conf.varlib_dir, conf.cache_dir,
+                          f"{conf.spool_dir}/recording", f"{conf.spool_dir}/tmp"):
             self.host_path(directory).mkdir(parents=True, exist_ok=True)
         uid, gid = self._asterisk_ids()
         for path in [instance, *instance.rglob("*")]:
