@@ -257,7 +257,7 @@ async def test_bridges_and_external_media(ari: AriClient, events: EventLog,
             await ari.bridges.add_channel(bridge_id, "no-such-channel")
         assert await ari.bridges.destroy(bridge_id)
         async with asyncio.timeout(5):  # a destroyed bridge lingers briefly (409 meanwhile)
-            while bridge_id in {b.id for b in await ari.bridges.list()}:  # noqa: ASYNC110
+            while bridge_id in {b.id for b in await ari.bridges.list()}:
                 await asyncio.sleep(0.05)
         assert not await ari.bridges.destroy(bridge_id)  # already gone: success
     await ari.channels.hangup(cid)

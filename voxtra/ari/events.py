@@ -44,6 +44,8 @@ def parse_event(data: dict[str, Any]) -> Message:
 @dataclass
 class StreamStats:
     connects: int = 0
+    #: Connection attempts that failed (each followed by a backoff delay).
+    failed_attempts: int = 0
     events: int = 0
     malformed: int = 0
 
@@ -125,6 +127,7 @@ class EventStream:
                     ) from None
                 log.warning("ARI event stream for %r lost: %s", self.app_name, exc)
             self.connected.clear()
+            self.stats.failed_attempts += 1
             delay = self.backoff.delay(self._attempt)
             self._attempt += 1
             log.info("reconnecting ARI event stream in %.2f s (attempt %d)", delay,
