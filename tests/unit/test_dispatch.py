@@ -1,0 +1,86 @@
+"""Dispatch rules of the app, fed with ARI events directly (no Asterisk needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+from pydantic import SecretStr
+
+from voxtra.app import VoxtraApp
+from voxtra.ari.events import EventStream
+from voxtra.session import CallSession
+from voxtra.settings import VoxtraSettings
+
+
+def channel(cid: str) -> dict[str, object]:
+    return {"id": cid, "name": f"PJSIP/loopback-{cid}", "state": "Up",
+            "caller": {"name": "", "number": "100"}}
+
+
+def text(kind: str, cid: str, **fields: object) -> str:
+    return json.dumps({"type": kind, "application": "voxtra", "channel": channel(cid),
+                       **fields})
+
+
+@pytest.fixture
+def app(caplog: pytest.LogCaptureFixture) -> VoxtraApp:
+    caplog.set_level(logging.CRITICAL)  # hangups cannot reach an Asterisk here
+    app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("offline-test-password")))
+    app._accepting = True
+    return app
+
+
+async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp) -> None:
+    heard: dict[str, list[str]] = {"fast": [], "slow": []}
+    finished: list[str] = []
+    slow_may_go = asyncio.Event()
+
+    @app.route()
+    async def collect(call: CallSession) -> None:
+        name = call.id
+        if name == "slow":
+            await slow_may_go.wait()
+        for _ in range(9):
+            digit = await call.listen_dtmf(timeout=2)
+            assert digit is not None
+            heard[name].append(digit)
+        finished.append(name)
+
+    stream = EventStream(app.client, "voxtra", app._dispatch)
+    stream._receive(text("StasisStart", "slow", args=["1"]))
+    stream._receive(text("StasisStart", "fast", args=["2"]))
+    for digit in "123456789":
+        stream._receive(text("ChannelDtmfReceived", "slow", digit=digit))
+        stream._receive(text("ChannelDtmfReceived", "fast", digit=digit))
+    async with asyncio.timeout(5):
+        while finished != ["fast"]:
+            await asyncio.sleep(0.01)
+        slow_may_go.set()
+        while len(finished) < 2:
+            await asyncio.sleep(0.01)
+    assert heard == {"fast": list("123456789"), "slow": list("123456789")}
+    await app.client.close()
+
+
+async def test_ended_call_is_not_revived_by_late_events(app: VoxtraApp) -> None:
+    started: list[str] = []
+
+    @app.route()
+    async def wait(call: CallSession) -> None:
+        started.append(call.id)
+        await call.wait_ended()
+
+    stream = EventStream(app.client, "voxtra", app._dispatch)
+    stream._receive(text("StasisStart", "c1", args=["1"]))
+    stream._receive(text("StasisEnd", "c1"))
+    async with asyncio.timeout(5):
+        while app.calls:
+            await asyncio.sleep(0.01)
+    stream._receive(text("StasisStart", "c1", args=["1"]))
+    stream._receive(text("ChannelDtmfReceived", "c1", digit="1"))
+    await asyncio.sleep(0.05)
+    assert started == ["c1"] and not app.calls
+    await app.client.close()
