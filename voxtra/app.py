@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from types import TracebackType
@@ -23,7 +24,7 @@ from voxtra.ari.events import Backoff, EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.routing import Handler, Route, Router
-from voxtra.session import CallSession, CallState
+from voxtra.session import BridgeRegistry, CallSession, CallState, Direction
 from voxtra.settings import VoxtraSettings
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,11 @@ FINISHED_MEMORY = 4096
 
 
 class _Call:
-    """A session with its event queue and tasks."""
+    """A session with its handler, event queue and tasks."""
 
-    def __init__(self, session: CallSession) -> None:
+    def __init__(self, session: CallSession, handler: Handler) -> None:
         self.session = session
+        self.handler = handler
         self.queue: asyncio.Queue[Message] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -55,6 +57,7 @@ class VoxtraApp:
         self._stream_task: asyncio.Task[None] | None = None
         self._accepting = False
         self._background: set[asyncio.Task[Any]] = set()
+        self.bridges = BridgeRegistry(self.client)
 
     @property
     def app_name(self) -> str:
@@ -102,6 +105,9 @@ class VoxtraApp:
             await asyncio.wait(handlers, timeout=self.settings.shutdown_grace)
         for call in list(self.calls.values()):
             await self._hangup_quietly(call.session, "shutdown")
+        for bridge_id in self.bridges.active:
+            with contextlib.suppress(AriError):
+                await self.client.bridges.destroy(bridge_id)
         remaining = [t for call in self.calls.values() for t in call.tasks]
         if remaining:
             await asyncio.wait(remaining, timeout=5)
@@ -162,6 +168,44 @@ class VoxtraApp:
             log.error("%s", exc)
             raise SystemExit(f"voxtra: {exc}") from None
 
+    # Outbound ----------------------------------------------------------------
+
+    async def originate(self, endpoint: str, *, handler: Handler | None = None,
+                        route: str | None = None, caller_id: str | None = None,
+                        variables: dict[str, str] | None = None, timeout: int = 30,
+                        metadata: dict[str, Any] | None = None) -> CallSession:
+        """Dial ``endpoint`` (``PJSIP/loopback/sip:200@host``, ``Local/NUMBER@voxtra-outbound``).
+
+        Returns at once an OUTBOUND :class:`CallSession` in state RINGING. Once
+        answered it runs ``handler`` (or the handler of the route that matches the
+        number ``route``); ``await call.outcome`` tells answered, busy, no answer or
+        failed, and ``call.hangup_cause`` the Q.850 cause of a failure.
+        """
+        if handler is None:
+            matched = self.router.match(route or "")
+            if matched is None:
+                raise ValueError(f"originate: no handler given and no route matches {route!r}")
+            handler = matched.handler
+            metadata = {**matched.metadata, **(metadata or {})}
+        channel_id = f"voxtra-out-{uuid.uuid4().hex}"
+        session = CallSession(
+            self.client, Channel(id=channel_id, name=endpoint, state="Down"),
+            app_name=self.app_name, called_number=endpoint, direction=Direction.OUTBOUND,
+            metadata=metadata, bridges=self.bridges)
+        session.caller_id = caller_id or ""
+        # Tracked before the request: StasisStart can beat the HTTP response.
+        call = self._track(session, handler)
+        try:
+            await self.client.channels.originate(
+                endpoint, channel_id=channel_id, app=self.app_name,
+                app_args="voxtra-outbound", caller_id=caller_id, timeout=timeout,
+                variables=variables)
+        except AriError:
+            call.queue.put_nowait(StasisEnd(type="StasisEnd", application=self.app_name,
+                                            channel=session.channel))
+            raise
+        return session
+
     # Dispatch ----------------------------------------------------------------
 
     def _dispatch(self, event: Message) -> None:
@@ -219,28 +263,39 @@ class VoxtraApp:
             self._reject(channel.id, "unallocated")
             return
         session = CallSession(self.client, channel, app_name=self.app_name,
-                              called_number=called, metadata=route.metadata)
-        call = _Call(session)
-        self.calls[channel.id] = call
-        call.tasks.append(asyncio.create_task(self._run_handler(call, route),
-                                              name=f"call-{channel.id}"))
-        self._spawn(self._consume(call), f"events-{channel.id}")
+                              called_number=called, metadata=route.metadata,
+                              bridges=self.bridges)
+        call = self._track(session, route.handler)
+        self._start_handler(call)
         log.info("call %s from %r to %r", channel.id, session.caller_id, called)
+
+    def _track(self, session: CallSession, handler: Handler) -> _Call:
+        call = _Call(session, handler)
+        self.calls[session.id] = call
+        self._spawn(self._consume(call), f"events-{session.id}")
+        return call
+
+    def _start_handler(self, call: _Call) -> None:
+        call.tasks.append(asyncio.create_task(self._run_handler(call),
+                                              name=f"call-{call.session.id}"))
 
     async def _consume(self, call: _Call) -> None:
         session = call.session
         while not session.ended:
-            await session.deliver(await call.queue.get())
+            event = await call.queue.get()
+            await session.deliver(event)
+            if isinstance(event, StasisStart) and not call.tasks and not session.ended:
+                self._start_handler(call)  # an originated call was answered
         await asyncio.gather(*call.tasks, return_exceptions=True)
         self.calls.pop(session.id, None)
         self._remember_finished(session.id)
 
-    async def _run_handler(self, call: _Call, route: Route) -> None:
+    async def _run_handler(self, call: _Call) -> None:
         session = call.session
         try:
-            await route.handler(session)
+            await call.handler(session)
         except Exception:
-            log.exception("handler %s failed on call %s", route.handler.__name__, session.id)
+            log.exception("handler %s failed on call %s", call.handler.__name__, session.id)
             session.state = CallState.FAILED
         await self._hangup_quietly(session, "normal")
 

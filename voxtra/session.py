@@ -12,11 +12,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
 from voxtra.ari.client import AriClient
+from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import (
     Channel,
@@ -25,6 +26,7 @@ from voxtra.ari.models import (
     ChannelStateChange,
     PlaybackFinished,
     StasisEnd,
+    StasisStart,
 )
 
 log = logging.getLogger(__name__)
@@ -50,13 +52,62 @@ class Direction(StrEnum):
     OUTBOUND = "outbound"
 
 
+class Outcome(StrEnum):
+    """How an originated call ended up (from the hangup cause when it was not answered)."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+
+    @classmethod
+    def from_cause(cls, cause: int | None) -> Outcome:
+        """Q.850 cause of an unanswered call: 17 user busy; 18, 19 no answer."""
+        if cause == 17:
+            return cls.BUSY
+        if cause in (18, 19):
+            return cls.NO_ANSWER
+        return cls.FAILED
+
+
+class BridgeRegistry:
+    """Bridges that calls of one app share; a bridge is destroyed when its last call ends."""
+
+    def __init__(self, client: AriClient) -> None:
+        self._client = client
+        self._members: dict[str, set[str]] = {}
+
+    def join(self, bridge_id: str, *channel_ids: str) -> None:
+        self._members.setdefault(bridge_id, set()).update(channel_ids)
+
+    def of(self, channel_id: str) -> list[str]:
+        return [b for b, members in self._members.items() if channel_id in members]
+
+    async def leave(self, channel_id: str) -> None:
+        for bridge_id in self.of(channel_id):
+            members = self._members[bridge_id]
+            members.discard(channel_id)
+            if not members:
+                del self._members[bridge_id]
+                try:
+                    await self._client.bridges.destroy(bridge_id)
+                except AriError as exc:
+                    log.warning("could not destroy bridge %s: %s", bridge_id, exc)
+
+    @property
+    def active(self) -> set[str]:
+        return set(self._members)
+
+
 class CallSession:
     """A call in the Stasis application."""
 
     def __init__(self, client: AriClient, channel: Channel, *, app_name: str,
                  called_number: str, direction: Direction = Direction.INBOUND,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None,
+                 bridges: BridgeRegistry | None = None) -> None:
         self._client = client
+        self._bridges = bridges or BridgeRegistry(client)
         self.channel = channel
         self.id = channel.id
         self.app_name = app_name
@@ -66,6 +117,10 @@ class CallSession:
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.state = CallState.IN_PROGRESS if channel.state == "Up" else CallState.RINGING
         self.hangup_cause: int | None = None
+        #: For originated calls: settles once answered or failed.
+        self.outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        if direction is Direction.INBOUND:
+            self.outcome.set_result(Outcome.ANSWERED)
         self._answered_at: float | None = time.monotonic() if channel.state == "Up" else None
         self._ended_at: float | None = None
         self._ended = asyncio.Event()
@@ -137,20 +192,122 @@ class CallSession:
 
         Digits pressed earlier (while a prompt played, say) are returned first.
         """
-        if not self._digits.empty():
-            return self._digits.get_nowait()
-        if self.ended:
-            return None
-        digit = asyncio.ensure_future(self._digits.get())
+        return await self._next_digit(timeout)
+
+    async def gather(self, max_digits: int | None = None, *, timeout: float = 5.0,
+                     finish_on_key: str | None = "#", prompt: str | None = None) -> str:
+        """Collect digits, in the manner of TwiML ``<Gather>``.
+
+        Plays ``prompt`` (stopped by the first digit), then collects until
+        ``max_digits`` digits, the ``finish_on_key`` (not included), ``timeout``
+        seconds without a digit after the prompt, or the end of the call.
+        """
+        prompt_task = asyncio.ensure_future(self.play_file(prompt)) if prompt else None
+        digits = ""
         try:
-            async with asyncio.timeout(timeout):
-                if await self._until_ended(digit):
-                    return digit.result()
-        except TimeoutError:
-            pass
+            while max_digits is None or len(digits) < max_digits:
+                digit = await self._next_digit(timeout, prompt_task)
+                if digit is None:
+                    break
+                if prompt_task is not None and not prompt_task.done():
+                    prompt_task.cancel()  # barge-in: the caller has started typing
+                if finish_on_key and digit == finish_on_key:
+                    break
+                digits += digit
         finally:
-            digit.cancel()
+            if prompt_task is not None and not prompt_task.done():
+                prompt_task.cancel()
+            if prompt_task is not None:
+                with contextlib.suppress(asyncio.CancelledError, AriError):
+                    await prompt_task
+        return digits
+
+    async def menu(self, prompt: str, options: Iterable[str], *, tries: int = 3,
+                   timeout: float = 5.0, invalid: str | None = "sound:option-is-invalid",
+                   ) -> str | None:
+        """Ask for one of ``options`` (single keys), in the manner of Adhearsion's ``menu``.
+
+        Plays ``prompt``, takes one key; a key outside ``options`` plays ``invalid``
+        and asks again, up to ``tries`` times. Returns the key, or None.
+        """
+        allowed = set(options)
+        for _ in range(tries):
+            choice = await self.gather(1, timeout=timeout, finish_on_key=None, prompt=prompt)
+            if choice in allowed:
+                return choice
+            if self.ended:
+                return None
+            if choice and invalid:
+                await self.play_file(invalid)
         return None
+
+    async def send_dtmf(self, digits: str, *, between_ms: int = 100,
+                        duration_ms: int = 100) -> None:
+        """Send DTMF to the caller (RFC 4733 events, or SIP INFO, as negotiated)."""
+        await self._client.channels.send_dtmf(self.id, digits, between=between_ms,
+                                              duration=duration_ms)
+
+    async def hold(self, moh_class: str | None = None) -> None:
+        """Put the caller on hold: they hear music on hold until :meth:`unhold`."""
+        await self._client.channels.start_moh(self.id, moh_class)
+        self.state = CallState.ON_HOLD
+
+    async def unhold(self) -> None:
+        await self._client.channels.stop_moh(self.id)
+        self.state = CallState.IN_PROGRESS
+
+    async def transfer_to(self, endpoint: str, *, timeout: int = 30) -> None:
+        """Blind transfer: the call leaves the app and Asterisk dials ``endpoint``.
+
+        ``endpoint`` is a dial string (``PJSIP/loopback/sip:200@host``, ``PJSIP/200@trunk``).
+        The session ends (``on_hangup`` runs) when the call has left the app.
+        """
+        await self._leave_to("dial", {"VOXTRA_TRANSFER_TARGET": endpoint,
+                                      "VOXTRA_TRANSFER_TIMEOUT": str(timeout)})
+
+    async def transfer_to_queue(self, queue: str) -> None:
+        """Send the call to an Asterisk queue (queues.conf); the session ends."""
+        await self._leave_to("queue", {"VOXTRA_QUEUE": queue})
+
+    async def bridge_with(self, other: CallSession, bridge_type: str = "mixing") -> str:
+        """Connect this call and ``other`` in a new bridge; returns the bridge id.
+
+        The bridge is destroyed when the last of the calls in it ends.
+        """
+        bridge_id = f"voxtra-br-{uuid.uuid4().hex}"
+        self._bridges.join(bridge_id, self.id, other.id)
+        await self._client.bridges.create(bridge_type, bridge_id=bridge_id)
+        await self._client.bridges.add_channel(bridge_id, [self.id, other.id])
+        return bridge_id
+
+    async def _leave_to(self, extension: str, variables: dict[str, str]) -> None:
+        await self._client.channels.set_variables(self.id, variables)
+        await self._client.channels.continue_in_dialplan(
+            self.id, context="voxtra-transfer", extension=extension, priority=1)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), 5)
+
+    async def _next_digit(self, timeout: float | None,
+                          prompt: asyncio.Future[bool] | None = None) -> str | None:
+        """Wait for a digit; while ``prompt`` plays there is no timeout."""
+        getter = asyncio.ensure_future(self._digits.get())
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            while True:
+                playing = prompt is not None and not prompt.done()
+                waiters: list[asyncio.Future[Any]] = [getter, ended]
+                if playing and prompt is not None:
+                    waiters.append(prompt)
+                done, _ = await asyncio.wait(waiters, timeout=None if playing else timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    return getter.result()
+                if not (playing and prompt in done):
+                    return None
+        finally:
+            ended.cancel()
+            if not getter.done():
+                getter.cancel()
 
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
@@ -167,7 +324,9 @@ class CallSession:
 
     async def deliver(self, event: Message) -> None:
         """Apply one event to the call (in order, from the call's queue)."""
-        if isinstance(event, ChannelStateChange):
+        if isinstance(event, StasisStart):
+            self._entered(event.channel)
+        elif isinstance(event, ChannelStateChange):
             self.channel = event.channel
             if event.channel.state == "Up" and self.state is CallState.RINGING:
                 self._answered_at = self._answered_at or time.monotonic()
@@ -186,14 +345,26 @@ class CallSession:
         elif isinstance(event, StasisEnd):
             await self.finish()
 
+    def _entered(self, channel: Channel) -> None:
+        """The channel entered Stasis: for an originated call, it was answered."""
+        self.channel = channel
+        if self.direction is Direction.OUTBOUND and not self.outcome.done():
+            self._answered_at = time.monotonic()
+            self.state = CallState.IN_PROGRESS
+            self.outcome.set_result(Outcome.ANSWERED)
+
     async def finish(self, state: CallState = CallState.COMPLETED) -> None:
         """End the session once: release what it holds, then run the hangup callbacks."""
         if self.ended:
             return
         self._ended_at = time.monotonic()
+        if not self.outcome.done():  # an originated call that was never answered
+            self.outcome.set_result(Outcome.from_cause(self.hangup_cause))
+            state = CallState.FAILED
         if self.state is not CallState.FAILED:
             self.state = state
         self._ended.set()
+        await self._bridges.leave(self.id)
         for callback in self._hangup_callbacks:
             try:
                 result = callback(self)
