@@ -23,7 +23,7 @@ from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
 from voxtra.ari.events import Backoff, EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
-from voxtra.routing import Handler, Route, Router
+from voxtra.routing import CallInfo, Handler, Route, Router
 from voxtra.session import BridgeRegistry, CallSession, CallState, Direction
 from voxtra.settings import VoxtraSettings
 
@@ -70,13 +70,20 @@ class VoxtraApp:
 
     # Routes ------------------------------------------------------------------
 
-    def route(self, *, did: str | None = None, pattern: str | None = None,
-              priority: int = 0, **metadata: Any) -> Callable[[Handler], Handler]:
-        """Register a handler for calls whose dialled number matches (all calls if none given)."""
+    def route(self, *, did: str | None = None, extension: str | None = None,
+              pattern: str | None = None, caller: str | None = None,
+              header: dict[str, str] | None = None, priority: int = 0,
+              **metadata: Any) -> Callable[[Handler], Handler]:
+        """Register a handler for the calls that match every condition given.
+
+        With no condition it is the default route. Extra keyword arguments are
+        route metadata, copied into ``call.metadata``. See :class:`voxtra.routing.Route`.
+        """
 
         def register(handler: Handler) -> Handler:
-            self.router.add(Route(handler, did=did, pattern=pattern, priority=priority,
-                                  metadata=metadata))
+            self.router.add(Route(handler, did=did, extension=extension, pattern=pattern,
+                                  caller=caller, header=dict(header or {}),
+                                  priority=priority, metadata=metadata))
             return handler
 
         return register
@@ -182,7 +189,7 @@ class VoxtraApp:
         failed, and ``call.hangup_cause`` the Q.850 cause of a failure.
         """
         if handler is None:
-            matched = self.router.match(route or "")
+            matched = self.router.match(CallInfo(route or ""))
             if matched is None:
                 raise ValueError(f"originate: no handler given and no route matches {route!r}")
             handler = matched.handler
@@ -251,23 +258,43 @@ class VoxtraApp:
         return target.removeprefix("channel:") if target.startswith("channel:") else None
 
     def _new_call(self, event: StasisStart) -> None:
+        """Track the call at once (its events queue up in order), route it in a task."""
         channel = event.channel
-        dialplan_exten = channel.dialplan.exten if channel.dialplan else None
-        called = event.args[0] if event.args else dialplan_exten or ""
         if not self._accepting:
             self._reject(channel.id, "congestion")
             return
-        route = self.router.match(called)
-        if route is None:
-            log.warning("no route for call %s to %r: rejected", channel.id, called)
-            self._reject(channel.id, "unallocated")
-            return
+        dialplan_exten = channel.dialplan.exten if channel.dialplan else None
+        called = event.args[0] if event.args else dialplan_exten or ""
         session = CallSession(self.client, channel, app_name=self.app_name,
-                              called_number=called, metadata=route.metadata,
-                              bridges=self.bridges)
-        call = self._track(session, route.handler)
-        self._start_handler(call)
-        log.info("call %s from %r to %r", channel.id, session.caller_id, called)
+                              called_number=called, bridges=self.bridges)
+        call = self._track(session, self._unrouted)
+        call.tasks.append(asyncio.create_task(self._route(call), name=f"call-{channel.id}"))
+
+    async def _route(self, call: _Call) -> None:
+        session = call.session
+        headers = {}
+        for name in self.router.header_names:
+            value = await self.client.channels.get_variable(
+                session.id, f"PJSIP_HEADER(read,{name})")
+            if value:
+                headers[name] = value
+        info = CallInfo(session.called_number, session.caller_id, headers)
+        route = self.router.match(info)
+        if route is not None:
+            session.metadata.update(route.metadata)
+            call.handler = route.handler
+        log.info("call %s from %r to %r: %s", session.id, session.caller_id,
+                 session.called_number, call.handler.__name__)
+        await self._run_handler(call)
+
+    async def _unrouted(self, call: CallSession) -> None:
+        """What happens to a call no route matches (settings ``unmatched_*``)."""
+        settings = self.settings
+        log.warning("no route for call %s to %r", call.id, call.called_number)
+        if settings.unmatched_action == "announce":
+            await call.answer()
+            await call.play_file(settings.unmatched_prompt)
+        await call.hangup(settings.unmatched_cause)
 
     def _track(self, session: CallSession, handler: Handler) -> _Call:
         call = _Call(session, handler)

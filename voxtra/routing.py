@@ -47,29 +47,74 @@ def asterisk_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+def _number_matcher(spec: str) -> Callable[[str], bool]:
+    """``_...`` is an Asterisk pattern; anything else an exact number (normalised)."""
+    if spec.startswith("_"):
+        regex = asterisk_pattern(spec)
+        return lambda number: bool(regex.match(number))
+    wanted = normalise_number(spec)
+    return lambda number: number == spec or normalise_number(number) == wanted
+
+
+def _header_is(name: str, value: str) -> Callable[[CallInfo], bool]:
+    return lambda info: info.headers.get(name) == value
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What routing looks at: the dialled number, the caller, and SIP headers asked for."""
+
+    called_number: str
+    caller_id: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Route:
+    """One route; every condition given must hold.
+
+    ``did``: the dialled number, normalised (``+1 555 0100`` matches ``+15550100``);
+    ``extension``: the dialled extension exactly as dialled; ``pattern``: an
+    Asterisk pattern (``_1NXXNXXXXXX``) or a regex on the dialled number;
+    ``caller``: the caller's number (exact, normalised, or ``_`` pattern);
+    ``header``: SIP headers of the INVITE and their exact values.
+    """
+
     handler: Handler
     did: str | None = None
+    extension: str | None = None
     pattern: str | None = None
+    caller: str | None = None
+    header: dict[str, str] = field(default_factory=dict)
     priority: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
-    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False)
+    _checks: list[Callable[[CallInfo], bool]] = field(default_factory=list, init=False,
+                                                      repr=False)
 
     def __post_init__(self) -> None:
+        if self.did is not None:
+            raw, wanted = self.did, normalise_number(self.did)
+            self._checks.append(lambda info: info.called_number == raw
+                                or normalise_number(info.called_number) == wanted)
+        if self.extension is not None:
+            extension = self.extension
+            self._checks.append(lambda info: info.called_number == extension)
         if self.pattern is not None:
-            self._regex = (asterisk_pattern(self.pattern) if self.pattern.startswith("_")
-                           else re.compile(self.pattern))
+            regex = (asterisk_pattern(self.pattern) if self.pattern.startswith("_")
+                     else re.compile(self.pattern))
+            self._checks.append(lambda info: bool(regex.match(info.called_number)))
+        if self.caller is not None:
+            caller = _number_matcher(self.caller)
+            self._checks.append(lambda info: caller(info.caller_id))
+        for name, value in self.header.items():
+            self._checks.append(_header_is(name, value))
 
     @property
     def is_default(self) -> bool:
-        return self.did is None and self.pattern is None
+        return not self._checks
 
-    def matches(self, called_number: str) -> bool:
-        if self.did is not None and normalise_number(self.did) not in (
-                called_number, normalise_number(called_number)):
-            return False
-        return self._regex is None or bool(self._regex.match(called_number))
+    def matches(self, info: CallInfo) -> bool:
+        return all(check(info) for check in self._checks)
 
 
 class Router:
@@ -84,5 +129,10 @@ class Router:
         # default route; otherwise registration order (the sort is stable).
         self.routes.sort(key=lambda r: (-r.priority, r.is_default))
 
-    def match(self, called_number: str) -> Route | None:
-        return next((r for r in self.routes if r.matches(called_number)), None)
+    @property
+    def header_names(self) -> set[str]:
+        """The SIP headers some route looks at (read from the channel before routing)."""
+        return {name for route in self.routes for name in route.header}
+
+    def match(self, info: CallInfo) -> Route | None:
+        return next((r for r in self.routes if r.matches(info)), None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,3 +22,8 @@ class VoxtraSettings(BaseSettings):
     app_name: str = "voxtra"
     #: Seconds running handlers get to finish on shutdown before calls are hung up.
     shutdown_grace: float = 10.0
+    #: A call no route matches is rejected ("reject") or hears a prompt first ("announce").
+    unmatched_action: Literal["reject", "announce"] = "reject"
+    #: The hangup reason for unmatched calls (ARI: normal, busy, congestion, unallocated...).
+    unmatched_cause: str = "unallocated"
+    unmatched_prompt: str = "sound:ss-noservice"

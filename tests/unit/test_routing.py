@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxtra.routing import Route, Router, asterisk_pattern, normalise_number
+from voxtra.routing import CallInfo, Route, Router, asterisk_pattern, normalise_number
 from voxtra.session import CallSession
 
 
@@ -42,11 +42,25 @@ def test_priority_then_registration_order_and_default() -> None:
     urgent = Route(handler, did="+1 800 555 0100", priority=10)
     for route in (default, first, second, urgent):
         router.add(route)
-    assert router.match("+18005550100") is urgent
-    assert router.match("18005550100") is first
-    assert router.match("200") is default
+    assert router.match(CallInfo("+18005550100")) is urgent
+    assert router.match(CallInfo("18005550100")) is first
+    assert router.match(CallInfo("200")) is default
 
 
 def test_regex_pattern() -> None:
     route = Route(handler, pattern=r"^9\d{2}$")
-    assert route.matches("912") and not route.matches("9123")
+    assert route.matches(CallInfo("912")) and not route.matches(CallInfo("9123"))
+
+
+def test_caller_header_and_extension_conditions_all_hold() -> None:
+    route = Route(handler, extension="100", caller="_555XXXX",
+                  header={"X-Room-ID": "room-42"})
+    assert route.matches(CallInfo("100", "5551234", {"X-Room-ID": "room-42"}))
+    assert not route.matches(CallInfo("100", "5551234", {"X-Room-ID": "room-7"}))
+    assert not route.matches(CallInfo("100", "4441234", {"X-Room-ID": "room-42"}))
+    assert not route.matches(CallInfo("+100", "5551234", {"X-Room-ID": "room-42"}))
+    router = Router()
+    router.add(route)
+    router.add(Route(handler, caller="+1 555 0100"))
+    assert router.header_names == {"X-Room-ID"}
+    assert router.match(CallInfo("7", "+15550100")) is router.routes[1]
