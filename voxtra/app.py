@@ -111,7 +111,7 @@ class VoxtraApp:
         if handlers:
             await asyncio.wait(handlers, timeout=self.settings.shutdown_grace)
         for call in list(self.calls.values()):
-            await self._hangup_quietly(call.session, "shutdown")
+            await self._hangup_quietly(call.session, "normal")
         for bridge_id in self.bridges.active:
             with contextlib.suppress(AriError):
                 await self.client.bridges.destroy(bridge_id)
@@ -274,8 +274,12 @@ class VoxtraApp:
         session = call.session
         headers = {}
         for name in self.router.header_names:
-            value = await self.client.channels.get_variable(
-                session.id, f"PJSIP_HEADER(read,{name})")
+            try:
+                value = await self.client.channels.get_variable(
+                    session.id, f"PJSIP_HEADER(read,{name})")
+            except AriError as exc:  # an INVITE without the header gets an error status
+                log.debug("call %s: no SIP header %s (%s)", session.id, name, exc)
+                value = None
             if value:
                 headers[name] = value
         info = CallInfo(session.called_number, session.caller_id, headers)
