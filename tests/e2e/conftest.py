@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import base64
+import json
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from voxtra.ari.client import AriClient
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.events import EventLog
+from voxtra.testing.sandbox import SandboxState
 
 
 @pytest.fixture
@@ -25,3 +30,23 @@ async def events(ari: AriClient, voxtra_settings: VoxtraSettings) -> AsyncIterat
     await log.start()
     yield log
     await log.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(sandbox_state: SandboxState) -> Iterator[None]:
+    """After the suite, Asterisk holds no channel and no bridge (asked through ARI)."""
+    yield
+    token = base64.b64encode(
+        f"{sandbox_state.ari_user}:{sandbox_state.ari_password}".encode()).decode()
+
+    def get(path: str) -> list[dict[str, object]]:
+        request = urllib.request.Request(f"{sandbox_state.ari_url}/ari{path}",
+                                         headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 5
+    while (get("/channels") or get("/bridges")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert get("/channels") == [], "channels left behind"
+    assert get("/bridges") == [], "bridges left behind"
