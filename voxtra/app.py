@@ -20,9 +20,10 @@ from typing import Any
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
-from voxtra.ari.events import Backoff, EventStream, Reconciliation
+from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
+from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
 from voxtra.session import BridgeRegistry, CallSession, CallState, Direction
 from voxtra.settings import VoxtraSettings
@@ -198,7 +199,8 @@ class VoxtraApp:
         session = CallSession(
             self.client, Channel(id=channel_id, name=endpoint, state="Down"),
             app_name=self.app_name, called_number=endpoint, direction=Direction.OUTBOUND,
-            metadata=metadata, bridges=self.bridges)
+            metadata=metadata, bridges=self.bridges,
+            recordings_dir=self.settings.recordings_dir)
         session.caller_id = caller_id or ""
         # Tracked before the request: StasisStart can beat the HTTP response.
         call = self._track(session, handler)
@@ -217,7 +219,7 @@ class VoxtraApp:
 
     def _dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
-        channel_id = event.channel_id or self._playback_owner(event)
+        channel_id = event.channel_id or self._media_owner(event)
         if channel_id is None or channel_id in self._finished:
             return
         call = self.calls.get(channel_id)
@@ -247,14 +249,16 @@ class VoxtraApp:
             self._new_call(StasisStart(type="StasisStart", application=self.app_name,
                                        channel=channel))
 
-    def _playback_owner(self, event: Message) -> str | None:
-        playback = getattr(event, "playback", None)
-        if playback is None:
+    def _media_owner(self, event: Message) -> str | None:
+        """The call a playback or recording event belongs to (we chose its id/name)."""
+        media = getattr(event, "playback", None) or getattr(event, "recording", None)
+        if media is None:
             return None
+        key = str(getattr(media, "id", None) or getattr(media, "name", ""))
         for channel_id, call in self.calls.items():
-            if call.session.owns_playback(playback.id):
+            if call.session.owns(key):
                 return channel_id
-        target = str(getattr(playback, "target_uri", ""))
+        target = str(getattr(media, "target_uri", ""))
         return target.removeprefix("channel:") if target.startswith("channel:") else None
 
     def _new_call(self, event: StasisStart) -> None:
@@ -266,7 +270,8 @@ class VoxtraApp:
         dialplan_exten = channel.dialplan.exten if channel.dialplan else None
         called = event.args[0] if event.args else dialplan_exten or ""
         session = CallSession(self.client, channel, app_name=self.app_name,
-                              called_number=called, bridges=self.bridges)
+                              called_number=called, bridges=self.bridges,
+                              recordings_dir=self.settings.recordings_dir)
         call = self._track(session, self._unrouted)
         call.tasks.append(asyncio.create_task(self._route(call), name=f"call-{channel.id}"))
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import io
 import logging
 import time
 import uuid
+import wave
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import AriError
+from voxtra.ari.errors import AriError, NotFoundError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import (
     Channel,
@@ -25,9 +30,12 @@ from voxtra.ari.models import (
     ChannelDtmfReceived,
     ChannelStateChange,
     PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
     StasisEnd,
     StasisStart,
 )
+from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +107,32 @@ class BridgeRegistry:
         return set(self._members)
 
 
+class RecordingError(RuntimeError):
+    """Asterisk reported the recording failed, or its file never appeared."""
+
+
+@dataclasses.dataclass
+class _Recording:
+    name: str
+    format: str
+    sink: RecordingSink
+    started_at: datetime
+    finished: asyncio.Future[float | None]
+    delivery: asyncio.Task[RecordingMetadata] | None = None
+
+
 class CallSession:
     """A call in the Stasis application."""
 
     def __init__(self, client: AriClient, channel: Channel, *, app_name: str,
                  called_number: str, direction: Direction = Direction.INBOUND,
                  metadata: dict[str, Any] | None = None,
-                 bridges: BridgeRegistry | None = None) -> None:
+                 bridges: BridgeRegistry | None = None,
+                 recordings_dir: Path = Path("recordings")) -> None:
         self._client = client
         self._bridges = bridges or BridgeRegistry(client)
+        self._recordings_dir = recordings_dir
+        self._recordings: dict[str, _Recording] = {}
         self.channel = channel
         self.id = channel.id
         self.app_name = app_name
@@ -309,6 +334,33 @@ class CallSession:
             if not getter.done():
                 getter.cancel()
 
+    async def record_start(self, name: str | None = None, fmt: str = "wav",
+                           sink: RecordingSink | None = None, *,
+                           max_duration: int | None = None, beep: bool = False) -> str:
+        """Start recording the caller; returns the recording's name.
+
+        When the recording ends (:meth:`record_stop`, its ``max_duration``, or the
+        end of the call) the file is fetched from Asterisk and handed to ``sink``
+        (a :class:`LocalFileSink` in ``recordings/`` by default) exactly once.
+        """
+        name = name or f"{self.id}-{len(self._recordings) + 1}"
+        loop = asyncio.get_running_loop()
+        self._recordings[name] = _Recording(
+            name, fmt, sink or LocalFileSink(self._recordings_dir),
+            datetime.now(UTC), loop.create_future())
+        await self._client.channels.record(self.id, name, fmt, max_duration=max_duration,
+                                           beep=beep, if_exists="fail")
+        return name
+
+    async def record_stop(self, name: str | None = None) -> RecordingMetadata:
+        """Stop a recording (the latest by default) and wait until its sink has the file."""
+        if name is None:
+            if not self._recordings:
+                raise RecordingError(f"call {self.id} has no recording to stop")
+            name = next(reversed(self._recordings))
+        await self._client.recordings.stop(name)
+        return await self._deliver_recording(self._recordings[name])
+
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
         self._hangup_callbacks.append(callback)
@@ -319,8 +371,10 @@ class CallSession:
 
     # Events ------------------------------------------------------------------
 
-    def owns_playback(self, playback_id: str) -> bool:
-        return playback_id in self._playbacks
+    def owns(self, playback_or_recording: str) -> bool:
+        """Whether a playback id or recording name belongs to this call."""
+        return playback_or_recording in self._playbacks or \
+            playback_or_recording in self._recordings
 
     async def deliver(self, event: Message) -> None:
         """Apply one event to the call (in order, from the call's queue)."""
@@ -339,6 +393,14 @@ class CallSession:
             if future is not None and not future.done():
                 self._playout_until = time.monotonic() + PLAYOUT_DRAIN
                 future.set_result(None)
+        elif isinstance(event, RecordingFinished | RecordingFailed):
+            recording = self._recordings.get(event.recording.name or "")
+            if recording is not None and not recording.finished.done():
+                if isinstance(event, RecordingFailed):
+                    recording.finished.set_exception(RecordingError(
+                        f"Asterisk failed recording {recording.name}: {event.recording.cause}"))
+                else:
+                    recording.finished.set_result(event.recording.duration)
         elif isinstance(event, ChannelDestroyed):
             self.hangup_cause = event.cause
             await self.finish()
@@ -365,6 +427,12 @@ class CallSession:
             self.state = state
         self._ended.set()
         await self._bridges.leave(self.id)
+        for recording in list(self._recordings.values()):
+            try:
+                await self._deliver_recording(recording)
+            except Exception:
+                log.exception("recording %s of call %s was not delivered", recording.name,
+                              self.id)
         for callback in self._hangup_callbacks:
             try:
                 result = callback(self)
@@ -373,6 +441,41 @@ class CallSession:
             except Exception:
                 log.exception("on_hangup callback failed for call %s", self.id)
 
+    def _deliver_recording(self, recording: _Recording) -> asyncio.Future[RecordingMetadata]:
+        """Fetch the finished file and hand it to the sink, once per recording."""
+        if recording.delivery is None:
+            recording.delivery = asyncio.ensure_future(self._fetch_and_store(recording))
+        return asyncio.shield(recording.delivery)
+
+    async def _fetch_and_store(self, recording: _Recording) -> RecordingMetadata:
+        reported: float | None = None
+        # RecordingFinished normally comes at once; after the end of the call it may
+        # not reach the app at all, so fall back to asking for the stored file.
+        with contextlib.suppress(TimeoutError):
+            reported = await asyncio.wait_for(asyncio.shield(recording.finished), 3)
+        data = b""
+        for _ in range(50):
+            try:
+                data = await self._client.recordings.download(recording.name)
+                break
+            except NotFoundError:
+                await asyncio.sleep(0.1)
+        if not data:
+            raise RecordingError(f"recording {recording.name} never appeared in Asterisk")
+        incoming = self._recordings_dir / ".incoming"
+        path = incoming / f"{recording.name}.{recording.format}"
+        await asyncio.to_thread(_write, path, data)
+        metadata = RecordingMetadata(
+            name=recording.name, format=recording.format, call_id=self.id,
+            caller_id=self.caller_id, called_number=self.called_number,
+            started_at=recording.started_at,
+            duration=_wav_seconds(data) if recording.format == "wav" else reported,
+            size_bytes=len(data), location="")
+        location = await recording.sink.store(path, metadata)
+        with contextlib.suppress(AriError):  # the sink has it: free Asterisk's disk
+            await self._client.recordings.delete_stored(recording.name)
+        return dataclasses.replace(metadata, location=location)
+
     async def _until_ended(self, waiter: asyncio.Future[Any]) -> bool:
         ended: asyncio.Future[Any] = asyncio.ensure_future(self._ended.wait())
         try:
@@ -380,3 +483,16 @@ class CallSession:
         finally:
             ended.cancel()
         return waiter.done()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _wav_seconds(data: bytes) -> float | None:
+    try:
+        with wave.open(io.BytesIO(data)) as audio:
+            return float(audio.getnframes()) / float(audio.getframerate())
+    except (wave.Error, EOFError):
+        return None

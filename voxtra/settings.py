@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
@@ -27,3 +28,6 @@ class VoxtraSettings(BaseSettings):
     #: The hangup reason for unmatched calls (ARI: normal, busy, congestion, unallocated...).
     unmatched_cause: str = "unallocated"
     unmatched_prompt: str = "sound:ss-noservice"
+    #: Where recordings land by default (LocalFileSink), and where files wait for a
+    #: remote sink until it has them.
+    recordings_dir: Path = Path("recordings")

@@ -75,5 +75,5 @@ async def test_unrouted_call_is_refused(voxtra_settings: VoxtraSettings,
         result = await sip_caller.call(CallerScript("999", expect_status=404))
 
     assert result.succeeded, result.stderr
-    assert result.final_status == 404
+    assert result.final_status == 404, [(m.direction, m.start_line) for m in result.messages]
     assert not result.answered

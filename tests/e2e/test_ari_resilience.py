@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
-from voxtra.ari.events import Backoff
+from voxtra.retry import Backoff
 from voxtra.session import CallSession, CallState
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.sandbox import AsteriskSandbox

@@ -16,9 +16,10 @@ import pytest
 from aiohttp import web
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.events import Backoff, EventStream
+from voxtra.ari.events import EventStream
 from voxtra.ari.model_base import Event, Message
 from voxtra.ari.models import StasisStart
+from voxtra.retry import Backoff
 
 CHANNEL = {"id": "c1", "name": "PJSIP/x-1", "state": "Ring"}
 BAD = ["not json", "[1, 2]", json.dumps({"type": "StasisStart", "application": "a"})]

@@ -12,7 +12,7 @@ from voxtra.ari.errors import (
     NotFoundError,
     UnprocessableError,
 )
-from voxtra.ari.events import Backoff, EventStream, parse_event
+from voxtra.ari.events import EventStream, parse_event
 from voxtra.ari.model_base import Event, Message
 from voxtra.ari.models import Channel
 
@@ -23,7 +23,6 @@ __all__ = [
     "AriConnectionError",
     "AriError",
     "AriHttpError",
-    "Backoff",
     "BadRequestError",
     "Channel",
     "ConflictError",

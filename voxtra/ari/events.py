@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError, AriConnectionError
 from voxtra.ari.model_base import Event, Message
 from voxtra.ari.models import EVENT_TYPES
+from voxtra.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +48,6 @@ class StreamStats:
     failed_attempts: int = 0
     events: int = 0
     malformed: int = 0
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnect delays: ``min(cap, base * 2**attempt)``, scaled by full jitter."""
-
-    base: float = 0.5
-    cap: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
 @dataclass(frozen=True)

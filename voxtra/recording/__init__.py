@@ -1,0 +1,12 @@
+"""Where finished call recordings go: sinks, and what they are told about each file."""
+
+from voxtra.recording.sinks import (
+    GCSSink,
+    LocalFileSink,
+    RecordingMetadata,
+    RecordingSink,
+    RecordingSinkError,
+)
+
+__all__ = ["GCSSink", "LocalFileSink", "RecordingMetadata", "RecordingSink",
+           "RecordingSinkError"]
