@@ -55,7 +55,8 @@ class StorageEmulator:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
-        return storage.Client(project="voxtra-test", credentials=AnonymousCredentials(),
+        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return storage.Client(project="voxtra-test", credentials=anonymous,
                               client_options={"api_endpoint": self.url})
 
     def __enter__(self) -> StorageEmulator:
