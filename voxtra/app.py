@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import uuid
@@ -26,9 +27,21 @@ from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
 from voxtra.session import BridgeRegistry, CallSession, CallState, Direction
-from voxtra.settings import VoxtraSettings
+from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings
 
 log = logging.getLogger(__name__)
+
+
+def _route_from_settings(config: RouteSettings) -> Route:
+    module_name, _, attribute = config.handler.partition(":")
+    try:
+        handler = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"route handler {config.handler!r} cannot be imported "
+                          f"(expected 'package.module:function'): {exc}") from None
+    return Route(handler, did=config.did, extension=config.extension, pattern=config.pattern,
+                 caller=config.caller, header=config.header, priority=config.priority,
+                 metadata=config.metadata)
 
 #: How many ended channel ids are remembered so that late events cannot revive a call.
 FINISHED_MEMORY = 4096
@@ -52,6 +65,7 @@ class VoxtraApp:
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
                                 self.settings.ari_password.get_secret_value())
         self.router = Router()
+        self._configured_routes = [_route_from_settings(r) for r in self.settings.routes]
         self.calls: dict[str, _Call] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._stream: EventStream | None = None
@@ -93,6 +107,9 @@ class VoxtraApp:
 
     async def start(self) -> None:
         """Check ARI, open the event stream and start taking calls."""
+        for route in self._configured_routes:
+            self.router.add(route)
+        self._configured_routes = []
         await self.client.asterisk.info()
         self._stream = EventStream(self.client, self.app_name, self._dispatch,
                                    tracked=lambda: set(self.calls),

@@ -1,12 +1,47 @@
-"""Voxtra's one settings object (pydantic-settings: ``VOXTRA_*`` environment, ``.env``)."""
+"""Voxtra's one settings object (pydantic-settings).
+
+Sources, strongest first: arguments, ``VOXTRA_*`` environment variables, a
+``.env`` file, then a YAML file named by ``config_file`` or ``VOXTRA_CONFIG``.
+In the YAML file ``${VAR}`` and ``${VAR:-default}`` in string values are
+expanded from the environment; a variable that is unset and has no default is
+an error that names it.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import yaml
+from pydantic import BaseModel, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+class RouteSettings(BaseModel):
+    """A route in the YAML file; ``handler`` is ``package.module:function``."""
+
+    handler: str
+    did: str | None = None
+    extension: str | None = None
+    pattern: str | None = None
+    caller: str | None = None
+    header: dict[str, str] = Field(default_factory=dict)
+    priority: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class VoxtraSettings(BaseSettings):
@@ -14,6 +49,8 @@ class VoxtraSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VOXTRA_", env_file=".env", extra="ignore")
 
+    #: A YAML file with any of these settings (also ``VOXTRA_CONFIG``).
+    config_file: Path | None = None
     #: ARI base URL; loopback by default.
     ari_url: str = "http://127.0.0.1:8088"
     ari_user: str = "voxtra"
@@ -31,3 +68,64 @@ class VoxtraSettings(BaseSettings):
     #: Where recordings land by default (LocalFileSink), and where files wait for a
     #: remote sink until it has them.
     recordings_dir: Path = Path("recordings")
+    #: Routes added to the app at start, after those registered in code.
+    routes: list[RouteSettings] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings,
+                YamlFileSource(settings_cls, init_settings), file_secret_settings)
+
+
+class YamlFileSource(PydanticBaseSettingsSource):
+    """Settings from the YAML file, with ``${VAR}`` references expanded."""
+
+    def __init__(self, settings_cls: type[BaseSettings],
+                 init_settings: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        given = init_settings.init_kwargs if isinstance(init_settings,
+                                                        InitSettingsSource) else {}
+        self.path = given.get("config_file") or os.environ.get("VOXTRA_CONFIG")
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        if not self.path:
+            return {}
+        path = Path(self.path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of settings")
+        expanded: dict[str, Any] = expand(data, str(path))
+        return expanded
+
+
+def expand(value: Any, where: str) -> Any:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in every string inside ``value``."""
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: ${{{name}}} is not set in the environment "
+                              "(set it, or write ${" + name + ":-default})")
+        return _REFERENCE.sub(replace, value)
+    if isinstance(value, dict):
+        return {key: expand(item, where) for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand(item, where) for item in value]
+    return value

@@ -1,0 +1,73 @@
+"""Settings: environment, YAML with ${VAR} expansion, routes from YAML, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from voxtra.app import VoxtraApp
+from voxtra.routing import CallInfo
+from voxtra.settings import ConfigError, VoxtraSettings
+
+HANDLERS = '''
+async def sales(call):
+    pass
+'''
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "my_handlers.py").write_text(HANDLERS)
+    path = tmp_path / "voxtra.yaml"
+    path.write_text("""
+ari_url: http://127.0.0.1:${ARI_PORT:-8088}
+ari_password: ${TEST_ARI_SECRET}
+app_name: from-yaml
+routes:
+  - handler: my_handlers:sales
+    did: "+1 555 0100"
+    metadata: {team: "${TEAM:-sales}"}
+""")
+    return path
+
+
+def test_yaml_with_expansion_and_routes(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_ARI_SECRET", "s3cret-from-env-123")
+    monkeypatch.setenv("ARI_PORT", "18088")
+    settings = VoxtraSettings(config_file=config)
+    assert settings.ari_url == "http://127.0.0.1:18088"
+    assert settings.ari_password.get_secret_value() == "s3cret-from-env-123"
+    assert "s3cret" not in repr(settings)
+    app = VoxtraApp(settings)
+    route = app._configured_routes[0]
+    assert route.handler.__name__ == "sales" and route.metadata == {"team": "sales"}
+    assert route.matches(CallInfo("+15550100"))
+
+
+def test_environment_outranks_the_file(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_ARI_SECRET", "s3cret-from-env-123")
+    monkeypatch.setenv("VOXTRA_CONFIG", str(config))
+    monkeypatch.setenv("VOXTRA_APP_NAME", "from-env")
+    assert VoxtraSettings().app_name == "from-env"
+
+
+def test_unset_variable_is_named(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_ARI_SECRET", raising=False)
+    with pytest.raises(ConfigError, match=r"\$\{TEST_ARI_SECRET\} is not set"):
+        VoxtraSettings(config_file=config)
+
+
+def test_missing_password_and_bad_handler(config: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VOXTRA_ARI_PASSWORD", raising=False)
+    with pytest.raises(ValidationError, match="ari_password"):
+        VoxtraSettings()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ari_password: x-long-enough-123\nroutes:\n  - handler: nowhere:nothing\n")
+    with pytest.raises(ConfigError, match="nowhere:nothing"):
+        VoxtraApp(VoxtraSettings(config_file=bad))
+    with pytest.raises(ConfigError, match="cannot read"):
+        VoxtraSettings(config_file=tmp_path / "absent.yaml")
