@@ -1,0 +1,126 @@
+"""Media plane pieces with real UDP sockets on loopback: jitter buffer, pacer, endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from voxtra.media.audio import AudioFormat
+from voxtra.media.endpoint import RtpEndpoint
+from voxtra.media.jitter import JitterBuffer
+from voxtra.media.pacer import Pacer
+from voxtra.media.resample import Resampler, resample
+from voxtra.media.rtp import RtpPacket
+
+
+def packet(seq: int, payload: bytes = b"x", ts: int | None = None) -> RtpPacket:
+    return RtpPacket(0, seq & 0xFFFF, (ts if ts is not None else seq * 160) & 0xFFFFFFFF,
+                     7, payload)
+
+
+def conceal(last: bytes | None, index: int) -> bytes:
+    return b"C"
+
+
+def test_jitter_buffer_reorders_drops_duplicates_and_conceals() -> None:
+    buffer = JitterBuffer(conceal, depth=2)
+    out: list[bytes] = []
+    for seq, payload in [(10, b"a"), (12, b"c"), (11, b"b"), (11, b"b"), (9, b"z"),
+                         (14, b"e"), (15, b"f"), (16, b"g")]:
+        out += buffer.push(packet(seq, payload), time.monotonic())
+    assert out == [b"a", b"b", b"c", b"C", b"e", b"f", b"g"]
+    stats = buffer.stats
+    assert (stats.duplicates, stats.late, stats.lost, stats.released) == (1, 1, 1, 6)
+
+
+def test_jitter_buffer_survives_the_sequence_wrap() -> None:
+    buffer = JitterBuffer(conceal, depth=2)
+    out: list[bytes] = []
+    for seq in (65534, 65535, 1, 0, 2):
+        out += buffer.push(packet(seq, str(seq).encode()), 0.0)
+    assert out == [b"65534", b"65535", b"0", b"1", b"2"]
+    assert buffer.stats.lost == 0
+
+
+def test_resampler_keeps_tones_and_removes_aliases() -> None:
+    t = np.arange(16000) / 16000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    down = resample(tone, 16000, 8000)
+    assert len(down) == 8000
+    assert abs(np.sqrt(np.mean(down[100:-100].astype(float) ** 2)) - 5657) < 60
+    alias = (8000 * np.sin(2 * np.pi * 7000 * t)).astype(np.int16)
+    assert np.sqrt(np.mean(resample(alias, 16000, 8000)[100:-100].astype(float) ** 2)) < 10
+    stream = Resampler(8000, 22050)
+    pieces = np.concatenate([stream.process(c) for c in np.array_split(down, 13)])
+    assert np.array_equal(pieces, resample(down, 8000, 22050))
+
+
+async def test_pacer_sends_on_schedule_and_recovers_from_a_stall() -> None:
+    sent: list[float] = []
+    pacer = Pacer(lambda payload, marker: sent.append(time.monotonic()), record_errors=True)
+    pacer.start()
+    done = pacer.enqueue([b"f"] * 30)
+    await asyncio.sleep(0.2)
+    time.sleep(0.05)  # noqa: ASYNC251 - a deliberate 50 ms event-loop stall
+    await asyncio.wait_for(done, 2)
+    await pacer.stop()
+    gaps = np.diff(sent)
+    assert len(sent) == 30
+    assert pacer.stats.stalls == 1
+    assert gaps.min() > 0.010  # no burst after the stall (a burst sends back to back)
+    assert abs(np.median(gaps) - 0.020) < 0.005
+
+
+async def test_flush_drops_queued_audio_at_once() -> None:
+    sent: list[bytes] = []
+    pacer = Pacer(lambda payload, marker: sent.append(payload))
+    pacer.start()
+    mark = pacer.enqueue([b"a"] * 100)
+    await asyncio.sleep(0.1)
+    to_silence = pacer.flush()
+    await asyncio.sleep(0.1)
+    await pacer.stop()
+    assert mark.cancelled() and 3 <= len(sent) <= 8
+    assert 0 <= to_silence <= 0.021
+
+
+async def test_endpoint_drops_and_counts_bad_packets_and_strangers() -> None:
+    endpoint = RtpEndpoint(AudioFormat.ULAW)
+    local = await endpoint.open()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    endpoint.connect(peer.getsockname())
+    frame = bytes([0xFF]) * 160
+    for seq in range(5):
+        peer.sendto(packet(seq, frame).build(), local)
+    peer.sendto(b"\x80", local)                       # truncated
+    peer.sendto(b"garbage that is not rtp!", local)   # version 1
+    stranger.sendto(packet(5, frame).build(), local)  # not Asterisk's address
+    peer.sendto(RtpPacket(8, 6, 960, 7, frame).build(), local)  # another payload type
+    received = []
+    async with asyncio.timeout(2):
+        async for chunk in endpoint.chunks():
+            received.append(chunk)
+            if len(received) == 5:
+                break
+    await asyncio.sleep(0.05)
+    mark = endpoint.play(np.zeros(800, dtype=np.int16))  # 100 ms, five frames
+    await asyncio.wait_for(mark, 2)
+    replies = [RtpPacket.parse(peer.recv(2048)) for _ in range(5)]
+    await endpoint.close()
+    peer.close()
+    stranger.close()
+    assert [c.timestamp for c in received] == pytest.approx([0, 0.02, 0.04, 0.06, 0.08])
+    assert endpoint.stats.dropped_malformed == 2
+    assert endpoint.stats.dropped_foreign == 1
+    assert endpoint.stats.dropped_payload_type == 1
+    assert [r.sequence - replies[0].sequence for r in replies] == [0, 1, 2, 3, 4]
+    assert [r.timestamp - replies[0].timestamp for r in replies] == [0, 160, 320, 480, 640]
+    assert replies[0].marker and not replies[1].marker
+    assert all(r.payload_type == 0 and len(r.payload) == 160 for r in replies)

@@ -1,0 +1,210 @@
+"""The app's end of an ExternalMedia RTP stream (UDP), one per call.
+
+Symmetric RTP: packets are accepted only from the address Asterisk sends from
+(``UNICASTRTP_LOCAL_ADDRESS``/``_PORT`` of the ExternalMedia channel) and sent
+back to it; anything else is dropped and counted. Received packets are parsed
+and validated (:mod:`voxtra.media.rtp`), put in order by the jitter buffer and
+decoded to PCM chunks; sent audio is split into 20 ms frames and paced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from voxtra.media.audio import AudioChunk, AudioFormat
+from voxtra.media.g711 import Pcm
+from voxtra.media.jitter import JitterBuffer, JitterStats
+from voxtra.media.pacer import Pacer
+from voxtra.media.resample import Resampler
+from voxtra.media.rtp import RtpError, RtpPacket
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+
+@dataclass
+class EndpointStats:
+    dropped_foreign: int = 0
+    dropped_malformed: int = 0
+    dropped_payload_type: int = 0
+    #: Chunks dropped because nobody read the received audio fast enough.
+    dropped_overflow: int = 0
+
+
+class RtpEndpoint(asyncio.DatagramProtocol):
+    """Receives and sends one call's audio in ``fmt`` over RTP/UDP."""
+
+    def __init__(self, fmt: AudioFormat, *, jitter_depth: int = 3,
+                 inactivity_timeout: float | None = None,
+                 on_inactive: Callable[[], None] | None = None,
+                 max_queued_chunks: int = 500) -> None:
+        self.format = fmt
+        self.stats = EndpointStats()
+        self.remote: Address | None = None
+        self.local: Address | None = None
+        self.payload_type: int | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._jitter = JitterBuffer(self._conceal, jitter_depth, fmt.sample_rate)
+        self._chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue(max_queued_chunks)
+        self._pacer = Pacer(self._send_frame)
+        self._sequence = random.randrange(0x10000)
+        self._timestamp = random.randrange(0x100000000)
+        self._ssrc = random.randrange(1, 0x100000000)
+        self._first_timestamp: int | None = None
+        self._last_packet = 0.0
+        self._inactivity_timeout = inactivity_timeout
+        self._on_inactive = on_inactive
+        self._watchdog: asyncio.Task[None] | None = None
+        self._resamplers: dict[int, Resampler] = {}
+
+    # Lifecycle -----------------------------------------------------------------
+
+    async def open(self, host: str = "127.0.0.1", port: int = 0) -> Address:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: self,
+                                                           local_addr=(host, port))
+        self._transport = transport
+        sockname = transport.get_extra_info("sockname")
+        self.local = (str(sockname[0]), int(sockname[1]))
+        self._pacer.start()
+        return self.local
+
+    def connect(self, remote: Address) -> None:
+        """Accept packets from, and send to, ``remote`` only (symmetric RTP)."""
+        self.remote = remote
+        if self._inactivity_timeout and self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch(), name="rtp-inactivity")
+
+    async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        await self._pacer.stop()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        if self._chunks.full():
+            self._chunks.get_nowait()
+        self._chunks.put_nowait(None)  # ends the readers of chunks()
+
+    @property
+    def jitter_stats(self) -> JitterStats:
+        return self._jitter.stats
+
+    @property
+    def pacer(self) -> Pacer:
+        return self._pacer
+
+    # Receive -------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self.remote is None or (addr[0], addr[1]) != self.remote:
+            self.stats.dropped_foreign += 1
+            return
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpError:
+            self.stats.dropped_malformed += 1
+            return
+        if self.payload_type is None:
+            self.payload_type = packet.payload_type  # Asterisk picks it; we answer in kind
+        elif packet.payload_type != self.payload_type:
+            self.stats.dropped_payload_type += 1
+            return
+        now = time.monotonic()
+        self._last_packet = now
+        if self._first_timestamp is None:
+            self._first_timestamp = packet.timestamp
+        for payload in self._jitter.push(packet, now):
+            self._deliver(payload, packet.timestamp)
+
+    def _deliver(self, payload: bytes, timestamp: int) -> None:
+        assert self._first_timestamp is not None
+        elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / self.format.sample_rate
+        chunk = AudioChunk(self.format.decode(payload), self.format.sample_rate, elapsed)
+        if self._chunks.full():
+            self._chunks.get_nowait()
+            self.stats.dropped_overflow += 1
+        self._chunks.put_nowait(chunk)
+
+    def _conceal(self, last: bytes | None, index: int) -> bytes:
+        if last is None or index > 0:
+            return self.format.silence()
+        pcm = self.format.decode(last) // 2
+        return self.format.encode(pcm.astype(np.int16))
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        """Received audio, in order, until the endpoint closes."""
+        while True:
+            chunk = await self._chunks.get()
+            if chunk is None:
+                self._chunks.put_nowait(None)  # let other readers end too
+                return
+            yield chunk
+
+    async def _watch(self) -> None:
+        assert self._inactivity_timeout is not None
+        self._last_packet = time.monotonic()
+        while True:
+            await asyncio.sleep(self._inactivity_timeout / 4)
+            if time.monotonic() - self._last_packet > self._inactivity_timeout:
+                log.warning("no RTP from %s for %.0f s: the call is dead", self.remote,
+                            self._inactivity_timeout)
+                if self._on_inactive is not None:
+                    self._on_inactive()
+                return
+
+    # Send ----------------------------------------------------------------------
+
+    def play(self, audio: Pcm | AudioChunk | bytes, sample_rate: int | None = None,
+             ) -> asyncio.Future[None]:
+        """Queue audio for sending; the future resolves once its last frame has gone out.
+
+        ``bytes`` are taken as already encoded in the endpoint's format; PCM at
+        another ``sample_rate`` is resampled.
+        """
+        if isinstance(audio, bytes):
+            payload = audio
+        else:
+            if isinstance(audio, AudioChunk):
+                pcm, rate = audio.pcm, audio.sample_rate
+            else:
+                pcm, rate = audio, sample_rate or self.format.sample_rate
+            if rate != self.format.sample_rate:
+                resampler = self._resamplers.setdefault(
+                    rate, Resampler(rate, self.format.sample_rate))
+                pcm = resampler.process(pcm)
+            payload = self.format.encode(pcm)
+        size = self.format.frame_bytes
+        frames = [payload[i:i + size] for i in range(0, len(payload), size)]
+        if frames and len(frames[-1]) < size:
+            frames[-1] += self.format.silence()[: size - len(frames[-1])]
+        return self._pacer.enqueue(frames)
+
+    def flush(self) -> float:
+        """Drop all queued audio (barge-in); seconds until the far end hears silence."""
+        return self._pacer.flush()
+
+    def _send_frame(self, payload: bytes, marker: bool) -> None:
+        if self._transport is None or self.remote is None:
+            return
+        packet = RtpPacket(self.payload_type if self.payload_type is not None
+                           else _default_payload_type(self.format),
+                           self._sequence, self._timestamp, self._ssrc, payload, marker)
+        self._transport.sendto(packet.build(), self.remote)
+        self._sequence = (self._sequence + 1) & 0xFFFF
+        self._timestamp = (self._timestamp + self.format.samples_per_frame) & 0xFFFFFFFF
+
+
+def _default_payload_type(fmt: AudioFormat) -> int:
+    """Static payload types of RFC 3551 where there is one; Asterisk's dynamic ones otherwise
+    (only used before the first packet from Asterisk has shown which it uses)."""
+    return {AudioFormat.ULAW: 0, AudioFormat.ALAW: 8}.get(fmt, 118)

@@ -1,0 +1,115 @@
+"""Send-side pacing: one 20 ms frame per tick against absolute monotonic deadlines.
+
+Deadlines are ``start + n * 20 ms``, so timer error never accumulates. After an
+event-loop stall the schedule is re-anchored at the present instead of sending
+the backlog in a burst (a burst would arrive as a clump the far end must drop).
+Each queued item may carry a mark that resolves when its last frame has been
+sent (playout acknowledgement); :meth:`Pacer.flush` drops everything queued at
+once (barge-in) and reports when the far end stops hearing audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from voxtra.media.audio import FRAME_MS
+
+FRAME = FRAME_MS / 1000
+
+
+@dataclass
+class PacerStats:
+    sent: int = 0
+    flushed: int = 0
+    #: Times the schedule was re-anchored after falling more than a frame behind.
+    stalls: int = 0
+    #: Send-time error against the schedule, seconds, one entry per frame sent.
+    errors: list[float] = field(default_factory=list)
+
+
+class Pacer:
+    """Sends queued frames through ``send(payload, marker)`` at 50 frames per second."""
+
+    def __init__(self, send: Callable[[bytes, bool], None], record_errors: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._send = send
+        self._clock = clock
+        self._frames: deque[tuple[bytes, asyncio.Future[None] | None]] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._talkspurt = True
+        self._last_sent = 0.0
+        self.record_errors = record_errors
+        self.stats = PacerStats()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="rtp-pacer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.flush()
+
+    @property
+    def queued(self) -> int:
+        return len(self._frames)
+
+    def enqueue(self, frames: list[bytes]) -> asyncio.Future[None]:
+        """Queue frames; the returned future resolves when the last one has been sent."""
+        mark: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not frames:
+            mark.set_result(None)
+            return mark
+        for frame in frames[:-1]:
+            self._frames.append((frame, None))
+        self._frames.append((frames[-1], mark))
+        self._wakeup.set()
+        return mark
+
+    def flush(self) -> float:
+        """Drop every queued frame now; return seconds until the far end hears silence
+        (at most the one frame already on its way)."""
+        self.stats.flushed += len(self._frames)
+        while self._frames:
+            _, mark = self._frames.popleft()
+            if mark is not None and not mark.done():
+                mark.cancel()
+        self._talkspurt = True
+        return max(0.0, self._last_sent + FRAME - self._clock()) if self.stats.sent else 0.0
+
+    async def _run(self) -> None:
+        deadline = self._clock()
+        while True:
+            if not self._frames:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                self._talkspurt = True
+                deadline = self._clock()
+            now = self._clock()
+            if now < deadline:
+                await asyncio.sleep(deadline - now)
+                now = self._clock()
+            if now - deadline > FRAME:  # a stall: re-anchor, do not burst the backlog
+                self.stats.stalls += 1
+                deadline = now
+            if not self._frames:  # flushed while we slept
+                continue
+            payload, mark = self._frames.popleft()
+            self._send(payload, self._talkspurt)
+            self._talkspurt = False
+            self._last_sent = now
+            self.stats.sent += 1
+            if self.record_errors:
+                self.stats.errors.append(now - deadline)
+            if mark is not None and not mark.done():
+                mark.set_result(None)
+            deadline += FRAME
