@@ -24,6 +24,8 @@ from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
 from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
+from voxtra.call_media import MediaConfig
+from voxtra.media.audio import AudioFormat
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
 from voxtra.session import BridgeRegistry, CallSession, CallState, Direction
@@ -42,6 +44,9 @@ def _route_from_settings(config: RouteSettings) -> Route:
     return Route(handler, did=config.did, extension=config.extension, pattern=config.pattern,
                  caller=config.caller, header=config.header, priority=config.priority,
                  metadata=config.metadata)
+
+#: Channel technologies of media legs (ExternalMedia, AudioSocket, snoop): never callers.
+MEDIA_LEG_TECHNOLOGIES = ("UnicastRTP/", "AudioSocket/", "WebSocket/", "Snoop/")
 
 #: How many ended channel ids are remembered so that late events cannot revive a call.
 FINISHED_MEMORY = 4096
@@ -73,6 +78,13 @@ class VoxtraApp:
         self._accepting = False
         self._background: set[asyncio.Task[Any]] = set()
         self.bridges = BridgeRegistry(self.client)
+        #: Channels Voxtra creates for its own use (ExternalMedia legs): never routed.
+        self.own_legs: set[str] = set()
+        settings = self.settings
+        self._media_config = MediaConfig(
+            format=AudioFormat.parse(settings.media_format), bind=settings.media_bind,
+            advertise=settings.media_advertise, jitter_depth=settings.jitter_depth,
+            inactivity_timeout=settings.rtp_inactivity_timeout)
 
     @property
     def app_name(self) -> str:
@@ -217,7 +229,8 @@ class VoxtraApp:
             self.client, Channel(id=channel_id, name=endpoint, state="Down"),
             app_name=self.app_name, called_number=endpoint, direction=Direction.OUTBOUND,
             metadata=metadata, bridges=self.bridges,
-            recordings_dir=self.settings.recordings_dir)
+            recordings_dir=self.settings.recordings_dir,
+            media_config=self._media_config, own_legs=self.own_legs)
         session.caller_id = caller_id or ""
         # Tracked before the request: StasisStart can beat the HTTP response.
         call = self._track(session, handler)
@@ -237,7 +250,7 @@ class VoxtraApp:
     def _dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
         channel_id = event.channel_id or self._media_owner(event)
-        if channel_id is None or channel_id in self._finished:
+        if channel_id is None or channel_id in self._finished or channel_id in self.own_legs:
             return
         call = self.calls.get(channel_id)
         if call is not None:
@@ -252,7 +265,7 @@ class VoxtraApp:
             if call is not None:
                 call.queue.put_nowait(StasisEnd(type="StasisEnd", application=self.app_name,
                                                 channel=Channel(id=channel_id)))
-        for channel_id in result.unknown - self._finished.keys():
+        for channel_id in result.unknown - self._finished.keys() - self.own_legs:
             self._spawn(self._adopt(channel_id), f"adopt-{channel_id}")
 
     async def _adopt(self, channel_id: str) -> None:
@@ -260,6 +273,11 @@ class VoxtraApp:
         try:
             channel = await self.client.channels.get(channel_id)
         except NotFoundError:
+            return
+        if (channel.name or "").startswith(MEDIA_LEG_TECHNOLOGIES):
+            # A media leg whose call was lost (e.g. a previous process crashed).
+            log.info("hanging up orphaned media leg %s", channel_id)
+            await self.client.channels.hangup(channel_id)
             return
         if channel_id not in self.calls and channel_id not in self._finished:
             log.info("adopting call %s that arrived while ARI was away", channel_id)
@@ -288,7 +306,8 @@ class VoxtraApp:
         called = event.args[0] if event.args else dialplan_exten or ""
         session = CallSession(self.client, channel, app_name=self.app_name,
                               called_number=called, bridges=self.bridges,
-                              recordings_dir=self.settings.recordings_dir)
+                              recordings_dir=self.settings.recordings_dir,
+                              media_config=self._media_config, own_legs=self.own_legs)
         call = self._track(session, self._unrouted)
         call.tasks.append(asyncio.create_task(self._route(call), name=f"call-{channel.id}"))
 

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 import wave
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -35,6 +35,9 @@ from voxtra.ari.models import (
     StasisEnd,
     StasisStart,
 )
+from voxtra.call_media import CallMedia, MediaConfig
+from voxtra.media.audio import AudioChunk
+from voxtra.media.g711 import Pcm
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
@@ -128,8 +131,15 @@ class CallSession:
                  called_number: str, direction: Direction = Direction.INBOUND,
                  metadata: dict[str, Any] | None = None,
                  bridges: BridgeRegistry | None = None,
-                 recordings_dir: Path = Path("recordings")) -> None:
+                 recordings_dir: Path = Path("recordings"),
+                 media_config: MediaConfig | None = None,
+                 own_legs: set[str] | None = None) -> None:
         self._client = client
+        self._media_config = media_config or MediaConfig()
+        self._own_legs = own_legs if own_legs is not None else set()
+        self._media: CallMedia | None = None
+        self._media_lock = asyncio.Lock()
+        self._dead_media: asyncio.Future[None] | None = None
         self._bridges = bridges or BridgeRegistry(client)
         self._recordings_dir = recordings_dir
         self._recordings: dict[str, _Recording] = {}
@@ -361,6 +371,64 @@ class CallSession:
         await self._client.recordings.stop(name)
         return await self._deliver_recording(self._recordings[name])
 
+    # Media ---------------------------------------------------------------------
+
+    async def audio_stream(self) -> AsyncIterator[AudioChunk]:
+        """The caller's audio as it arrives: :class:`AudioChunk` s of 20 ms, in order,
+        until the call ends. Answer the call first."""
+        media = await self._media_leg()
+        async for chunk in media.endpoint.chunks():
+            yield chunk
+
+    async def send_audio(self, audio: Pcm | AudioChunk | bytes,
+                         sample_rate: int | None = None) -> asyncio.Future[None]:
+        """Queue audio for the caller (paced at real time); returns a future that
+        resolves when its last frame has been sent (playout acknowledgement).
+
+        PCM is resampled from ``sample_rate`` as needed; ``bytes`` must already be
+        in the media format (``media_format`` setting).
+        """
+        media = await self._media_leg()
+        return media.endpoint.play(audio, sample_rate)
+
+    async def play_audio(self, pcm: Pcm, sample_rate: int | None = None, *,
+                         interruptible: bool = True) -> bool:
+        """Play PCM to the caller and wait until it has been sent; True if played in full.
+
+        An ``interruptible`` playback is dropped at once by :meth:`stop_audio`
+        (barge-in); otherwise it plays to its end.
+        """
+        mark = await self.send_audio(pcm, sample_rate)
+        waiter: asyncio.Future[None] = mark if interruptible else asyncio.shield(mark)
+        try:
+            return await self._until_ended(waiter) and not mark.cancelled()
+        except asyncio.CancelledError:
+            if mark.cancelled() and interruptible:
+                return False
+            raise
+
+    def stop_audio(self) -> float:
+        """Drop all audio queued for the caller (barge-in); seconds until they hear silence."""
+        return self._media.endpoint.flush() if self._media is not None else 0.0
+
+    @property
+    def media(self) -> CallMedia | None:
+        """The media leg, once audio has been used (its endpoint holds the RTP counters)."""
+        return self._media
+
+    async def _media_leg(self) -> CallMedia:
+        async with self._media_lock:
+            if self._media is None:
+                media = CallMedia(self._client, self.app_name, self.id, self._media_config,
+                                  self._own_legs, self._media_died)
+                await media.open()
+                self._media = media
+            return self._media
+
+    def _media_died(self) -> None:
+        """No RTP for the inactivity timeout: the call is dead, hang it up."""
+        self._dead_media = asyncio.ensure_future(self.hangup())
+
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
         self._hangup_callbacks.append(callback)
@@ -426,6 +494,8 @@ class CallSession:
         if self.state is not CallState.FAILED:
             self.state = state
         self._ended.set()
+        if self._media is not None:
+            await self._media.close()
         await self._bridges.leave(self.id)
         for recording in list(self._recordings.values()):
             try:

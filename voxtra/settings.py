@@ -68,6 +68,16 @@ class VoxtraSettings(BaseSettings):
     #: Where recordings land by default (LocalFileSink), and where files wait for a
     #: remote sink until it has them.
     recordings_dir: Path = Path("recordings")
+    #: ExternalMedia audio format: ulaw, alaw, slin (8 kHz) or slin16 (16 kHz wideband).
+    media_format: Literal["ulaw", "alaw", "slin", "slin16"] = "ulaw"
+    #: Address our RTP sockets bind to; loopback unless Asterisk runs elsewhere.
+    media_bind: str = "127.0.0.1"
+    #: Address given to Asterisk for our RTP (behind NAT); the bind address if unset.
+    media_advertise: str | None = None
+    #: Packets the jitter buffer holds back waiting for a late one (20 ms each).
+    jitter_depth: int = 3
+    #: Seconds without RTP from Asterisk after which a call with media is hung up.
+    rtp_inactivity_timeout: float | None = 30.0
     #: Routes added to the app at start, after those registered in code.
     routes: list[RouteSettings] = Field(default_factory=list)
 

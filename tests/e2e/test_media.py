@@ -1,0 +1,135 @@
+"""The media plane end to end: SIPp streams known audio, the app receives it through
+ExternalMedia RTP, and (echo) sends it back to the caller.
+
+Protocol facts relied on: an ExternalMedia channel in a mixing bridge with the
+caller carries the caller's audio as RTP to ``external_host`` in the requested
+format and plays RTP it receives back into the bridge; Asterisk transcodes
+between the caller's G.711 and ``slin16``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxtra.app import VoxtraApp
+from voxtra.handlers import echo
+from voxtra.media.audio import AudioChunk
+from voxtra.media.g711 import ulaw_decode, ulaw_encode
+from voxtra.media.resample import resample
+from voxtra.session import CallSession
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.audio import write_ulaw_wav
+from voxtra.testing.sipp import CallerScript, SipCaller
+
+SECONDS = 2.0
+
+
+def chirp(rate: int = 8000) -> np.ndarray:
+    """300 Hz to 3 kHz over two seconds: one clear peak when aligned."""
+    t = np.arange(int(SECONDS * rate)) / rate
+    phase = 2 * np.pi * (300 * t + (3000 - 300) / (2 * SECONDS) * t ** 2)
+    return (8000 * np.sin(phase)).astype(np.int16)
+
+
+def best_correlation(reference: np.ndarray, received: np.ndarray,
+                     min_overlap: float = 1.5, rate: int = 8000) -> float:
+    """Normalised correlation of the two signals where they overlap at the best lag.
+
+    The overlap must be at least ``min_overlap`` seconds: the first moments of a
+    call's audio can precede the media leg and never arrive.
+    """
+    ref = reference.astype(np.float64)
+    got = received.astype(np.float64)
+    scores = np.correlate(got, ref, mode="full")
+    lag = int(np.argmax(np.abs(scores))) - (len(ref) - 1)  # got[i + lag] ~ ref[i]
+    start, end = max(0, -lag), min(len(ref), len(got) - lag)
+    assert end - start >= min_overlap * rate, f"overlap of {end - start} samples only"
+    a, b = got[start + lag:end + lag], ref[start:end]
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture
+def chirp_wav(tmp_path: Path) -> Path:
+    return write_ulaw_wav(tmp_path / "chirp.wav", chirp())
+
+
+@pytest.mark.parametrize("media_format", ["ulaw", "slin16"])
+async def test_app_receives_the_callers_audio(media_format: str,
+                                              voxtra_settings: VoxtraSettings,
+                                              sip_caller: SipCaller, chirp_wav: Path) -> None:
+    received: list[AudioChunk] = []
+    calls: list[CallSession] = []
+    app = VoxtraApp(voxtra_settings.model_copy(update={"media_format": media_format}))
+
+    @app.route()
+    async def listen(call: CallSession) -> None:
+        calls.append(call)
+        await call.answer()
+        async for chunk in call.audio_stream():
+            received.append(chunk)
+
+    async with app:
+        result = await sip_caller.call(CallerScript("700", audio=chirp_wav, hangup_after=3.0))
+        await asyncio.wait_for(calls[0].wait_ended(), 10)
+    assert result.succeeded, result.stderr
+    rate = 16000 if media_format == "slin16" else 8000
+    assert {c.sample_rate for c in received} == {rate}
+    audio = np.concatenate([c.pcm for c in received])
+    reference = ulaw_decode(ulaw_encode(chirp()))  # what G.711 leaves of it
+    if rate != 8000:
+        reference = resample(reference, 8000, rate)
+    assert best_correlation(reference, audio, min_overlap=1.9, rate=rate) > 0.9
+    media = calls[0].media
+    assert media is not None
+    stats = media.endpoint.jitter_stats
+    assert (stats.lost, stats.late, stats.duplicates) == (0, 0, 0)
+    assert media.endpoint.stats.dropped_foreign == 0
+    assert media.leg_id not in app.calls  # the ExternalMedia leg was never a call
+
+
+async def test_echo_returns_the_audio_to_the_caller(voxtra_settings: VoxtraSettings,
+                                                    sip_caller: SipCaller,
+                                                    chirp_wav: Path) -> None:
+    app = VoxtraApp(voxtra_settings)
+    app.route()(echo)
+    async with app:
+        result = await sip_caller.call(CallerScript("701", audio=chirp_wav, hangup_after=3.5,
+                                                    capture_audio=True))
+        remaining = {c.id for c in await app.client.channels.list()}
+    assert result.succeeded, result.stderr
+    heard = result.heard()
+    assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard) > 0.9
+    assert not any(c.startswith("voxtra-em-") for c in remaining)
+
+
+async def test_play_audio_waits_for_playout_and_barge_in_stops_it(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller) -> None:
+    outcome: dict[str, object] = {}
+    app = VoxtraApp(voxtra_settings)
+
+    @app.route()
+    async def speak(call: CallSession) -> None:
+        await call.answer()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        outcome["full"] = await call.play_audio(chirp(16000), 16000)
+        outcome["took"] = loop.time() - began
+        long_prompt = asyncio.ensure_future(call.play_audio(np.tile(chirp(), 5)))
+        await asyncio.sleep(0.5)
+        outcome["to_silence"] = call.stop_audio()
+        outcome["interrupted"] = await long_prompt
+
+    async with app:
+        result = await sip_caller.call(CallerScript("702", capture_audio=True))
+    assert result.succeeded, result.stderr
+    assert outcome["full"] is True and outcome["interrupted"] is False
+    assert SECONDS - 0.05 <= float(outcome["took"]) <= SECONDS + 0.5  # type: ignore[arg-type]
+    assert 0 <= float(outcome["to_silence"]) <= 0.021  # type: ignore[arg-type]
+    heard = result.heard()
+    # The whole first prompt (resampled from 16 kHz), then only about half a second more.
+    assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard[:24000], 1.9) > 0.8
+    assert len(heard) / 8000 <= SECONDS + 1.0
