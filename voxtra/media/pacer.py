@@ -28,8 +28,10 @@ class PacerStats:
     flushed: int = 0
     #: Times the schedule was re-anchored after falling more than a frame behind.
     stalls: int = 0
-    #: Send-time error against the schedule, seconds, one entry per frame sent.
+    #: With ``record_errors``: send-time error against the schedule, and send times
+    #: (monotonic seconds), one entry per frame.
     errors: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
 
 
 class Pacer:
@@ -110,6 +112,7 @@ class Pacer:
             self.stats.sent += 1
             if self.record_errors:
                 self.stats.errors.append(now - deadline)
+                self.stats.times.append(now)
             if mark is not None and not mark.done():
                 mark.set_result(None)
             deadline += FRAME
