@@ -10,6 +10,7 @@ between the caller's G.711 and ``slin16``.
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from voxtra.handlers import echo
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.resample import resample
+from voxtra.media.rtp import RtpPacket
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import write_ulaw_wav
@@ -94,13 +96,33 @@ async def test_app_receives_the_callers_audio(media_format: str,
 async def test_echo_returns_the_audio_to_the_caller(voxtra_settings: VoxtraSettings,
                                                     sip_caller: SipCaller,
                                                     chirp_wav: Path) -> None:
+    calls: list[CallSession] = []
     app = VoxtraApp(voxtra_settings)
-    app.route()(echo)
+
+    @app.route()
+    async def echo_and_keep(call: CallSession) -> None:
+        calls.append(call)
+        await echo(call)
+
     async with app:
-        result = await sip_caller.call(CallerScript("701", audio=chirp_wav, hangup_after=3.5,
-                                                    capture_audio=True))
+        caller = asyncio.create_task(sip_caller.call(
+            CallerScript("701", audio=chirp_wav, hangup_after=3.5, capture_audio=True)))
+        async with asyncio.timeout(10):
+            while not calls or calls[0].media is None:
+                await asyncio.sleep(0.02)
+        media = calls[0].media
+        assert media is not None and media.endpoint.local is not None
+        # A stranger sprays the app's RTP port with garbage and with valid RTP.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            for seq in range(20):
+                stranger.sendto(b"\x00garbage", media.endpoint.local)
+                stranger.sendto(RtpPacket(0, seq, seq * 160, 99, bytes(160)).build(),
+                                media.endpoint.local)
+        result = await caller
         remaining = {c.id for c in await app.client.channels.list()}
     assert result.succeeded, result.stderr
+    assert media.endpoint.stats.dropped_foreign == 40
+    assert media.endpoint.jitter_stats.lost == 0
     heard = result.heard()
     assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard) > 0.9
     assert not any(c.startswith("voxtra-em-") for c in remaining)

@@ -124,3 +124,18 @@ async def test_endpoint_drops_and_counts_bad_packets_and_strangers() -> None:
     assert [r.timestamp - replies[0].timestamp for r in replies] == [0, 160, 320, 480, 640]
     assert replies[0].marker and not replies[1].marker
     assert all(r.payload_type == 0 and len(r.payload) == 160 for r in replies)
+
+
+async def test_endpoint_reports_a_dead_stream() -> None:
+    dead = asyncio.Event()
+    endpoint = RtpEndpoint(AudioFormat.ULAW, inactivity_timeout=0.2, on_inactive=dead.set)
+    local = await endpoint.open()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        endpoint.connect(peer.getsockname())
+        for seq in range(10):  # alive while packets come
+            peer.sendto(packet(seq, bytes(160)).build(), local)
+            await asyncio.sleep(0.05)
+        assert not dead.is_set()
+        await asyncio.wait_for(dead.wait(), 2)  # then silence for longer than the timeout
+    await endpoint.close()
