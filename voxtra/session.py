@@ -381,34 +381,37 @@ class CallSession:
             yield chunk
 
     async def send_audio(self, audio: Pcm | AudioChunk | bytes,
-                         sample_rate: int | None = None) -> asyncio.Future[None]:
+                         sample_rate: int | None = None, *,
+                         interruptible: bool = True) -> asyncio.Future[None]:
         """Queue audio for the caller (paced at real time); returns a future that
-        resolves when its last frame has been sent (playout acknowledgement).
+        resolves when its last frame has been sent (playout acknowledgement), or is
+        cancelled if :meth:`stop_audio` dropped it.
 
         PCM is resampled from ``sample_rate`` as needed; ``bytes`` must already be
-        in the media format (``media_format`` setting).
+        encoded as the leg sends (A-law on an alaw leg, μ-law otherwise: see
+        :mod:`voxtra.media.endpoint`). Audio that is not ``interruptible`` survives
+        :meth:`stop_audio`.
         """
         media = await self._media_leg()
-        return media.endpoint.play(audio, sample_rate)
+        return media.endpoint.play(audio, sample_rate, protected=not interruptible)
 
     async def play_audio(self, pcm: Pcm, sample_rate: int | None = None, *,
                          interruptible: bool = True) -> bool:
-        """Play PCM to the caller and wait until it has been sent; True if played in full.
-
-        An ``interruptible`` playback is dropped at once by :meth:`stop_audio`
-        (barge-in); otherwise it plays to its end.
-        """
-        mark = await self.send_audio(pcm, sample_rate)
-        waiter: asyncio.Future[None] = mark if interruptible else asyncio.shield(mark)
+        """Play PCM to the caller and wait until it has been sent; True if played in full,
+        False if barge-in (:meth:`stop_audio`) cut it or the call ended. Cancelling the
+        wait stops an interruptible playback."""
+        mark = await self.send_audio(pcm, sample_rate, interruptible=interruptible)
         try:
-            return await self._until_ended(waiter) and not mark.cancelled()
+            return await self._until_ended(asyncio.shield(mark)) and not mark.cancelled()
         except asyncio.CancelledError:
-            if mark.cancelled() and interruptible:
-                return False
+            # Our caller gave up waiting (a timeout, say): stop what the caller hears.
+            if interruptible and self._media is not None:
+                self._media.endpoint.cancel(mark)
             raise
 
     def stop_audio(self) -> float:
-        """Drop all audio queued for the caller (barge-in); seconds until they hear silence."""
+        """Drop the interruptible audio queued for the caller (barge-in); returns seconds
+        until they hear silence."""
         return self._media.endpoint.flush() if self._media is not None else 0.0
 
     @property

@@ -59,7 +59,7 @@ def chirp_wav(tmp_path: Path) -> Path:
     return write_ulaw_wav(tmp_path / "chirp.wav", chirp())
 
 
-@pytest.mark.parametrize("media_format", ["ulaw", "slin16"])
+@pytest.mark.parametrize("media_format", ["ulaw", "alaw", "slin", "slin16"])
 async def test_app_receives_the_callers_audio(media_format: str,
                                               voxtra_settings: VoxtraSettings,
                                               sip_caller: SipCaller, chirp_wav: Path) -> None:
@@ -93,11 +93,13 @@ async def test_app_receives_the_callers_audio(media_format: str,
     assert media.leg_id not in app.calls  # the ExternalMedia leg was never a call
 
 
-async def test_echo_returns_the_audio_to_the_caller(voxtra_settings: VoxtraSettings,
+@pytest.mark.parametrize("media_format", ["ulaw", "alaw", "slin16"])
+async def test_echo_returns_the_audio_to_the_caller(media_format: str,
+                                                    voxtra_settings: VoxtraSettings,
                                                     sip_caller: SipCaller,
                                                     chirp_wav: Path) -> None:
     calls: list[CallSession] = []
-    app = VoxtraApp(voxtra_settings)
+    app = VoxtraApp(voxtra_settings.model_copy(update={"media_format": media_format}))
 
     @app.route()
     async def echo_and_keep(call: CallSession) -> None:
@@ -144,14 +146,20 @@ async def test_play_audio_waits_for_playout_and_barge_in_stops_it(
         await asyncio.sleep(0.5)
         outcome["to_silence"] = call.stop_audio()
         outcome["interrupted"] = await long_prompt
+        protected = asyncio.ensure_future(
+            call.play_audio(chirp()[:4000], interruptible=False))
+        await asyncio.sleep(0.1)
+        call.stop_audio()  # barge-in does not cut a prompt that is not interruptible
+        outcome["protected"] = await protected
 
     async with app:
         result = await sip_caller.call(CallerScript("702", capture_audio=True))
     assert result.succeeded, result.stderr
     assert outcome["full"] is True and outcome["interrupted"] is False
+    assert outcome["protected"] is True
     assert SECONDS - 0.05 <= float(outcome["took"]) <= SECONDS + 0.5  # type: ignore[arg-type]
     assert 0 <= float(outcome["to_silence"]) <= 0.021  # type: ignore[arg-type]
     heard = result.heard()
     # The whole first prompt (resampled from 16 kHz), then only about half a second more.
     assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard[:24000], 1.9) > 0.8
-    assert len(heard) / 8000 <= SECONDS + 1.0
+    assert len(heard) / 8000 <= SECONDS + 1.0 + 0.5

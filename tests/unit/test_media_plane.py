@@ -139,3 +139,19 @@ async def test_endpoint_reports_a_dead_stream() -> None:
         assert not dead.is_set()
         await asyncio.wait_for(dead.wait(), 2)  # then silence for longer than the timeout
     await endpoint.close()
+
+
+async def test_protected_audio_survives_flush_and_cancel_drops_one_group() -> None:
+    sent: list[bytes] = []
+    pacer = Pacer(lambda payload, marker: sent.append(payload))
+    pacer.start()
+    cut = pacer.enqueue([b"i"] * 20)
+    kept = pacer.enqueue([b"p"] * 5, protected=True)
+    dropped = pacer.enqueue([b"d"] * 5, protected=True)
+    pacer.cancel(dropped)
+    await asyncio.sleep(0.05)
+    assert 0.1 <= pacer.flush() <= 0.121  # five protected frames still to play
+    await asyncio.wait_for(kept, 2)
+    await pacer.stop()
+    assert cut.cancelled() and dropped.cancelled()
+    assert sent.count(b"p") == 5 and b"d" not in sent and sent.count(b"i") < 20

@@ -34,15 +34,23 @@ class AudioFormat(Enum):
     (RFC 3551 section 4.5.11, L16).
     """
 
-    ULAW = ("ulaw", 8000, 1)
-    ALAW = ("alaw", 8000, 1)
-    SLIN = ("slin", 8000, 2)
-    SLIN16 = ("slin16", 16000, 2)
+    ULAW = ("ulaw", 8000, 1, 0)
+    ALAW = ("alaw", 8000, 1, 8)
+    SLIN = ("slin", 8000, 2, None)
+    SLIN16 = ("slin16", 16000, 2, None)
 
-    def __init__(self, asterisk_name: str, sample_rate: int, bytes_per_sample: int) -> None:
+    def __init__(self, asterisk_name: str, sample_rate: int, bytes_per_sample: int,
+                 static_payload_type: int | None) -> None:
         self.asterisk_name = asterisk_name
         self.sample_rate = sample_rate
         self.bytes_per_sample = bytes_per_sample
+        #: RFC 3551 static payload type, if the format has one.
+        self.static_payload_type = static_payload_type
+
+    @classmethod
+    def for_payload_type(cls, payload_type: int) -> AudioFormat | None:
+        """The format a static payload type stands for (0 PCMU, 8 PCMA)."""
+        return next((m for m in cls if m.static_payload_type == payload_type), None)
 
     @classmethod
     def parse(cls, name: str) -> AudioFormat:

@@ -5,6 +5,12 @@ Symmetric RTP: packets are accepted only from the address Asterisk sends from
 back to it; anything else is dropped and counted. Received packets are parsed
 and validated (:mod:`voxtra.media.rtp`), put in order by the jitter buffer and
 decoded to PCM chunks; sent audio is split into 20 ms frames and paced.
+
+Two facts of Asterisk 22's chan_rtp shape the formats (both seen against the
+sandbox): it sends PCMU (payload type 0) when asked for ``slin``, so received
+audio is decoded by the payload type that arrives; and it ignores RTP it
+receives with the dynamic payload type it uses for ``slin16`` (118) while it
+accepts static PCMU, so audio for a linear-format leg is sent as PCMU.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                  on_inactive: Callable[[], None] | None = None,
                  max_queued_chunks: int = 500) -> None:
         self.format = fmt
+        #: What arrives (decided by the first packet's payload type) and what we send.
+        self.receive_format = fmt
+        self.send_format = fmt if fmt.static_payload_type is not None else AudioFormat.ULAW
         self.stats = EndpointStats()
         self.remote: Address | None = None
         self.local: Address | None = None
@@ -115,7 +124,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self.stats.dropped_malformed += 1
             return
         if self.payload_type is None:
-            self.payload_type = packet.payload_type  # Asterisk picks it; we answer in kind
+            self.payload_type = packet.payload_type
+            self.receive_format = AudioFormat.for_payload_type(packet.payload_type) or \
+                self.format
+            self._jitter.clock_rate = self.receive_format.sample_rate
         elif packet.payload_type != self.payload_type:
             self.stats.dropped_payload_type += 1
             return
@@ -128,18 +140,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
 
     def _deliver(self, payload: bytes, timestamp: int) -> None:
         assert self._first_timestamp is not None
-        elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / self.format.sample_rate
-        chunk = AudioChunk(self.format.decode(payload), self.format.sample_rate, elapsed)
+        fmt = self.receive_format
+        elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / fmt.sample_rate
+        chunk = AudioChunk(fmt.decode(payload), fmt.sample_rate, elapsed)
         if self._chunks.full():
             self._chunks.get_nowait()
             self.stats.dropped_overflow += 1
         self._chunks.put_nowait(chunk)
 
     def _conceal(self, last: bytes | None, index: int) -> bytes:
+        fmt = self.receive_format
         if last is None or index > 0:
-            return self.format.silence()
-        pcm = self.format.decode(last) // 2
-        return self.format.encode(pcm.astype(np.int16))
+            return fmt.silence()
+        return fmt.encode((fmt.decode(last) // 2).astype(np.int16))
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         """Received audio, in order, until the endpoint closes."""
@@ -165,12 +178,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     # Send ----------------------------------------------------------------------
 
     def play(self, audio: Pcm | AudioChunk | bytes, sample_rate: int | None = None,
-             ) -> asyncio.Future[None]:
+             protected: bool = False) -> asyncio.Future[None]:
         """Queue audio for sending; the future resolves once its last frame has gone out.
 
-        ``bytes`` are taken as already encoded in the endpoint's format; PCM at
-        another ``sample_rate`` is resampled.
+        ``bytes`` are taken as already encoded in :attr:`send_format`; PCM at
+        another ``sample_rate`` is resampled. ``protected`` audio survives :meth:`flush`.
         """
+        fmt = self.send_format
         if isinstance(audio, bytes):
             payload = audio
         else:
@@ -178,33 +192,32 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 pcm, rate = audio.pcm, audio.sample_rate
             else:
                 pcm, rate = audio, sample_rate or self.format.sample_rate
-            if rate != self.format.sample_rate:
-                resampler = self._resamplers.setdefault(
-                    rate, Resampler(rate, self.format.sample_rate))
+            if rate != fmt.sample_rate:
+                resampler = self._resamplers.setdefault(rate, Resampler(rate, fmt.sample_rate))
                 pcm = resampler.process(pcm)
-            payload = self.format.encode(pcm)
-        size = self.format.frame_bytes
+            payload = fmt.encode(pcm)
+        size = fmt.frame_bytes
         frames = [payload[i:i + size] for i in range(0, len(payload), size)]
         if frames and len(frames[-1]) < size:
-            frames[-1] += self.format.silence()[: size - len(frames[-1])]
-        return self._pacer.enqueue(frames)
+            frames[-1] += fmt.silence()[: size - len(frames[-1])]
+        return self._pacer.enqueue(frames, protected)
 
     def flush(self) -> float:
-        """Drop all queued audio (barge-in); seconds until the far end hears silence."""
+        """Drop the queued audio that is not protected (barge-in); seconds until the far
+        end hears silence."""
         return self._pacer.flush()
+
+    def cancel(self, mark: asyncio.Future[None]) -> None:
+        """Drop what is still queued of one :meth:`play`."""
+        self._pacer.cancel(mark)
 
     def _send_frame(self, payload: bytes, marker: bool) -> None:
         if self._transport is None or self.remote is None:
             return
-        packet = RtpPacket(self.payload_type if self.payload_type is not None
-                           else _default_payload_type(self.format),
-                           self._sequence, self._timestamp, self._ssrc, payload, marker)
+        fmt = self.send_format
+        assert fmt.static_payload_type is not None
+        packet = RtpPacket(fmt.static_payload_type, self._sequence, self._timestamp,
+                           self._ssrc, payload, marker)
         self._transport.sendto(packet.build(), self.remote)
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self._timestamp = (self._timestamp + self.format.samples_per_frame) & 0xFFFFFFFF
-
-
-def _default_payload_type(fmt: AudioFormat) -> int:
-    """Static payload types of RFC 3551 where there is one; Asterisk's dynamic ones otherwise
-    (only used before the first packet from Asterisk has shown which it uses)."""
-    return {AudioFormat.ULAW: 0, AudioFormat.ALAW: 8}.get(fmt, 118)
+        self._timestamp = (self._timestamp + fmt.samples_per_frame) & 0xFFFFFFFF

@@ -22,6 +22,14 @@ from voxtra.media.audio import FRAME_MS
 FRAME = FRAME_MS / 1000
 
 
+@dataclass(slots=True)
+class _Frame:
+    payload: bytes
+    mark: asyncio.Future[None]
+    last: bool
+    protected: bool
+
+
 @dataclass
 class PacerStats:
     sent: int = 0
@@ -41,7 +49,7 @@ class Pacer:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._send = send
         self._clock = clock
-        self._frames: deque[tuple[bytes, asyncio.Future[None] | None]] = deque()
+        self._frames: deque[_Frame] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._talkspurt = True
@@ -65,28 +73,45 @@ class Pacer:
     def queued(self) -> int:
         return len(self._frames)
 
-    def enqueue(self, frames: list[bytes]) -> asyncio.Future[None]:
-        """Queue frames; the returned future resolves when the last one has been sent."""
+    def enqueue(self, frames: list[bytes], protected: bool = False) -> asyncio.Future[None]:
+        """Queue frames; the returned future (the group's mark) resolves when the last
+        one has been sent, or is cancelled if the group is dropped.
+
+        ``protected`` frames survive :meth:`flush` (a prompt that must not be cut).
+        """
         mark: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not frames:
             mark.set_result(None)
             return mark
-        for frame in frames[:-1]:
-            self._frames.append((frame, None))
-        self._frames.append((frames[-1], mark))
+        for index, payload in enumerate(frames):
+            self._frames.append(_Frame(payload, mark, index == len(frames) - 1, protected))
         self._wakeup.set()
         return mark
 
+    def cancel(self, mark: asyncio.Future[None]) -> None:
+        """Drop the queued frames of one group (e.g. a playback that was cancelled)."""
+        self._drop(lambda frame: frame.mark is mark)
+
     def flush(self) -> float:
-        """Drop every queued frame now; return seconds until the far end hears silence
-        (at most the one frame already on its way)."""
-        self.stats.flushed += len(self._frames)
-        while self._frames:
-            _, mark = self._frames.popleft()
-            if mark is not None and not mark.done():
-                mark.cancel()
-        self._talkspurt = True
-        return max(0.0, self._last_sent + FRAME - self._clock()) if self.stats.sent else 0.0
+        """Drop every queued frame that is not protected, now; return seconds until the
+        far end hears silence (at most the one frame already on its way), or until the
+        protected audio still queued has played."""
+        self._drop(lambda frame: not frame.protected)
+        tail = max(0.0, self._last_sent + FRAME - self._clock()) if self.stats.sent else 0.0
+        return tail + len(self._frames) * FRAME
+
+    def _drop(self, condition: Callable[[_Frame], bool]) -> None:
+        kept: deque[_Frame] = deque()
+        for frame in self._frames:
+            if not condition(frame):
+                kept.append(frame)
+                continue
+            self.stats.flushed += 1
+            if not frame.mark.done():
+                frame.mark.cancel()
+        self._frames = kept
+        if not kept:
+            self._talkspurt = True
 
     async def _run(self) -> None:
         deadline = self._clock()
@@ -105,14 +130,14 @@ class Pacer:
                 deadline = now
             if not self._frames:  # flushed while we slept
                 continue
-            payload, mark = self._frames.popleft()
-            self._send(payload, self._talkspurt)
+            frame = self._frames.popleft()
+            self._send(frame.payload, self._talkspurt)
             self._talkspurt = False
             self._last_sent = now
             self.stats.sent += 1
             if self.record_errors:
                 self.stats.errors.append(now - deadline)
                 self.stats.times.append(now)
-            if mark is not None and not mark.done():
-                mark.set_result(None)
+            if frame.last and not frame.mark.done():
+                frame.mark.set_result(None)
             deadline += FRAME
