@@ -13,24 +13,14 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 import pytest
 
 from voxtra.app import VoxtraApp
 from voxtra.session import CallSession, CallState, Direction, Outcome
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import tone, write_ulaw_wav
+from voxtra.testing.audio import dominant_frequency, rms, tone, write_ulaw_wav
 from voxtra.testing.sandbox import AsteriskSandbox
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
-
-
-def dominant_frequency(pcm: np.ndarray, rate: int = 8000) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
-    return float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum))])
-
-
-def rms(pcm: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if len(pcm) else 0.0
 
 
 async def test_routing_by_did_pattern_header_and_default(voxtra_settings: VoxtraSettings,

@@ -24,7 +24,7 @@ from voxtra.media.resample import resample
 from voxtra.media.rtp import RtpPacket
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import write_ulaw_wav
+from voxtra.testing.audio import best_correlation, write_ulaw_wav
 from voxtra.testing.sipp import CallerScript, SipCaller
 
 SECONDS = 2.0
@@ -37,21 +37,6 @@ def chirp(rate: int = 8000) -> np.ndarray:
     return (8000 * np.sin(phase)).astype(np.int16)
 
 
-def best_correlation(reference: np.ndarray, received: np.ndarray,
-                     min_overlap: float = 1.5, rate: int = 8000) -> float:
-    """Normalised correlation of the two signals where they overlap at the best lag.
-
-    The overlap must be at least ``min_overlap`` seconds: the first moments of a
-    call's audio can precede the media leg and never arrive.
-    """
-    ref = reference.astype(np.float64)
-    got = received.astype(np.float64)
-    scores = np.correlate(got, ref, mode="full")
-    lag = int(np.argmax(np.abs(scores))) - (len(ref) - 1)  # got[i + lag] ~ ref[i]
-    start, end = max(0, -lag), min(len(ref), len(got) - lag)
-    assert end - start >= min_overlap * rate, f"overlap of {end - start} samples only"
-    a, b = got[start + lag:end + lag], ref[start:end]
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 @pytest.fixture

@@ -22,14 +22,9 @@ from voxtra.recording import GCSSink, LocalFileSink, RecordingMetadata
 from voxtra.retry import Backoff
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import tone, write_ulaw_wav
+from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
 from voxtra.testing.gcs import StorageEmulator
 from voxtra.testing.sipp import CallerScript, SipCaller
-
-
-def dominant_frequency(pcm: np.ndarray, rate: int) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
-    return float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum))])
 
 
 def wav_audio(data: bytes) -> tuple[np.ndarray, int]:

@@ -20,6 +20,7 @@ from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
+from voxtra.testing.audio import dominant_frequency
 from voxtra.testing.sandbox import AsteriskSandbox
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
@@ -31,9 +32,6 @@ def gsm_seconds(sandbox: AsteriskSandbox, sound: str) -> float:
     return os.path.getsize(sandbox.host_path(f"{SOUNDS}/{sound}.gsm")) / 33 * 0.020
 
 
-def dominant_frequency(pcm: np.ndarray, rate: int = 8000) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
-    return float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum))])
 
 
 async def test_caller_hears_the_prompt(voxtra_settings: VoxtraSettings, sip_caller: SipCaller,

@@ -89,6 +89,33 @@ async def _gone_ok(request: Awaitable[Any]) -> bool:
     return True
 
 
+async def _play(resource: _Resource, target: str, media: str | list[str],
+                playback_id: str | None, **options: Any) -> Playback:
+    """``POST {target}/play[/{playbackId}]`` for a channel or a bridge."""
+    path = f"{target}/play" + (f"/{playback_id}" if playback_id else "")
+    media = ",".join(media) if isinstance(media, list) else media
+    return Playback.model_validate(await resource._call("POST", path,
+                                                        _params(media=media, **options)))
+
+
+async def _record(resource: _Resource, target: str, name: str, format: str,
+                  max_duration: int | None, max_silence: int | None, if_exists: str | None,
+                  beep: bool | None, terminate_on: str | None) -> LiveRecording:
+    """``POST {target}/record`` for a channel or a bridge."""
+    params = _params(name=name, format=format, maxDurationSeconds=max_duration,
+                     maxSilenceSeconds=max_silence, ifExists=if_exists, beep=beep,
+                     terminateOn=terminate_on)
+    return LiveRecording.model_validate(await resource._call("POST", f"{target}/record", params))
+
+
+async def _get_variable(resource: _Resource, target: str, variable: str) -> str | None:
+    try:
+        result = await resource._call("GET", f"{target}/variable", _params(variable=variable))
+    except NotFoundError:
+        return None
+    return str(result.get("value", "")) if result else None
+
+
 class _Resource:
     def __init__(self, client: AriClient) -> None:
         self._client = client
@@ -268,10 +295,8 @@ class Channels(_Resource):
                    playback_id: str | None = None, lang: str | None = None,
                    offsetms: int | None = None, skipms: int | None = None) -> Playback:
         """Play media URIs (``sound:``, ``recording:``, ``tone:``, ``digits:``, URLs)."""
-        path = f"/channels/{channel_id}/play" + (f"/{playback_id}" if playback_id else "")
-        media = ",".join(media) if isinstance(media, list) else media
-        params = _params(media=media, lang=lang, offsetms=offsetms, skipms=skipms)
-        return Playback.model_validate(await self._call("POST", path, params))
+        return await _play(self, f"/channels/{channel_id}", media, playback_id, lang=lang,
+                           offsetms=offsetms, skipms=skipms)
 
     @operation(("POST", "/channels/{channelId}/record"))
     async def record(self, channel_id: str, name: str, format: str = "wav", *,
@@ -279,21 +304,13 @@ class Channels(_Resource):
                      if_exists: str | None = None, beep: bool | None = None,
                      terminate_on: str | None = None) -> LiveRecording:
         """Record the channel into the stored recording ``name``."""
-        params = _params(name=name, format=format, maxDurationSeconds=max_duration,
-                         maxSilenceSeconds=max_silence, ifExists=if_exists, beep=beep,
-                         terminateOn=terminate_on)
-        return LiveRecording.model_validate(
-            await self._call("POST", f"/channels/{channel_id}/record", params))
+        return await _record(self, f"/channels/{channel_id}", name, format, max_duration,
+                             max_silence, if_exists, beep, terminate_on)
 
     @operation(("GET", "/channels/{channelId}/variable"))
     async def get_variable(self, channel_id: str, variable: str) -> str | None:
         """A channel variable or dialplan function value (``PJSIP_HEADER(read,X-Foo)``)."""
-        try:
-            result = await self._call("GET", f"/channels/{channel_id}/variable",
-                                      _params(variable=variable))
-        except NotFoundError:
-            return None
-        return str(result.get("value", "")) if result else None
+        return await _get_variable(self, f"/channels/{channel_id}", variable)
 
     @operation(("POST", "/channels/{channelId}/variable"))
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
@@ -402,30 +419,20 @@ class Bridges(_Resource):
     async def play(self, bridge_id: str, media: str | builtins.list[str], *,
                    playback_id: str | None = None, lang: str | None = None,
                    offsetms: int | None = None, skipms: int | None = None) -> Playback:
-        path = f"/bridges/{bridge_id}/play" + (f"/{playback_id}" if playback_id else "")
-        media = ",".join(media) if isinstance(media, list) else media
-        params = _params(media=media, lang=lang, offsetms=offsetms, skipms=skipms)
-        return Playback.model_validate(await self._call("POST", path, params))
+        return await _play(self, f"/bridges/{bridge_id}", media, playback_id, lang=lang,
+                           offsetms=offsetms, skipms=skipms)
 
     @operation(("POST", "/bridges/{bridgeId}/record"))
     async def record(self, bridge_id: str, name: str, format: str = "wav", *,
                      max_duration: int | None = None, max_silence: int | None = None,
                      if_exists: str | None = None, beep: bool | None = None,
                      terminate_on: str | None = None) -> LiveRecording:
-        params = _params(name=name, format=format, maxDurationSeconds=max_duration,
-                         maxSilenceSeconds=max_silence, ifExists=if_exists, beep=beep,
-                         terminateOn=terminate_on)
-        return LiveRecording.model_validate(
-            await self._call("POST", f"/bridges/{bridge_id}/record", params))
+        return await _record(self, f"/bridges/{bridge_id}", name, format, max_duration,
+                             max_silence, if_exists, beep, terminate_on)
 
     @operation(("GET", "/bridges/{bridgeId}/variable"))
     async def get_variable(self, bridge_id: str, variable: str) -> str | None:
-        try:
-            result = await self._call("GET", f"/bridges/{bridge_id}/variable",
-                                      _params(variable=variable))
-        except NotFoundError:
-            return None
-        return str(result.get("value", "")) if result else None
+        return await _get_variable(self, f"/bridges/{bridge_id}", variable)
 
     @operation(("POST", "/bridges/{bridgeId}/variable"))
     async def set_variable(self, bridge_id: str, variable: str, value: str) -> None:

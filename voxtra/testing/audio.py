@@ -28,3 +28,32 @@ def write_ulaw_wav(path: Path, pcm: Pcm, rate: int = 8000) -> Path:
             + b"data" + struct.pack("<I", len(data)) + data)
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
     return path
+
+
+def rms(pcm: Pcm) -> float:
+    """Root mean square level (digital silence after G.711 is at most 8)."""
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if len(pcm) else 0.0
+
+
+def dominant_frequency(pcm: Pcm, rate: int = 8000) -> float:
+    """The strongest frequency in ``pcm`` (Hann-windowed FFT), in Hz."""
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
+    return float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def best_correlation(reference: Pcm, received: Pcm, min_overlap: float = 1.5,
+                     rate: int = 8000) -> float:
+    """Normalised correlation of the two signals where they overlap at the best lag.
+
+    The overlap must be at least ``min_overlap`` seconds (an AssertionError
+    otherwise): the first moments of a call's audio can precede its media leg.
+    """
+    ref = reference.astype(np.float64)
+    got = received.astype(np.float64)
+    assert len(ref) and len(got), "no audio to compare"
+    scores = np.correlate(got, ref, mode="full")
+    lag = int(np.argmax(np.abs(scores))) - (len(ref) - 1)  # got[i + lag] ~ ref[i]
+    start, end = max(0, -lag), min(len(ref), len(got) - lag)
+    assert end - start >= min_overlap * rate, f"overlap of {end - start} samples only"
+    a, b = got[start + lag:end + lag], ref[start:end]
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

@@ -254,43 +254,14 @@ def caller_scenario(script: CallerScript) -> str:
     if script.audio is not None:
         steps.append(_rtp_stream(script.audio, script.audio_loops))
     for index, digit in enumerate(script.dtmf, start=2):
-        steps.append(f"""  <pause milliseconds="{int(script.dtmf_delay * 1000)}"/>
-  <send retrans="500">
-    <![CDATA[
-      INFO [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [routes]
-      CSeq: {index} INFO
-      Contact: <sip:[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal={escape(digit)}
-      Duration=160
-    ]]>
-  </send>
-  <recv response="200"/>""")
+        steps.append(f"""  <pause milliseconds="{int(script.dtmf_delay * 1000)}"/>""")
+        steps.append(_in_dialog("INFO", index, "Content-Type: application/dtmf-relay",
+                                f"Signal={escape(digit)}\nDuration=160"))
+        steps.append("""  <recv response="200"/>""")
     if script.hangup_after is not None:
-        steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [routes]
-      CSeq: {len(script.dtmf) + 2} BYE
-      Contact: <sip:[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>""")
+        steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>""")
+        steps.append(_in_dialog("BYE", len(script.dtmf) + 2))
+        steps.append("""  <recv response="200" crlf="true"/>""")
     else:
         steps.append(_recv_bye(script.wait_for_bye))
     return _scenario("voxtra-caller", steps)
@@ -354,6 +325,26 @@ def callee_scenario(script: CalleeScript) -> str:
     else:
         raise ValueError(f"behaviour {script.behaviour!r}: expected answer, busy or no-answer")
     return _scenario("voxtra-callee", steps)
+
+
+def _in_dialog(method: str, cseq: int, content_type: str = "", body: str = "") -> str:
+    """A request inside the caller's dialog (route set and tags from the 200 OK)."""
+    headers = f"      {content_type}\n      Content-Length: [len]\n\n{_indent(body)}" \
+        if body else "      Content-Length: 0"
+    return f"""  <send retrans="500">
+    <![CDATA[
+      {method} [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [routes]
+      CSeq: {cseq} {method}
+      Contact: <sip:[local_ip]:[local_port]>
+      Max-Forwards: 70
+{headers}
+    ]]>
+  </send>"""
 
 
 def _reply(status: str, sdp: bool, cseq: str = "[last_CSeq:]") -> str:
