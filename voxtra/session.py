@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import io
 import logging
 import time
 import uuid
-import wave
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import AriError, NotFoundError
+from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import (
     Channel,
@@ -38,7 +34,8 @@ from voxtra.ari.models import (
 from voxtra.call_media import CallMedia, MediaConfig
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
-from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
+from voxtra.recording.recorder import CallParty, Recorder
+from voxtra.recording.sinks import RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
 
@@ -110,20 +107,6 @@ class BridgeRegistry:
         return set(self._members)
 
 
-class RecordingError(RuntimeError):
-    """Asterisk reported the recording failed, or its file never appeared."""
-
-
-@dataclasses.dataclass
-class _Recording:
-    name: str
-    format: str
-    sink: RecordingSink
-    started_at: datetime
-    finished: asyncio.Future[float | None]
-    delivery: asyncio.Task[RecordingMetadata] | None = None
-
-
 class CallSession:
     """A call in the Stasis application."""
 
@@ -141,8 +124,7 @@ class CallSession:
         self._media_lock = asyncio.Lock()
         self._dead_media: asyncio.Future[None] | None = None
         self._bridges = bridges or BridgeRegistry(client)
-        self._recordings_dir = recordings_dir
-        self._recordings: dict[str, _Recording] = {}
+        self._recorder = Recorder(client, channel.id, recordings_dir)
         self.channel = channel
         self.id = channel.id
         self.app_name = app_name
@@ -353,23 +335,15 @@ class CallSession:
         end of the call) the file is fetched from Asterisk and handed to ``sink``
         (a :class:`LocalFileSink` in ``recordings/`` by default) exactly once.
         """
-        name = name or f"{self.id}-{len(self._recordings) + 1}"
-        loop = asyncio.get_running_loop()
-        self._recordings[name] = _Recording(
-            name, fmt, sink or LocalFileSink(self._recordings_dir),
-            datetime.now(UTC), loop.create_future())
-        await self._client.channels.record(self.id, name, fmt, max_duration=max_duration,
-                                           beep=beep, if_exists="fail")
-        return name
+        return await self._recorder.start(name, fmt, sink, max_duration, beep)
 
     async def record_stop(self, name: str | None = None) -> RecordingMetadata:
         """Stop a recording (the latest by default) and wait until its sink has the file."""
-        if name is None:
-            if not self._recordings:
-                raise RecordingError(f"call {self.id} has no recording to stop")
-            name = next(reversed(self._recordings))
-        await self._client.recordings.stop(name)
-        return await self._deliver_recording(self._recordings[name])
+        return await self._recorder.stop(name, self._party)
+
+    @property
+    def _party(self) -> CallParty:
+        return CallParty(self.id, self.caller_id, self.called_number)
 
     # Media ---------------------------------------------------------------------
 
@@ -445,7 +419,7 @@ class CallSession:
     def owns(self, playback_or_recording: str) -> bool:
         """Whether a playback id or recording name belongs to this call."""
         return playback_or_recording in self._playbacks or \
-            playback_or_recording in self._recordings
+            self._recorder.owns(playback_or_recording)
 
     async def deliver(self, event: Message) -> None:
         """Apply one event to the call (in order, from the call's queue)."""
@@ -465,13 +439,7 @@ class CallSession:
                 self._playout_until = time.monotonic() + PLAYOUT_DRAIN
                 future.set_result(None)
         elif isinstance(event, RecordingFinished | RecordingFailed):
-            recording = self._recordings.get(event.recording.name or "")
-            if recording is not None and not recording.finished.done():
-                if isinstance(event, RecordingFailed):
-                    recording.finished.set_exception(RecordingError(
-                        f"Asterisk failed recording {recording.name}: {event.recording.cause}"))
-                else:
-                    recording.finished.set_result(event.recording.duration)
+            self._recorder.on_event(event)
         elif isinstance(event, ChannelDestroyed):
             self.hangup_cause = event.cause
             await self.finish()
@@ -500,12 +468,7 @@ class CallSession:
         if self._media is not None:
             await self._media.close()
         await self._bridges.leave(self.id)
-        for recording in list(self._recordings.values()):
-            try:
-                await self._deliver_recording(recording)
-            except Exception:
-                log.exception("recording %s of call %s was not delivered", recording.name,
-                              self.id)
+        await self._recorder.finish_all(self._party)
         for callback in self._hangup_callbacks:
             try:
                 result = callback(self)
@@ -513,41 +476,6 @@ class CallSession:
                     await result
             except Exception:
                 log.exception("on_hangup callback failed for call %s", self.id)
-
-    def _deliver_recording(self, recording: _Recording) -> asyncio.Future[RecordingMetadata]:
-        """Fetch the finished file and hand it to the sink, once per recording."""
-        if recording.delivery is None:
-            recording.delivery = asyncio.ensure_future(self._fetch_and_store(recording))
-        return asyncio.shield(recording.delivery)
-
-    async def _fetch_and_store(self, recording: _Recording) -> RecordingMetadata:
-        reported: float | None = None
-        # RecordingFinished normally comes at once; after the end of the call it may
-        # not reach the app at all, so fall back to asking for the stored file.
-        with contextlib.suppress(TimeoutError):
-            reported = await asyncio.wait_for(asyncio.shield(recording.finished), 3)
-        data = b""
-        for _ in range(50):
-            try:
-                data = await self._client.recordings.download(recording.name)
-                break
-            except NotFoundError:
-                await asyncio.sleep(0.1)
-        if not data:
-            raise RecordingError(f"recording {recording.name} never appeared in Asterisk")
-        incoming = self._recordings_dir / ".incoming"
-        path = incoming / f"{recording.name}.{recording.format}"
-        await asyncio.to_thread(_write, path, data)
-        metadata = RecordingMetadata(
-            name=recording.name, format=recording.format, call_id=self.id,
-            caller_id=self.caller_id, called_number=self.called_number,
-            started_at=recording.started_at,
-            duration=_wav_seconds(data) if recording.format == "wav" else reported,
-            size_bytes=len(data), location="")
-        location = await recording.sink.store(path, metadata)
-        with contextlib.suppress(AriError):  # the sink has it: free Asterisk's disk
-            await self._client.recordings.delete_stored(recording.name)
-        return dataclasses.replace(metadata, location=location)
 
     async def _until_ended(self, waiter: asyncio.Future[Any]) -> bool:
         ended: asyncio.Future[Any] = asyncio.ensure_future(self._ended.wait())
@@ -557,15 +485,3 @@ class CallSession:
             ended.cancel()
         return waiter.done()
 
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def _wav_seconds(data: bytes) -> float | None:
-    try:
-        with wave.open(io.BytesIO(data)) as audio:
-            return float(audio.getnframes()) / float(audio.getframerate())
-    except (wave.Error, EOFError):
-        return None

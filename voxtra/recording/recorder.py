@@ -1,0 +1,147 @@
+"""A call's recordings: started through ARI, delivered to their sink exactly once.
+
+``RecordingFinished`` normally arrives at once when a recording stops; when the
+call ends first, Asterisk finishes the file but the app may no longer hear of it
+(Stasis drops its subscription at ``StasisEnd``), so delivery falls back to
+asking ARI for the stored recording. The file is downloaded through ARI
+(``GET /recordings/stored/{name}/file``: no shared disk needed), handed to the
+sink, and only then deleted from Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import io
+import logging
+import wave
+from datetime import UTC, datetime
+from pathlib import Path
+
+from voxtra.ari.client import AriClient
+from voxtra.ari.errors import AriError, NotFoundError
+from voxtra.ari.models import RecordingFailed, RecordingFinished
+from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
+
+log = logging.getLogger(__name__)
+
+
+class RecordingError(RuntimeError):
+    """Asterisk reported the recording failed, or its file never appeared."""
+
+
+@dataclasses.dataclass
+class _Recording:
+    name: str
+    format: str
+    sink: RecordingSink
+    started_at: datetime
+    finished: asyncio.Future[float | None]
+    delivery: asyncio.Task[RecordingMetadata] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CallParty:
+    """Who a recording belongs to (copied into its metadata)."""
+
+    call_id: str
+    caller_id: str
+    called_number: str
+
+
+class Recorder:
+    def __init__(self, client: AriClient, channel_id: str, recordings_dir: Path) -> None:
+        self._client = client
+        self._channel_id = channel_id
+        self._dir = recordings_dir
+        self._recordings: dict[str, _Recording] = {}
+
+    def owns(self, name: str) -> bool:
+        return name in self._recordings
+
+    async def start(self, name: str | None, fmt: str, sink: RecordingSink | None,
+                    max_duration: int | None, beep: bool) -> str:
+        name = name or f"{self._channel_id}-{len(self._recordings) + 1}"
+        loop = asyncio.get_running_loop()
+        # Registered before the request: RecordingFinished can beat the HTTP reply.
+        self._recordings[name] = _Recording(name, fmt, sink or LocalFileSink(self._dir),
+                                            datetime.now(UTC), loop.create_future())
+        await self._client.channels.record(self._channel_id, name, fmt,
+                                           max_duration=max_duration, beep=beep,
+                                           if_exists="fail")
+        return name
+
+    async def stop(self, name: str | None, party: CallParty) -> RecordingMetadata:
+        if name is None:
+            if not self._recordings:
+                raise RecordingError(f"call {self._channel_id} has no recording to stop")
+            name = next(reversed(self._recordings))
+        await self._client.recordings.stop(name)
+        return await self.deliver(self._recordings[name], party)
+
+    def on_event(self, event: RecordingFinished | RecordingFailed) -> None:
+        recording = self._recordings.get(event.recording.name or "")
+        if recording is None or recording.finished.done():
+            return
+        if isinstance(event, RecordingFailed):
+            recording.finished.set_exception(RecordingError(
+                f"Asterisk failed recording {recording.name}: {event.recording.cause}"))
+        else:
+            recording.finished.set_result(event.recording.duration)
+
+    async def finish_all(self, party: CallParty) -> None:
+        """At the end of the call: deliver every recording not delivered yet."""
+        for recording in list(self._recordings.values()):
+            try:
+                await self.deliver(recording, party)
+            except Exception:
+                log.exception("recording %s of call %s was not delivered", recording.name,
+                              self._channel_id)
+
+    def deliver(self, recording: _Recording, party: CallParty,
+                ) -> asyncio.Future[RecordingMetadata]:
+        """Fetch the finished file and hand it to the sink, once per recording."""
+        if recording.delivery is None:
+            recording.delivery = asyncio.ensure_future(self._fetch_and_store(recording, party))
+        return asyncio.shield(recording.delivery)
+
+    async def _fetch_and_store(self, recording: _Recording, party: CallParty,
+                               ) -> RecordingMetadata:
+        reported: float | None = None
+        with contextlib.suppress(TimeoutError):
+            reported = await asyncio.wait_for(asyncio.shield(recording.finished), 3)
+        data = b""
+        for _ in range(50):
+            try:
+                data = await self._client.recordings.download(recording.name)
+                break
+            except NotFoundError:
+                await asyncio.sleep(0.1)
+        if not data:
+            raise RecordingError(f"recording {recording.name} never appeared in Asterisk")
+        path = self._dir / ".incoming" / f"{recording.name}.{recording.format}"
+        await asyncio.to_thread(_write, path, data)
+        metadata = RecordingMetadata(
+            name=recording.name, format=recording.format, call_id=party.call_id,
+            caller_id=party.caller_id, called_number=party.called_number,
+            started_at=recording.started_at,
+            duration=_wav_seconds(data) if recording.format == "wav" else reported,
+            size_bytes=len(data))
+        location = await recording.sink.store(path, metadata)
+        with contextlib.suppress(AriError):  # the sink has it: free Asterisk's disk
+            await self._client.recordings.delete_stored(recording.name)
+        return dataclasses.replace(metadata, location=location)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _wav_seconds(data: bytes) -> float | None:
+    try:
+        with wave.open(io.BytesIO(data)) as audio:
+            return float(audio.getnframes()) / float(audio.getframerate())
+    except (wave.Error, EOFError):
+        return None
