@@ -45,6 +45,7 @@ def _route_from_settings(config: RouteSettings) -> Route:
                  caller=config.caller, header=config.header, priority=config.priority,
                  metadata=config.metadata)
 
+
 #: Channel technologies of media legs (ExternalMedia, AudioSocket, snoop): never callers.
 MEDIA_LEG_TECHNOLOGIES = ("UnicastRTP/", "AudioSocket/", "WebSocket/", "Snoop/")
 
@@ -174,28 +175,34 @@ class VoxtraApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        try:
+            if await self._wait_for_asterisk(stop):
+                async with self:
+                    assert self._stream_task is not None
+                    waiter = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait({waiter, self._stream_task},
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    if self._stream_task.done():
+                        self._stream_task.result()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    async def _wait_for_asterisk(self, stop: asyncio.Event) -> bool:
+        """Retry until ARI answers (True) or ``stop`` is set (False)."""
         attempt = 0
         while not stop.is_set():
             try:
                 await self.client.asterisk.info()
-                break
+                return True
             except AriConnectionError as exc:
                 delay = Backoff().delay(attempt)
                 attempt += 1
                 log.warning("waiting for Asterisk (%s); retrying in %.1f s", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
-        if stop.is_set():
-            return
-        async with self:
-            assert self._stream_task is not None
-            waiter = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, self._stream_task}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if self._stream_task.done():
-                self._stream_task.result()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        return False
 
     def run(self) -> None:
         """Blocking entry point: ``app.run()``. An ARI error ends it with a clear message."""

@@ -84,3 +84,24 @@ async def test_ended_call_is_not_revived_by_late_events(app: VoxtraApp) -> None:
     await asyncio.sleep(0.05)
     assert started == ["c1"] and not app.calls
     await app.client.close()
+
+
+async def test_serve_waits_for_asterisk_and_stops_on_sigterm(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("offline-test-password"),
+                                   ari_url=f"http://127.0.0.1:{port}"))
+    caplog.set_level(logging.WARNING)
+    serving = asyncio.create_task(app.serve())
+    await asyncio.sleep(0.3)
+    assert not serving.done()
+    os.kill(os.getpid(), signal.SIGTERM)  # handled by serve(), not fatal
+    await asyncio.wait_for(serving, 5)
+    assert "waiting for Asterisk" in caplog.text
+    await app.client.close()
