@@ -145,6 +145,7 @@ class CallSession:
         self._playbacks: dict[str, asyncio.Future[None]] = {}
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         self._playout_until = 0.0
+        self._hangup_requested = False
 
     def __repr__(self) -> str:
         return f"<CallSession {self.id} {self.caller_id!r}->{self.called_number!r} {self.state}>"
@@ -171,14 +172,24 @@ class CallSession:
     async def hangup(self, reason: str = "normal") -> None:
         """Hang up once the last prompt has been heard to its end.
 
-        Calling it again, or after the caller hung up, does nothing.
+        Calling it again, or after the caller hung up, does nothing: a second
+        request would overwrite the first one's cause (``unallocated`` becoming
+        ``normal``, say) before Asterisk has acted on it.
         """
+        if self.ended or self._hangup_requested:
+            return
+        self._hangup_requested = True
         drain = self._playout_until - time.monotonic()
-        if drain > 0 and not self.ended:
+        if drain > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ended.wait(), drain)
-        if not self.ended:
+        if self.ended:
+            return
+        try:
             await self._client.channels.hangup(self.id, reason)
+        except BaseException:
+            self._hangup_requested = False  # it did not happen: a later call may retry
+            raise
 
     async def play_file(self, media: str) -> bool:
         """Play ``media`` and return once it has finished (True) or the call ended (False).
