@@ -199,8 +199,8 @@ class CallSession:
         Cancelling the call (e.g. ``asyncio.wait_for``) stops the playback; tones
         play until stopped.
         """
-        if ":" not in media:
-            media = f"sound:{media}"
+        if ":" not in media or media.startswith(("http://", "https://")):
+            media = f"sound:{media}"  # ARI plays URLs as sound:http(s)://... (media cache)
         playback_id = f"voxtra-pb-{uuid.uuid4().hex}"
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Registered before the request: PlaybackFinished can beat the HTTP reply.
