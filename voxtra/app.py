@@ -24,7 +24,7 @@ from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
 from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
-from voxtra.call_media import MediaConfig
+from voxtra.call_media import MediaConfig, OwnLegs
 from voxtra.media.audio import AudioFormat
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
@@ -80,7 +80,7 @@ class VoxtraApp:
         self._background: set[asyncio.Task[Any]] = set()
         self.bridges = BridgeRegistry(self.client)
         #: Channels Voxtra creates for its own use (ExternalMedia legs): never routed.
-        self.own_legs: set[str] = set()
+        self.own_legs = OwnLegs()
         settings = self.settings
         self._media_config = MediaConfig(
             format=AudioFormat.parse(settings.media_format), bind=settings.media_bind,
@@ -257,7 +257,10 @@ class VoxtraApp:
     def _dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
         channel_id = event.channel_id or self._media_owner(event)
-        if channel_id is None or channel_id in self._finished or channel_id in self.own_legs:
+        if channel_id in self.own_legs:
+            self.own_legs.observe(event)
+            return
+        if channel_id is None or channel_id in self._finished:
             return
         call = self.calls.get(channel_id)
         if call is not None:
@@ -272,7 +275,7 @@ class VoxtraApp:
             if call is not None:
                 call.queue.put_nowait(StasisEnd(type="StasisEnd", application=self.app_name,
                                                 channel=Channel(id=channel_id)))
-        for channel_id in result.unknown - self._finished.keys() - self.own_legs:
+        for channel_id in result.unknown - self._finished.keys() - self.own_legs.ids:
             self._spawn(self._adopt(channel_id), f"adopt-{channel_id}")
 
     async def _adopt(self, channel_id: str) -> None:

@@ -10,6 +10,7 @@ address Asterisk sends from and expects RTP on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -18,10 +19,39 @@ from dataclasses import dataclass
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
+from voxtra.ari.model_base import Message
+from voxtra.ari.models import StasisStart
 from voxtra.media.audio import AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
 
 log = logging.getLogger(__name__)
+
+
+class OwnLegs:
+    """Channels Voxtra creates for its own use: never routed as calls; their entry into
+    Stasis can be awaited (an ExternalMedia leg must be in Stasis before it is bridged,
+    and its ``StasisStart`` may come after the REST reply)."""
+
+    def __init__(self) -> None:
+        self._entered: dict[str, asyncio.Event] = {}
+
+    def add(self, channel_id: str) -> asyncio.Event:
+        return self._entered.setdefault(channel_id, asyncio.Event())
+
+    def discard(self, channel_id: str) -> None:
+        self._entered.pop(channel_id, None)
+
+    def __contains__(self, channel_id: object) -> bool:
+        return channel_id in self._entered
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._entered)
+
+    def observe(self, event: Message) -> None:
+        """Note an event about one of our legs (called by the app's dispatcher)."""
+        if isinstance(event, StasisStart) and event.channel.id in self._entered:
+            self._entered[event.channel.id].set()
 
 
 @dataclass(frozen=True)
@@ -37,7 +67,7 @@ class MediaConfig:
 
 class CallMedia:
     def __init__(self, client: AriClient, app_name: str, channel_id: str, config: MediaConfig,
-                 own_legs: set[str], on_inactive: Callable[[], None]) -> None:
+                 own_legs: OwnLegs, on_inactive: Callable[[], None]) -> None:
         self._client = client
         self._app_name = app_name
         self._channel_id = channel_id
@@ -51,7 +81,7 @@ class CallMedia:
 
     async def open(self) -> None:
         host, port = await self.endpoint.open(self.config.bind)
-        self._own_legs.add(self.leg_id)
+        entered = self._own_legs.add(self.leg_id)
         try:
             leg = await self._client.channels.external_media(
                 self._app_name, f"{self.config.advertise or host}:{port}",
@@ -61,6 +91,7 @@ class CallMedia:
                                    int(variables["UNICASTRTP_LOCAL_PORT"])))
             await self._client.bridges.create("mixing", bridge_id=self.bridge_id,
                                               name=f"media-{self._channel_id}")
+            await asyncio.wait_for(entered.wait(), 10)
             await self._client.bridges.add_channel(self.bridge_id,
                                                    [self._channel_id, self.leg_id])
         except BaseException:

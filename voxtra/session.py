@@ -31,7 +31,7 @@ from voxtra.ari.models import (
     StasisEnd,
     StasisStart,
 )
-from voxtra.call_media import CallMedia, MediaConfig
+from voxtra.call_media import CallMedia, MediaConfig, OwnLegs
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
@@ -116,10 +116,10 @@ class CallSession:
                  bridges: BridgeRegistry | None = None,
                  recordings_dir: Path = Path("recordings"),
                  media_config: MediaConfig | None = None,
-                 own_legs: set[str] | None = None) -> None:
+                 own_legs: OwnLegs | None = None) -> None:
         self._client = client
         self._media_config = media_config or MediaConfig()
-        self._own_legs = own_legs if own_legs is not None else set()
+        self._own_legs = own_legs if own_legs is not None else OwnLegs()
         self._media: CallMedia | None = None
         self._media_lock = asyncio.Lock()
         self._dead_media: asyncio.Future[None] | None = None
@@ -129,7 +129,7 @@ class CallSession:
         self.id = channel.id
         self.app_name = app_name
         self.called_number = called_number
-        self.caller_id = channel.caller.number or "" if channel.caller else ""
+        self.caller_id = (channel.caller.number or "") if channel.caller else ""
         self.direction = direction
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.state = CallState.IN_PROGRESS if channel.state == "Up" else CallState.RINGING
