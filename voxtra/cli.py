@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from voxtra.ari.errors import AriError
-from voxtra.testing.asterisk_conf import AsteriskConf, AsteriskConfError, render
+from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing.errors import SandboxError, SippError
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voxtra.testing.asterisk_conf import (
+from voxtra.asterisk_conf import (
     PLACEHOLDER,
     AsteriskConf,
     AsteriskConfError,

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing import rootfs
-from voxtra.testing.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing.errors import SandboxError
 
 #: Where instances live inside the root file system.
