@@ -148,3 +148,31 @@ async def test_play_audio_waits_for_playout_and_barge_in_stops_it(
     # The whole first prompt (resampled from 16 kHz), then only about half a second more.
     assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard[:24000], 1.9) > 0.8
     assert len(heard) / 8000 <= SECONDS + 1.0 + 0.5
+
+
+async def test_bind_and_advertised_addresses_are_separate(voxtra_settings: VoxtraSettings,
+                                                          sip_caller: SipCaller,
+                                                          chirp_wav: Path) -> None:
+    """Behind NAT the socket binds one address and Asterisk is told another."""
+    received: list[AudioChunk] = []
+    calls: list[CallSession] = []
+    settings = voxtra_settings.model_copy(update={"media_bind": "0.0.0.0",
+                                                  "media_advertise": "127.0.0.1"})
+    app = VoxtraApp(settings)
+
+    @app.route()
+    async def listen(call: CallSession) -> None:
+        calls.append(call)
+        await call.answer()
+        async for chunk in call.audio_stream():
+            received.append(chunk)
+
+    async with app:
+        result = await sip_caller.call(CallerScript("703", audio=chirp_wav, hangup_after=3.0))
+        await asyncio.wait_for(calls[0].wait_ended(), 10)
+    assert result.succeeded, result.stderr
+    media = calls[0].media
+    assert media is not None and media.endpoint.local is not None
+    assert media.endpoint.local[0] == "0.0.0.0"
+    reference = ulaw_decode(ulaw_encode(chirp()))
+    assert best_correlation(reference, np.concatenate([c.pcm for c in received]), 1.9) > 0.9
