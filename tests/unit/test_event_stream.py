@@ -92,3 +92,43 @@ def test_backoff_is_capped_and_jittered() -> None:
     delays = [backoff.delay(attempt) for attempt in range(12) for _ in range(20)]
     assert max(delays) <= 4.0 and min(delays) >= 0
     assert len({round(d, 6) for d in delays}) > 100  # jittered, not a fixed schedule
+
+
+async def test_a_silent_peer_is_noticed_by_keepalive_pings() -> None:
+    """A server that keeps the socket open but never answers pings (a dead NAT path,
+    say) is dropped after the heartbeat, and the stream connects again."""
+    connections = 0
+    done = asyncio.Event()
+
+    async def events(request: web.Request) -> web.WebSocketResponse:
+        nonlocal connections
+        ws = web.WebSocketResponse(autoping=False)  # pings go unanswered
+        await ws.prepare(request)
+        connections += 1
+        await done.wait()
+        return ws
+
+    async def application(request: web.Request) -> web.Response:
+        return web.json_response({"name": "a", "channel_ids": [], "bridge_ids": []})
+
+    app = web.Application()
+    app.router.add_get("/ari/events", events)
+    app.router.add_get("/ari/applications/a", application)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with AriClient(f"http://127.0.0.1:{port}", "u", "p") as client:
+        stream = EventStream(client, "a", lambda event: None, heartbeat=0.2,
+                             backoff=Backoff(base=0.01, cap=0.05))
+        task = asyncio.create_task(stream.run())
+        async with asyncio.timeout(5):
+            while stream.stats.connects < 3:
+                await asyncio.sleep(0.02)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    done.set()
+    await runner.cleanup()
+    assert connections >= 3
