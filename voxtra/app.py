@@ -323,6 +323,10 @@ class VoxtraApp:
 
     async def _route(self, call: _Call) -> None:
         session = call.session
+        # Stasis stops telling the app about a channel at StasisEnd; a subscription of
+        # its own keeps ChannelDestroyed, which carries the hangup cause.
+        with contextlib.suppress(AriError):
+            await self.client.applications.subscribe(self.app_name, f"channel:{session.id}")
         headers = {}
         for name in self.router.header_names:
             try:
@@ -365,12 +369,26 @@ class VoxtraApp:
         session = call.session
         while not session.ended:
             event = await call.queue.get()
+            if isinstance(event, StasisEnd):
+                await self._until_destroyed(call)
             await session.deliver(event)
             if isinstance(event, StasisStart) and not call.tasks and not session.ended:
                 self._start_handler(call)  # an originated call was answered
         await asyncio.gather(*call.tasks, return_exceptions=True)
         self.calls.pop(session.id, None)
         self._remember_finished(session.id)
+
+    async def _until_destroyed(self, call: _Call, wait: float = 0.5) -> None:
+        """After StasisEnd, deliver what follows until ChannelDestroyed (with the hangup
+        cause) or ``wait`` seconds (a channel that went back to the dialplan lives on)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not call.session.ended:
+            try:
+                event = await asyncio.wait_for(call.queue.get(), deadline - loop.time())
+            except TimeoutError:
+                return
+            await call.session.deliver(event)
 
     async def _run_handler(self, call: _Call) -> None:
         session = call.session

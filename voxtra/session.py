@@ -24,6 +24,7 @@ from voxtra.ari.models import (
     Channel,
     ChannelDestroyed,
     ChannelDtmfReceived,
+    ChannelHangupRequest,
     ChannelStateChange,
     PlaybackFinished,
     RecordingFailed,
@@ -314,6 +315,8 @@ class CallSession:
             self.id, context="voxtra-transfer", extension=extension, priority=1)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ended.wait(), 5)
+        with contextlib.suppress(AriError):  # the call lives on, but no longer here
+            await self._client.applications.unsubscribe(self.app_name, f"channel:{self.id}")
 
     async def _next_digit(self, timeout: float | None,
                           prompt: asyncio.Future[bool] | None = None) -> str | None:
@@ -451,8 +454,12 @@ class CallSession:
                 future.set_result(None)
         elif isinstance(event, RecordingFinished | RecordingFailed):
             self._recorder.on_event(event)
+        elif isinstance(event, ChannelHangupRequest):
+            if event.cause:  # a far-end hangup's cause arrives here (16 for a BYE) ...
+                self.hangup_cause = event.cause
         elif isinstance(event, ChannelDestroyed):
-            self.hangup_cause = event.cause
+            if event.cause:  # ... while ChannelDestroyed may then say 0 (unknown)
+                self.hangup_cause = event.cause
             await self.finish()
         elif isinstance(event, StasisEnd):
             await self.finish()

@@ -38,6 +38,7 @@ async def test_handler_answers_and_hangs_up(voxtra_settings: VoxtraSettings,
     assert call.called_number == "100"
     assert call.caller_id == "5551234"
     assert call.state is CallState.COMPLETED
+    assert call.hangup_cause == 16
     assert call.duration >= 0.5
     assert hung_up == [call.id]
 
@@ -61,6 +62,7 @@ async def test_caller_hangs_up_first(voxtra_settings: VoxtraSettings,
     assert result.answered
     assert not result.hung_up_by_remote
     assert seen[0].state is CallState.COMPLETED
+    assert seen[0].hangup_cause == 16  # normal clearing, from the caller's BYE
 
 
 async def test_unrouted_call_is_refused(voxtra_settings: VoxtraSettings,
