@@ -63,14 +63,7 @@ class JitterBuffer:
         self._held[seq] = packet
         return self._release()
 
-    def drain(self) -> list[bytes]:
-        """Release everything held (end of stream), concealing the gaps."""
-        out: list[bytes] = []
-        while self._held:
-            out += self._release(force=True)
-        return out
-
-    def _release(self, force: bool = False) -> list[bytes]:
+    def _release(self) -> list[bytes]:
         out: list[bytes] = []
         assert self._next is not None
         while self._held:
@@ -82,7 +75,7 @@ class JitterBuffer:
                 self.stats.released += 1
                 self._next += 1
                 continue
-            if not force and len(self._held) < self.depth:
+            if len(self._held) < self.depth:
                 break
             # Give up on the gap: conceal every missing frame up to the next held one.
             missing = min(self._held) - self._next

@@ -69,10 +69,6 @@ class Pacer:
             self._task = None
         self.flush()
 
-    @property
-    def queued(self) -> int:
-        return len(self._frames)
-
     def enqueue(self, frames: list[bytes], protected: bool = False) -> asyncio.Future[None]:
         """Queue frames; the returned future (the group's mark) resolves when the last
         one has been sent, or is cancelled if the group is dropped.

@@ -89,11 +89,6 @@ class AsteriskSandbox:
     def log_file(self) -> Path:
         return self.host_path(self.instance / "log" / "messages.log")
 
-    @property
-    def recordings_dir(self) -> Path:
-        """Where ARI's stored recordings land, on the host."""
-        return self.host_path(self.instance / "spool" / "recording")
-
     # Lifecycle -------------------------------------------------------------
 
     def start(self, timeout: float = 60.0) -> SandboxState:
