@@ -256,7 +256,7 @@ class VoxtraApp:
 
     def _dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
-        channel_id = event.channel_id or self._media_owner(event)
+        channel_id = event.channel_id
         if channel_id in self.own_legs:
             self.own_legs.observe(event)
             return
@@ -293,18 +293,6 @@ class VoxtraApp:
             log.info("adopting call %s that arrived while ARI was away", channel_id)
             self._new_call(StasisStart(type="StasisStart", application=self.app_name,
                                        channel=channel))
-
-    def _media_owner(self, event: Message) -> str | None:
-        """The call a playback or recording event belongs to (we chose its id/name)."""
-        media = getattr(event, "playback", None) or getattr(event, "recording", None)
-        if media is None:
-            return None
-        key = str(getattr(media, "id", None) or getattr(media, "name", ""))
-        for channel_id, call in self.calls.items():
-            if call.session.owns(key):
-                return channel_id
-        target = str(getattr(media, "target_uri", ""))
-        return target.removeprefix("channel:") if target.startswith("channel:") else None
 
     def _new_call(self, event: StasisStart) -> None:
         """Track the call at once (its events queue up in order), route it in a task."""

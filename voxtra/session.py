@@ -430,11 +430,6 @@ class CallSession:
 
     # Events ------------------------------------------------------------------
 
-    def owns(self, playback_or_recording: str) -> bool:
-        """Whether a playback id or recording name belongs to this call."""
-        return playback_or_recording in self._playbacks or \
-            self._recorder.owns(playback_or_recording)
-
     async def deliver(self, event: Message) -> None:
         """Apply one event to the call (in order, from the call's queue)."""
         if isinstance(event, StasisStart):

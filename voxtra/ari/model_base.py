@@ -21,10 +21,20 @@ class Message(AriModel):
 
     @property
     def channel_id(self) -> str | None:
-        """The id of the channel this event is about, if any (used to order events per call)."""
+        """The channel this message is about, if any (events are ordered per channel).
+
+        That is its ``channel``, or for playback and recording events the channel
+        their ``target_uri`` (``channel:ID``) names.
+        """
         channel = getattr(self, "channel", None)
         channel_id = getattr(channel, "id", None)
-        return channel_id if isinstance(channel_id, str) else None
+        if isinstance(channel_id, str):
+            return channel_id
+        media = getattr(self, "playback", None) or getattr(self, "recording", None)
+        target = getattr(media, "target_uri", None)
+        if isinstance(target, str) and target.startswith("channel:"):
+            return target.removeprefix("channel:")
+        return None
 
 
 class Event(Message):

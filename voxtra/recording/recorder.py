@@ -57,9 +57,6 @@ class Recorder:
         self._dir = recordings_dir
         self._recordings: dict[str, _Recording] = {}
 
-    def owns(self, name: str) -> bool:
-        return name in self._recordings
-
     async def start(self, name: str | None, fmt: str, sink: RecordingSink | None,
                     max_duration: int | None, beep: bool) -> str:
         name = name or f"{self._channel_id}-{len(self._recordings) + 1}"
