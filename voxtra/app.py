@@ -41,9 +41,7 @@ def _route_from_settings(config: RouteSettings) -> Route:
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(f"route handler {config.handler!r} cannot be imported "
                           f"(expected 'package.module:function'): {exc}") from None
-    return Route(handler, did=config.did, extension=config.extension, pattern=config.pattern,
-                 caller=config.caller, header=config.header, priority=config.priority,
-                 metadata=config.metadata)
+    return Route(handler, **config.model_dump(exclude={"handler"}))
 
 
 #: Channel technologies of media legs (ExternalMedia, AudioSocket, snoop): never callers.
