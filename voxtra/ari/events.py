@@ -44,7 +44,8 @@ def parse_event(data: dict[str, Any]) -> Message:
 @dataclass
 class StreamStats:
     connects: int = 0
-    #: Connection attempts that failed (each followed by a backoff delay).
+    #: Times the stream was down: a failed attempt or a dropped connection (each
+    #: followed by a backoff delay).
     failed_attempts: int = 0
     events: int = 0
     malformed: int = 0
