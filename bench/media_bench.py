@@ -81,8 +81,8 @@ async def echo_capacity(calls: int, seconds: float) -> dict[str, float]:
         endpoint.pacer.record_errors = True
 
     async def echo(endpoint: RtpEndpoint) -> None:
-        async for chunk in endpoint.chunks():
-            endpoint.play(chunk)
+        async for chunk in endpoint.subscribe():
+            endpoint.push(chunk)
 
     tasks = [asyncio.create_task(echo(e)) for e in endpoints]
     results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
@@ -162,7 +162,7 @@ async def pacing_after_stall() -> dict[str, float]:
     done = pacer.enqueue([b"x"] * 100)
     await asyncio.sleep(0.5)
     time.sleep(0.05)  # noqa: ASYNC251 - the forced stall
-    await done
+    await done.done
     await pacer.stop()
     gaps = np.diff(sent) * 1000
     errors = np.abs(np.array(pacer.stats.errors)) * 1000

@@ -365,7 +365,7 @@ class CallSession:
         """The caller's audio as it arrives: :class:`AudioChunk` s of 20 ms, in order,
         until the call ends. Answer the call first."""
         media = await self._media_leg()
-        async for chunk in media.endpoint.chunks():
+        async for chunk in media.endpoint.subscribe():
             yield chunk
 
     async def send_audio(self, audio: Pcm | AudioChunk | bytes,
@@ -381,26 +381,28 @@ class CallSession:
         :meth:`stop_audio`.
         """
         media = await self._media_leg()
-        return media.endpoint.play(audio, sample_rate, protected=not interruptible)
+        return media.endpoint.push(audio, sample_rate, protected=not interruptible).done
 
     async def play_audio(self, pcm: Pcm, sample_rate: int | None = None, *,
                          interruptible: bool = True) -> bool:
         """Play PCM to the caller and wait until it has been sent; True if played in full,
         False if barge-in (:meth:`stop_audio`) cut it or the call ended. Cancelling the
         wait stops an interruptible playback."""
-        mark = await self.send_audio(pcm, sample_rate, interruptible=interruptible)
+        media = await self._media_leg()
+        playout = media.endpoint.push(pcm, sample_rate, protected=not interruptible)
         try:
-            return await self._until_ended(asyncio.shield(mark)) and not mark.cancelled()
+            return (await self._until_ended(asyncio.shield(playout.done))
+                    and not playout.done.cancelled())
         except asyncio.CancelledError:
             # Our caller gave up waiting (a timeout, say): stop what the caller hears.
-            if interruptible and self._media is not None:
-                self._media.endpoint.cancel(mark)
+            if interruptible:
+                media.endpoint.cancel(playout)
             raise
 
     def stop_audio(self) -> float:
         """Drop the interruptible audio queued for the caller (barge-in); returns seconds
         until they hear silence."""
-        return self._media.endpoint.flush() if self._media is not None else 0.0
+        return self._media.endpoint.clear() if self._media is not None else 0.0
 
     @property
     def media(self) -> CallMedia | None:

@@ -66,7 +66,7 @@ async def test_pacer_sends_on_schedule_and_recovers_from_a_stall() -> None:
     done = pacer.enqueue([b"f"] * 30)
     await asyncio.sleep(0.2)
     time.sleep(0.05)  # noqa: ASYNC251 - a deliberate 50 ms event-loop stall
-    await asyncio.wait_for(done, 2)
+    await asyncio.wait_for(done.done, 2)
     await pacer.stop()
     gaps = np.diff(sent)
     assert len(sent) == 30
@@ -75,16 +75,17 @@ async def test_pacer_sends_on_schedule_and_recovers_from_a_stall() -> None:
     assert abs(np.median(gaps) - 0.020) < 0.005
 
 
-async def test_flush_drops_queued_audio_at_once() -> None:
+async def test_clear_drops_queued_audio_at_once() -> None:
     sent: list[bytes] = []
     pacer = Pacer(lambda payload, marker: sent.append(payload))
     pacer.start()
-    mark = pacer.enqueue([b"a"] * 100)
+    playout = pacer.enqueue([b"a"] * 100)
     await asyncio.sleep(0.1)
-    to_silence = pacer.flush()
+    to_silence = pacer.clear()
     await asyncio.sleep(0.1)
     await pacer.stop()
-    assert mark.cancelled() and 3 <= len(sent) <= 8
+    assert playout.done.cancelled() and 3 <= len(sent) <= 8
+    assert playout.sent == len(sent) and playout.started_at is not None
     assert 0 <= to_silence <= 0.021
 
 
@@ -105,13 +106,13 @@ async def test_endpoint_drops_and_counts_bad_packets_and_strangers() -> None:
     peer.sendto(RtpPacket(8, 6, 960, 7, frame).build(), local)  # another payload type
     received = []
     async with asyncio.timeout(2):
-        async for chunk in endpoint.chunks():
+        async for chunk in endpoint.subscribe():
             received.append(chunk)
             if len(received) == 5:
                 break
     await asyncio.sleep(0.05)
-    mark = endpoint.play(np.zeros(800, dtype=np.int16))  # 100 ms, five frames
-    await asyncio.wait_for(mark, 2)
+    playout = endpoint.push(np.zeros(800, dtype=np.int16))  # 100 ms, five frames
+    await asyncio.wait_for(playout.done, 2)
     replies = [RtpPacket.parse(peer.recv(2048)) for _ in range(5)]
     await endpoint.close()
     peer.close()
@@ -141,7 +142,7 @@ async def test_endpoint_reports_a_dead_stream() -> None:
     await endpoint.close()
 
 
-async def test_protected_audio_survives_flush_and_cancel_drops_one_group() -> None:
+async def test_protected_audio_survives_clear_and_cancel_drops_one_group() -> None:
     sent: list[bytes] = []
     pacer = Pacer(lambda payload, marker: sent.append(payload))
     pacer.start()
@@ -150,8 +151,8 @@ async def test_protected_audio_survives_flush_and_cancel_drops_one_group() -> No
     dropped = pacer.enqueue([b"d"] * 5, protected=True)
     pacer.cancel(dropped)
     await asyncio.sleep(0.05)
-    assert 0.1 <= pacer.flush() <= 0.121  # five protected frames still to play
-    await asyncio.wait_for(kept, 2)
+    assert 0.1 <= pacer.clear() <= 0.121  # five protected frames still to play
+    await asyncio.wait_for(kept.done, 2)
     await pacer.stop()
-    assert cut.cancelled() and dropped.cancelled()
+    assert cut.done.cancelled() and dropped.done.cancelled()
     assert sent.count(b"p") == 5 and b"d" not in sent and sent.count(b"i") < 20

@@ -19,16 +19,17 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from voxtra.media.audio import AudioChunk, AudioFormat
+from voxtra.media.fanout import Fanout, Subscription
 from voxtra.media.g711 import Pcm
 from voxtra.media.jitter import JitterBuffer, JitterStats
-from voxtra.media.pacer import Pacer
+from voxtra.media.pacer import Pacer, Playout
 from voxtra.media.resample import Resampler
 from voxtra.media.rtp import RtpError, RtpPacket
 
@@ -42,12 +43,14 @@ class EndpointStats:
     dropped_foreign: int = 0
     dropped_malformed: int = 0
     dropped_payload_type: int = 0
-    #: Chunks dropped because nobody read the received audio fast enough.
-    dropped_overflow: int = 0
 
 
 class RtpEndpoint(asyncio.DatagramProtocol):
-    """Receives and sends one call's audio in ``fmt`` over RTP/UDP."""
+    """Receives and sends one call's audio in ``fmt`` over RTP/UDP.
+
+    It is both audio ports of :mod:`voxtra.voice.io`: received audio goes to every
+    subscriber (:meth:`subscribe`), and :meth:`push`/:meth:`clear` feed the pacer.
+    """
 
     def __init__(self, fmt: AudioFormat, *, jitter_depth: int = 3,
                  inactivity_timeout: float | None = None,
@@ -63,7 +66,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.payload_type: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._jitter = JitterBuffer(self._conceal, jitter_depth, fmt.sample_rate)
-        self._chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue(max_queued_chunks)
+        self._received: Fanout[AudioChunk] = Fanout(max_queued_chunks)
         self._pacer = Pacer(self._send_frame)
         self._sequence = random.randrange(0x10000)
         self._timestamp = random.randrange(0x100000000)
@@ -100,9 +103,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-        if self._chunks.full():
-            self._chunks.get_nowait()
-        self._chunks.put_nowait(None)  # ends the readers of chunks()
+        self._received.close()  # ends every subscriber's iteration
 
     @property
     def jitter_stats(self) -> JitterStats:
@@ -111,6 +112,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     @property
     def pacer(self) -> Pacer:
         return self._pacer
+
+    @property
+    def dropped_overflow(self) -> int:
+        """Chunks dropped because a subscriber did not read the received audio fast enough."""
+        return self._received.dropped
 
     # Receive -------------------------------------------------------------------
 
@@ -142,11 +148,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         assert self._first_timestamp is not None
         fmt = self.receive_format
         elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / fmt.sample_rate
-        chunk = AudioChunk(fmt.decode(payload), fmt.sample_rate, elapsed)
-        if self._chunks.full():
-            self._chunks.get_nowait()
-            self.stats.dropped_overflow += 1
-        self._chunks.put_nowait(chunk)
+        self._received.publish(AudioChunk(fmt.decode(payload), fmt.sample_rate, elapsed))
 
     def _conceal(self, last: bytes | None, index: int) -> bytes:
         fmt = self.receive_format
@@ -154,14 +156,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             return fmt.silence()
         return fmt.encode((fmt.decode(last) // 2).astype(np.int16))
 
-    async def chunks(self) -> AsyncIterator[AudioChunk]:
-        """Received audio, in order, until the endpoint closes."""
-        while True:
-            chunk = await self._chunks.get()
-            if chunk is None:
-                self._chunks.put_nowait(None)  # let other readers end too
-                return
-            yield chunk
+    def subscribe(self, max_chunks: int | None = None) -> Subscription[AudioChunk]:
+        """Received audio from now on, in order, until the endpoint closes; each
+        subscriber gets every chunk (its oldest are dropped if it falls behind)."""
+        return self._received.subscribe(max_chunks)
 
     async def _watch(self) -> None:
         assert self._inactivity_timeout is not None
@@ -177,12 +175,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
 
     # Send ----------------------------------------------------------------------
 
-    def play(self, audio: Pcm | AudioChunk | bytes, sample_rate: int | None = None,
-             protected: bool = False) -> asyncio.Future[None]:
-        """Queue audio for sending; the future resolves once its last frame has gone out.
+    def push(self, audio: Pcm | AudioChunk | bytes, sample_rate: int | None = None,
+             protected: bool = False) -> Playout:
+        """Queue audio for sending; its :class:`Playout` resolves once its last frame
+        has gone out.
 
         ``bytes`` are taken as already encoded in :attr:`send_format`; PCM at
-        another ``sample_rate`` is resampled. ``protected`` audio survives :meth:`flush`.
+        another ``sample_rate`` is resampled. ``protected`` audio survives :meth:`clear`.
         """
         fmt = self.send_format
         if isinstance(audio, bytes):
@@ -202,14 +201,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             frames[-1] += fmt.silence()[: size - len(frames[-1])]
         return self._pacer.enqueue(frames, protected)
 
-    def flush(self) -> float:
+    def clear(self) -> float:
         """Drop the queued audio that is not protected (barge-in); seconds until the far
         end hears silence."""
-        return self._pacer.flush()
+        return self._pacer.clear()
 
-    def cancel(self, mark: asyncio.Future[None]) -> None:
-        """Drop what is still queued of one :meth:`play`."""
-        self._pacer.cancel(mark)
+    def cancel(self, playout: Playout) -> None:
+        """Drop what is still queued of one :meth:`push`."""
+        self._pacer.cancel(playout)
+
+    @property
+    def queued(self) -> float:
+        """Seconds of audio queued and not yet sent."""
+        return self._pacer.queued
 
     def _send_frame(self, payload: bytes, marker: bool) -> None:
         if self._transport is None or self.remote is None:

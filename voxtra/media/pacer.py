@@ -3,9 +3,10 @@
 Deadlines are ``start + n * 20 ms``, so timer error never accumulates. After an
 event-loop stall the schedule is re-anchored at the present instead of sending
 the backlog in a burst (a burst would arrive as a clump the far end must drop).
-Each queued item may carry a mark that resolves when its last frame has been
-sent (playout acknowledgement); :meth:`Pacer.flush` drops everything queued at
-once (barge-in) and reports when the far end stops hearing audio.
+Each queued group of frames is a :class:`Playout` that counts its frames as they
+are sent and resolves when its last one has gone (playout acknowledgement);
+:meth:`Pacer.clear` drops everything queued at once (barge-in) and reports when
+the far end stops hearing audio.
 """
 
 from __future__ import annotations
@@ -22,18 +23,37 @@ from voxtra.media.audio import FRAME_MS
 FRAME = FRAME_MS / 1000
 
 
+class Playout:
+    """One group of queued frames: how far it has been sent, and a future (``done``)
+    that resolves when its last frame has gone or is cancelled if it was dropped."""
+
+    __slots__ = ("done", "frames", "sent", "started_at")
+
+    def __init__(self, frames: int) -> None:
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.frames = frames
+        #: Frames sent so far, and when the first one was sent (monotonic seconds).
+        self.sent = 0
+        self.started_at: float | None = None
+        if not frames:
+            self.done.set_result(None)
+
+    @property
+    def seconds_sent(self) -> float:
+        return self.sent * FRAME
+
+
 @dataclass(slots=True)
 class _Frame:
     payload: bytes
-    mark: asyncio.Future[None]
-    last: bool
+    playout: Playout
     protected: bool
 
 
 @dataclass
 class PacerStats:
     sent: int = 0
-    flushed: int = 0
+    cleared: int = 0
     #: Times the schedule was re-anchored after falling more than a frame behind.
     stalls: int = 0
     #: With ``record_errors``: send-time error against the schedule, and send times
@@ -67,28 +87,29 @@ class Pacer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self.flush()
+        self.clear()
 
-    def enqueue(self, frames: list[bytes], protected: bool = False) -> asyncio.Future[None]:
-        """Queue frames; the returned future (the group's mark) resolves when the last
-        one has been sent, or is cancelled if the group is dropped.
+    def enqueue(self, frames: list[bytes], protected: bool = False) -> Playout:
+        """Queue frames as one :class:`Playout`.
 
-        ``protected`` frames survive :meth:`flush` (a prompt that must not be cut).
+        ``protected`` frames survive :meth:`clear` (a prompt that must not be cut).
         """
-        mark: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if not frames:
-            mark.set_result(None)
-            return mark
-        for index, payload in enumerate(frames):
-            self._frames.append(_Frame(payload, mark, index == len(frames) - 1, protected))
-        self._wakeup.set()
-        return mark
+        playout = Playout(len(frames))
+        self._frames.extend(_Frame(payload, playout, protected) for payload in frames)
+        if frames:
+            self._wakeup.set()
+        return playout
 
-    def cancel(self, mark: asyncio.Future[None]) -> None:
-        """Drop the queued frames of one group (e.g. a playback that was cancelled)."""
-        self._drop(lambda frame: frame.mark is mark)
+    @property
+    def queued(self) -> float:
+        """Seconds of audio queued and not yet sent."""
+        return len(self._frames) * FRAME
 
-    def flush(self) -> float:
+    def cancel(self, playout: Playout) -> None:
+        """Drop the queued frames of one playout (e.g. a playback that was cancelled)."""
+        self._drop(lambda frame: frame.playout is playout)
+
+    def clear(self) -> float:
         """Drop every queued frame that is not protected, now; return seconds until the
         far end hears silence (at most the one frame already on its way), or until the
         protected audio still queued has played."""
@@ -102,9 +123,9 @@ class Pacer:
             if not condition(frame):
                 kept.append(frame)
                 continue
-            self.stats.flushed += 1
-            if not frame.mark.done():
-                frame.mark.cancel()
+            self.stats.cleared += 1
+            if not frame.playout.done.done():
+                frame.playout.done.cancel()
         self._frames = kept
         if not kept:
             self._talkspurt = True
@@ -124,7 +145,7 @@ class Pacer:
             if now - deadline > FRAME:  # a stall: re-anchor, do not burst the backlog
                 self.stats.stalls += 1
                 deadline = now
-            if not self._frames:  # flushed while we slept
+            if not self._frames:  # cleared while we slept
                 continue
             frame = self._frames.popleft()
             self._send(frame.payload, self._talkspurt)
@@ -134,6 +155,10 @@ class Pacer:
             if self.record_errors:
                 self.stats.errors.append(now - deadline)
                 self.stats.times.append(now)
-            if frame.last and not frame.mark.done():
-                frame.mark.set_result(None)
+            playout = frame.playout
+            if playout.started_at is None:
+                playout.started_at = now
+            playout.sent += 1
+            if playout.sent == playout.frames and not playout.done.done():
+                playout.done.set_result(None)
             deadline += FRAME
