@@ -24,13 +24,16 @@ FRAME = FRAME_MS / 1000
 
 
 class Playout:
-    """One group of queued frames: how far it has been sent, and a future (``done``)
-    that resolves when its last frame has gone or is cancelled if it was dropped."""
+    """One group of queued frames: how far it has been sent, and futures that resolve
+    when its first frame has gone (``started``) and its last (``done``); ``done`` is
+    cancelled if the group was dropped."""
 
-    __slots__ = ("done", "frames", "sent", "started_at")
+    __slots__ = ("done", "frames", "sent", "started", "started_at")
 
     def __init__(self, frames: int) -> None:
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.started: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
         self.frames = frames
         #: Frames sent so far, and when the first one was sent (monotonic seconds).
         self.sent = 0
@@ -124,8 +127,9 @@ class Pacer:
                 kept.append(frame)
                 continue
             self.stats.cleared += 1
-            if not frame.playout.done.done():
-                frame.playout.done.cancel()
+            for future in (frame.playout.started, frame.playout.done):
+                if not future.done():
+                    future.cancel()
         self._frames = kept
         if not kept:
             self._talkspurt = True
@@ -158,6 +162,7 @@ class Pacer:
             playout = frame.playout
             if playout.started_at is None:
                 playout.started_at = now
+                playout.started.set_result(None)
             playout.sent += 1
             if playout.sent == playout.frames and not playout.done.done():
                 playout.done.set_result(None)

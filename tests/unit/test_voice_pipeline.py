@@ -1,0 +1,202 @@
+"""The voice pipeline on in-memory audio with fake providers (real pacer, real time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from voxtra.errors import ProviderError
+from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio
+from voxtra.voice.agent import AgentClient
+from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.events import VoiceEvent, VoiceState
+from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipeline
+from voxtra.voice.settings import VoiceSettings
+from voxtra.voice.turns import TurnSettings
+
+FAST = VoiceSettings(turn=TurnSettings(min_endpointing_delay=0.3, max_endpointing_delay=0.9),
+                     stt_timeout=0.5, tts_timeout=0.5)
+
+
+class Harness:
+    def __init__(self, stt: FakeSTT | None = None, tts: FakeTTS | None = None,
+                 llm: FakeLLM | None = None, settings: VoiceSettings = FAST) -> None:
+        self.audio = MemoryAudio()
+        self.events: list[VoiceEvent] = []
+        emitter = EventEmitter()
+        for name in ("speech_started", "speech_ended", "transcript", "response_started",
+                     "response_ended", "interrupted", "error", "metrics", "state"):
+            emitter.on(name, self.events.append)
+        self.agent = AgentClient(llm) if llm is not None else None
+        self.pipeline = VoicePipeline(Providers(stt, tts or FakeTTS(), llm, FakeVAD()),
+                                      self.audio, self.audio, settings, emitter, self.agent)
+        self.pipeline.start()
+
+    def of(self, name: str) -> list[Any]:
+        return [e for e in self.events if e.name == name]
+
+    async def close(self) -> None:
+        await self.pipeline.aclose()
+        await self.audio.close()
+
+
+@pytest.fixture
+async def harness_factory() -> AsyncIterator[Any]:
+    made: list[Harness] = []
+
+    def make(**kwargs: Any) -> Harness:
+        made.append(Harness(**kwargs))
+        return made[-1]
+
+    yield make
+    for harness in made:
+        await harness.close()
+
+
+async def test_listen_returns_the_final_transcript_of_a_turn(harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["What time do you open?"]))
+    listener = asyncio.ensure_future(h.pipeline.listen(timeout=5))
+    await h.audio.silence(0.2)
+    await h.audio.speak(0.8)
+    await h.audio.silence(0.6)
+    heard = await listener
+    assert heard is not None and heard.text == "What time do you open?"
+    assert heard.final and heard.ended_at - heard.started_at == pytest.approx(0.8, abs=0.12)
+    assert len(h.of("speech_started")) == 1 and len(h.of("speech_ended")) == 1
+    assert [e.final for e in h.of("transcript")] == [False, True]  # a guess at the pause
+    states = [e.state for e in h.of("state")]
+    assert states[:2] == [VoiceState.LISTENING, VoiceState.PROCESSING]
+    assert await h.pipeline.listen(timeout=0.2) is None
+
+
+async def test_a_pause_after_an_unfinished_phrase_does_not_end_the_turn(
+        harness_factory: Any) -> None:
+    def words(seconds: float) -> str:
+        return "I would like to" if seconds < 1.0 else "I would like to book a table."
+
+    h = harness_factory(stt=FakeSTT([words]))
+    listener = asyncio.ensure_future(h.pipeline.listen(timeout=6))
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.6)  # longer than min_endpointing_delay, shorter than max
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.6)
+    heard = await listener
+    assert heard is not None and heard.text == "I would like to book a table."
+    assert len(h.of("speech_ended")) == 1
+
+
+async def test_say_plays_the_whole_text_and_reports_it(harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT())
+    result = await h.pipeline.say("Hello there. Welcome to the shop.")
+    assert not result.interrupted and result.heard_text == result.text
+    assert result.text == "Hello there. Welcome to the shop."
+    assert result.played_seconds == pytest.approx(0.6, abs=0.05)  # six words, 100 ms each
+    assert len(h.audio.heard()) == pytest.approx(0.6 * 8000, abs=200)
+    assert h.of("response_started") and h.of("response_ended")
+
+
+async def test_barge_in_clears_the_audio_and_the_history_keeps_what_was_heard(
+        harness_factory: Any) -> None:
+    long_reply = " ".join(["word"] * 40) + "."
+    h = harness_factory(stt=FakeSTT(["Stop, I have a question."]),
+                        llm=FakeLLM([long_reply]),
+                        settings=FAST.model_copy(update={"turn": TurnSettings(
+                            min_endpointing_delay=0.3, max_endpointing_delay=0.9,
+                            backchannel_words=[])}))
+    assert h.agent is not None
+    reply = await h.agent.respond("Tell me everything.")
+    speaking = asyncio.ensure_future(h.pipeline.say(reply.text))
+    await asyncio.sleep(1.0)
+    await h.audio.speak(0.5)
+    result = await asyncio.wait_for(speaking, 2)
+    await h.audio.silence(0.5)
+    assert result.interrupted and 0 < len(result.heard_text) < len(result.text)
+    interrupted = h.of("interrupted")
+    assert len(interrupted) == 1 and interrupted[0].to_silence <= 0.021
+    last_frame = h.audio.sent[-1][0]
+    assert last_frame - interrupted[0].at <= 0.03  # nothing sent after the clear
+    assert h.agent.history[-1].content == result.heard_text
+    heard = await h.pipeline.listen(timeout=2)
+    assert heard is not None and heard.text == "Stop, I have a question."
+
+
+async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["Uh-huh."]))
+    speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 20) + "."))
+    await asyncio.sleep(0.5)
+    await h.audio.speak(0.5)
+    await h.audio.silence(0.5)
+    result = await asyncio.wait_for(speaking, 3)
+    assert not result.interrupted and not h.of("interrupted")
+    finals = [e for e in h.of("transcript") if e.final]
+    assert [(e.text, e.backchannel) for e in finals] == [("Uh-huh.", True)]
+    assert await h.pipeline.listen(timeout=0.3) is None
+
+
+async def test_a_streamed_reply_starts_playing_before_it_is_complete(
+        harness_factory: Any) -> None:
+    llm = FakeLLM(["First sentence here. And a second sentence that comes later."],
+                  word_delay=0.1)
+    h = harness_factory(stt=FakeSTT(), llm=llm)
+    assert h.agent is not None
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    result = await h.pipeline.say(h.agent.reply("Hi"))
+    first_audio = h.audio.sent[0][0] - began
+    assert first_audio < 0.5  # the whole reply takes 1 s to generate
+    assert result.text == "First sentence here. And a second sentence that comes later."
+    assert h.agent.history[-1].content == result.text
+
+
+async def test_a_failing_or_hanging_recogniser_is_a_clear_error(harness_factory: Any) -> None:
+    for stt in (FakeSTT(fail=True), FakeSTT(hang=True)):
+        h = harness_factory(stt=stt)
+        listener = asyncio.ensure_future(h.pipeline.listen(timeout=5))
+        await h.audio.speak(0.5)
+        await h.audio.silence(1.0)
+        with pytest.raises(ProviderError):
+            await asyncio.wait_for(listener, 3)
+        assert h.of("error") and h.of("error")[0].stage == "stt"
+
+
+async def test_a_failing_or_hanging_voice_is_a_clear_error(harness_factory: Any) -> None:
+    for tts in (FakeTTS(fail=True), FakeTTS(hang=True)):
+        h = harness_factory(tts=tts)
+        with pytest.raises(ProviderError):
+            await asyncio.wait_for(h.pipeline.say("Hello."), 3)
+        assert h.of("error")[0].stage == "tts"
+
+
+async def test_a_hanging_model_times_out() -> None:
+    agent = AgentClient(FakeLLM(hang=True), first_token_timeout=0.2)
+    with pytest.raises(ProviderError, match="no reply within"):
+        await agent.respond("Hello?")
+    assert [m.role for m in agent.history] == ["user"]
+
+
+async def test_without_providers_the_verbs_say_what_is_missing() -> None:
+    audio = MemoryAudio()
+    pipeline = VoicePipeline(Providers(), audio, audio, FAST, EventEmitter())
+    with pytest.raises(RuntimeError, match="AI pipeline not configured"):
+        await pipeline.say("Hello.")
+    with pytest.raises(VoiceNotConfiguredError):
+        await pipeline.listen()
+    await audio.close()
+
+
+async def test_turn_metrics_are_reported(harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["Hello?"]), llm=FakeLLM(["Hi, how can I help?"]))
+    assert h.agent is not None
+    listener = asyncio.ensure_future(h.pipeline.listen(timeout=5))
+    await h.audio.speak(0.5)
+    await h.audio.silence(0.5)
+    heard = await listener
+    assert heard is not None
+    await h.pipeline.say(h.agent.reply(heard.text))
+    metrics = h.of("metrics")[-1]
+    assert metrics.end_of_speech_to_transcript is not None
+    assert 0.25 <= metrics.voice_to_voice <= 0.6  # min endpointing delay plus our work
+    assert metrics.llm_first_token is not None and metrics.tts_first_audio is not None

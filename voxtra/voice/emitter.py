@@ -1,0 +1,54 @@
+"""Delivers a call's voice events to the functions subscribed with ``call.on(name, fn)``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from voxtra.voice.events import VoiceEvent
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Any], Awaitable[None] | None]
+
+
+class EventEmitter:
+    """Runs listeners in order; a coroutine listener runs as a task of its own, so a
+    slow one never holds up the audio path. A listener that fails is logged."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on(self, name: str, listener: Listener) -> Listener:
+        self._listeners.setdefault(name, []).append(listener)
+        return listener
+
+    def emit(self, event: VoiceEvent) -> None:
+        for listener in self._listeners.get(event.name, ()):
+            try:
+                result = listener(event)
+            except Exception:
+                log.exception("listener of %r failed", event.name)
+                continue
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(self._guard(event.name, result))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guard(name: str, awaitable: Awaitable[None]) -> None:
+        try:
+            await awaitable
+        except Exception:
+            log.exception("listener of %r failed", name)
+
+    async def aclose(self) -> None:
+        """Wait briefly for running listeners, then cancel what is left."""
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=1.0)
+            for task in pending:
+                task.cancel()

@@ -1,0 +1,436 @@
+"""A call's voice pipeline: caller audio → VAD → turns → STT, and text → TTS → audio.
+
+One :class:`VoicePipeline` per call, reading the call's audio input (one
+subscriber among others) and writing to its paced audio output. It reports
+through the call's :class:`~voxtra.voice.emitter.EventEmitter`, keeps the voice
+state, hands final transcripts to :meth:`VoicePipeline.listen`, speaks with
+:meth:`VoicePipeline.say`, and cuts Voxtra short when the caller talks over it
+(barge-in). Each finished turn's timings are reported as one ``metrics`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxtra.errors import ProviderError, VoxtraError
+from voxtra.media.audio import AudioChunk
+from voxtra.media.g711 import Pcm
+from voxtra.media.resample import Resampler
+from voxtra.voice.agent import AgentClient, AgentReply
+from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.events import (
+    Interrupted,
+    ResponseEnded,
+    ResponseStarted,
+    SpeechEnded,
+    SpeechResult,
+    SpeechStarted,
+    StateChanged,
+    TurnMetrics,
+    UserTranscriptEvent,
+    VoiceError,
+    VoiceState,
+)
+from voxtra.voice.io import AudioInput, AudioOutput
+from voxtra.voice.llm import LLM
+from voxtra.voice.settings import VoiceSettings
+from voxtra.voice.speech import Speech
+from voxtra.voice.stt import STT, BatchSTT, BufferedSTT, STTStream, Transcript
+from voxtra.voice.tts import TTS
+from voxtra.voice.turns import TurnDetector, TurnSignal, TurnState, is_backchannel
+from voxtra.voice.vad import VAD, EnergyVAD
+
+log = logging.getLogger(__name__)
+
+#: Seconds without a chunk of caller audio after which the pipeline counts silence
+#: (a caller that sends no RTP while quiet must still end its turn).
+AUDIO_GAP = 0.1
+
+
+class VoiceNotConfiguredError(VoxtraError, RuntimeError):
+    """A voice verb was used without the provider it needs."""
+
+
+@dataclass
+class Providers:
+    """The models a pipeline uses; shared by all calls of an app."""
+
+    stt: STT | BatchSTT | None = None
+    tts: TTS | None = None
+    llm: LLM | None = None
+    vad: VAD | None = None
+
+    def recogniser(self) -> STT | None:
+        if isinstance(self.stt, BatchSTT):
+            self.stt = BufferedSTT(self.stt)
+        return self.stt
+
+
+@dataclass
+class _Turn:
+    started_at: float
+    #: Voxtra was speaking when the caller started: the utterance may be a backchannel.
+    over_speech: bool
+    ended_at: float | None = None
+    interrupted: bool = False
+
+
+@dataclass
+class _Hearing:
+    """The listening loop's state between chunks."""
+
+    detector: TurnDetector
+    prefix: deque[Pcm] = field(default_factory=deque)
+    stream: STTStream | None = None
+    turn: _Turn | None = None
+    held: list[Pcm] = field(default_factory=list)
+
+
+class VoicePipeline:
+    def __init__(self, providers: Providers, audio_in: AudioInput, audio_out: AudioOutput,
+                 settings: VoiceSettings, events: EventEmitter,
+                 agent: AgentClient | None = None) -> None:
+        self._stt = providers.recogniser()
+        self._tts = providers.tts
+        self._vad = providers.vad or EnergyVAD()
+        self._input = audio_in
+        self._output = audio_out
+        self.settings = settings
+        self.events = events
+        self.agent = agent
+        self.state = VoiceState.IDLE
+        self._finals: asyncio.Queue[UserTranscriptEvent | ProviderError] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._hearing: asyncio.Task[None] | None = None
+        self._finishing: asyncio.Task[None] | None = None
+        self._say_lock = asyncio.Lock()
+        self._speech: Speech | None = None
+        self._speech_task: asyncio.Task[SpeechResult] | None = None
+        self._detector = TurnDetector(settings.turn)
+        #: The latest turn, and its metrics until the reply to it has been spoken.
+        self._last_turn: _Turn | None = None
+        self._metrics: TurnMetrics | None = None
+        #: The metrics of the reply being spoken (barge-in is measured into them).
+        self._speaking_metrics: TurnMetrics | None = None
+
+    # Lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start listening (once); without a recogniser only speaking works."""
+        if self._hearing is None and self._stt is not None:
+            self._hearing = asyncio.create_task(self._hear(), name="voice-hearing")
+            self._set_state(VoiceState.LISTENING)
+
+    async def aclose(self) -> None:
+        if self._speech is not None and self._speech_task is not None:
+            self._speech.interrupt()
+            self._speech_task.cancel()
+        tasks = [t for t in (self._hearing, self._finishing, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._set_state(VoiceState.IDLE)
+        await self.events.aclose()
+
+    # Verbs ---------------------------------------------------------------------
+
+    async def listen(self, timeout: float | None = None) -> UserTranscriptEvent | None:
+        """The caller's next final transcript; None after ``timeout`` seconds.
+
+        Raises :class:`ProviderError` if the recogniser failed on that turn.
+        """
+        if self._stt is None:
+            raise VoiceNotConfiguredError("AI pipeline not configured: listen() needs an STT")
+        self.start()
+        try:
+            item = await asyncio.wait_for(self._finals.get(), timeout)
+        except TimeoutError:
+            return None
+        if isinstance(item, ProviderError):
+            raise item
+        return item
+
+    async def say(self, text: str | AsyncIterable[str], *,
+                  interruptible: bool = True) -> SpeechResult:
+        """Speak ``text`` (or streamed pieces); returns when heard to the end or cut."""
+        tts = self._tts
+        if tts is None:
+            raise VoiceNotConfiguredError("AI pipeline not configured: say() needs a TTS")
+        self.start()
+        async with self._say_lock:
+            speech = Speech(text, tts, self._output, interruptible=interruptible,
+                            first_audio_timeout=self.settings.tts_timeout)
+            metrics = self._metrics or TurnMetrics()
+            self._metrics = None
+            self._speech = speech
+            self._speaking_metrics = metrics
+            self._speech_task = asyncio.ensure_future(speech.run())
+            speech.started.add_done_callback(lambda f: self._speaking(f, metrics))
+            try:
+                result = await asyncio.shield(self._speech_task)
+            except asyncio.CancelledError:  # our caller gave up: stop what the caller hears
+                if interruptible:
+                    speech.interrupt()
+                self._speech_task.cancel()
+                raise
+            except ProviderError as exc:
+                self._output.clear()
+                self._report(exc, "tts")
+                raise
+            except Exception as exc:
+                self._output.clear()
+                error = ProviderError(type(tts).__name__, str(exc) or repr(exc))
+                self._report(error, "tts")
+                raise error from exc
+            finally:
+                self._speech = self._speech_task = self._speaking_metrics = None
+                if self._stt is not None:
+                    self._set_state(VoiceState.LISTENING)
+            if result.interrupted:
+                self._keep_heard(text, result)
+            metrics.tts_first_audio = speech.tts_first_audio
+            if isinstance(text, AgentReply) and text.result is not None:
+                metrics.llm_first_token = text.result.first_token
+            elif self.agent is not None and self.agent.last_response is not None:
+                metrics.llm_first_token = self.agent.last_response.first_token
+                self.agent.last_response = None
+            self.events.emit(ResponseEnded(result))
+            self.events.emit(metrics)
+            return result
+
+    def _speaking(self, started: asyncio.Future[float], metrics: TurnMetrics) -> None:
+        if started.cancelled():
+            return
+        at = started.result()
+        self._set_state(VoiceState.SPEAKING)
+        turn = self._last_turn
+        if turn is not None and turn.ended_at is not None and metrics.voice_to_voice is None:
+            metrics.voice_to_voice = at - turn.ended_at
+            self._last_turn = None
+        self.events.emit(ResponseStarted(at))
+
+    def _keep_heard(self, text: str | AsyncIterable[str], result: SpeechResult) -> None:
+        """The agent's history keeps only what the caller heard of a cut reply."""
+        if isinstance(text, AgentReply):
+            spoken = [m for m in text.messages if m.content]
+            for message in spoken[:-1]:
+                message.content = ""
+            if spoken:
+                spoken[-1].content = result.heard_text
+        elif isinstance(text, str) and self.agent is not None:
+            self.agent.heard(text, result.heard_text)
+
+    def interrupt(self) -> SpeechResult | None:
+        """Cut what Voxtra is saying (as barge-in would)."""
+        speech = self._speech
+        if speech is None or self._speech_task is None:
+            return None
+        at = time.monotonic()
+        to_silence = speech.interrupt()
+        self._speech_task.cancel()
+        result = speech.result
+        if self._speaking_metrics is not None:
+            self._speaking_metrics.barge_in_to_silence = to_silence
+        self.events.emit(Interrupted(at, to_silence, result))
+        return result
+
+    # Hearing -------------------------------------------------------------------
+
+    async def _hear(self) -> None:
+        assert self._stt is not None
+        vad_stream = self._vad.stream()
+        hearing = _Hearing(self._detector)
+        to_vad: Resampler | None = None
+        to_stt: Resampler | None = None
+        chunks = self._input.subscribe().__aiter__()
+        while True:
+            try:
+                chunk: AudioChunk | None = await asyncio.wait_for(anext(chunks), AUDIO_GAP)
+            except TimeoutError:
+                chunk = None
+            except StopAsyncIteration:
+                return
+            now = time.monotonic()
+            if chunk is None:
+                self._step(hearing, now, 0.0, AUDIO_GAP, None)
+                continue
+            if to_vad is None:
+                to_vad = Resampler(chunk.sample_rate, self._vad.sample_rate)
+                to_stt = to_vad if self._stt.sample_rate == self._vad.sample_rate else \
+                    Resampler(chunk.sample_rate, self._stt.sample_rate)
+            assert to_stt is not None
+            vad_pcm = to_vad.process(chunk.pcm)
+            pcm = vad_pcm if to_stt is to_vad else to_stt.process(chunk.pcm)
+            try:
+                probability = vad_stream.process(vad_pcm)
+            except Exception as exc:
+                self._report(ProviderError(type(self._vad).__name__, str(exc)), "vad")
+                probability = 0.0
+            self._step(hearing, now, probability, chunk.duration, pcm)
+
+    def _step(self, hearing: _Hearing, now: float, probability: float, seconds: float,
+              pcm: Pcm | None) -> None:
+        """One chunk (or a gap, ``pcm`` None) through turn detection and recognition."""
+        assert self._stt is not None
+        detector = hearing.detector
+        signal = detector.update(now, probability, seconds)
+        if signal is TurnSignal.STARTED:
+            hearing.stream = self._stt.stream()
+            for piece in hearing.prefix:
+                hearing.stream.push(piece)
+            hearing.prefix.clear()
+            speech = self._speech
+            hearing.turn = _Turn(detector.started_at, over_speech=speech is not None)
+            self.events.emit(SpeechStarted(detector.started_at))
+            if speech is not None and speech.interruptible and self.settings.turn.interruptions:
+                self._spawn(self._consider_barge_in(hearing.stream, hearing.turn, speech))
+        if pcm is not None:
+            if hearing.stream is None:
+                self._keep_prefix(hearing, pcm)
+            elif detector.state is TurnState.PAUSED:
+                hearing.held.append(pcm)
+            else:
+                for piece in hearing.held:
+                    hearing.stream.push(piece)
+                hearing.held.clear()
+                hearing.stream.push(pcm)
+        if signal is TurnSignal.PAUSED and hearing.stream is not None:
+            self._spawn(self._guess(hearing.stream, detector.paused_at))
+        if hearing.stream is not None and hearing.turn is not None and detector.end_due(now):
+            turn, stream = hearing.turn, hearing.stream
+            turn.ended_at = detector.paused_at
+            detector.reset()
+            hearing.stream, hearing.turn = None, None
+            hearing.held.clear()
+            self.events.emit(SpeechEnded(turn.ended_at, turn.ended_at - turn.started_at))
+            if self._speech is None:
+                self._set_state(VoiceState.PROCESSING)
+            self._finishing = asyncio.create_task(self._finish(stream, turn, self._finishing))
+
+    def _keep_prefix(self, hearing: _Hearing, pcm: Pcm) -> None:
+        hearing.prefix.append(pcm)
+        limit = self.settings.turn.prefix_padding * self._stt_rate
+        while sum(len(p) for p in hearing.prefix) - len(hearing.prefix[0]) >= limit:
+            hearing.prefix.popleft()
+
+    @property
+    def _stt_rate(self) -> int:
+        return self._stt.sample_rate if self._stt is not None else 16000
+
+    async def _guess(self, stream: STTStream, paused_at: float) -> None:
+        """Transcribe while the caller pauses: the guess decides whether the turn is
+        over, and is the final transcript if it is."""
+        try:
+            transcript = await asyncio.wait_for(stream.interim(), self.settings.stt_timeout)
+        except Exception as exc:
+            log.debug("interim transcript failed: %s", exc)
+            return
+        detector = self._detector
+        if detector.state is TurnState.PAUSED and detector.paused_at == paused_at:
+            detector.guess = transcript.text
+        self.events.emit(UserTranscriptEvent(transcript.text, transcript.confidence,
+                                             detector.started_at, paused_at, final=False,
+                                             language=transcript.language))
+
+    async def _finish(self, stream: STTStream, turn: _Turn,
+                      previous: asyncio.Task[None] | None) -> None:
+        """The turn's final transcript, after the previous turn's (order is kept)."""
+        if previous is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await previous
+        assert turn.ended_at is not None
+        try:
+            transcript = await self._final(stream)
+        except ProviderError as exc:
+            self._report(exc, "stt")
+            self._finals.put_nowait(exc)
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+        words = self.settings.turn.backchannel_words
+        backchannel = (turn.over_speech and not turn.interrupted
+                       and is_backchannel(transcript.text, words))
+        event = UserTranscriptEvent(transcript.text, transcript.confidence, turn.started_at,
+                                    turn.ended_at, final=True, language=transcript.language,
+                                    backchannel=backchannel)
+        self.events.emit(event)
+        if backchannel or not transcript.text.strip():
+            if self._speech is None:
+                self._set_state(VoiceState.LISTENING)
+            return
+        self._last_turn = turn
+        self._metrics = TurnMetrics(end_of_speech_to_transcript=time.monotonic() - turn.ended_at)
+        self._finals.put_nowait(event)
+
+    async def _final(self, stream: STTStream) -> Transcript:
+        timeout = self.settings.stt_timeout
+        try:
+            return await asyncio.wait_for(stream.final(), timeout)
+        except TimeoutError:
+            raise ProviderError(type(self._stt).__name__,
+                                f"no transcript within {timeout} s") from None
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError(type(self._stt).__name__, str(exc) or repr(exc)) from exc
+
+    async def _consider_barge_in(self, stream: STTStream, turn: _Turn, speech: Speech) -> None:
+        """Interrupt ``speech`` once the caller has spoken ``min_interruption_speech``,
+        unless all they said are backchannel words."""
+        settings = self.settings.turn
+        detector = self._detector
+        while self._speech is speech:
+            ended = turn.ended_at is not None
+            if turn.ended_at is not None:
+                spoken = turn.ended_at - turn.started_at
+            elif detector.state is TurnState.SPEAKING:
+                spoken = time.monotonic() - turn.started_at
+            else:
+                spoken = detector.paused_at - turn.started_at
+            if spoken >= settings.min_interruption_speech and (
+                    not settings.backchannel_words or await self._meaningful(stream)):
+                if self._speech is speech:
+                    turn.interrupted = True
+                    self.interrupt()
+                return
+            if ended:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _meaningful(self, stream: STTStream) -> bool:
+        """The caller said something other than backchannel words (or could not be
+        recognised: a failing recogniser must not disable barge-in)."""
+        try:
+            guess = await asyncio.wait_for(stream.interim(), self.settings.stt_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return True
+        text = guess.text
+        return bool(text.strip()) and not is_backchannel(text, self.settings.turn.backchannel_words)
+
+    # Reporting -----------------------------------------------------------------
+
+    def _report(self, error: ProviderError, stage: str) -> None:
+        log.warning("voice %s failed: %s", stage, error)
+        self.events.emit(VoiceError(stage, error, error.retryable))
+
+    def _set_state(self, state: VoiceState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.events.emit(StateChanged(state))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

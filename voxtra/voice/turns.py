@@ -1,0 +1,155 @@
+"""Turn-taking: when the caller starts speaking, pauses, resumes and has finished.
+
+:class:`TurnDetector` is pure (fed with the VAD's speech probability and the
+time of each chunk), so every rule here is tested without audio or a clock.
+Its settings are one documented object, :class:`TurnSettings`.
+
+End of turn: the silence after the caller's speech must last
+``min_endpointing_delay`` when the words so far look like a finished sentence,
+and ``max_endpointing_delay`` when they do not ("I would like to ..."), so a
+pause inside a sentence does not end the turn. Whether the words look finished
+is a pluggable :data:`Completeness` rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class TurnSettings(BaseModel):
+    """How Voxtra takes turns with the caller. Durations in seconds."""
+
+    #: Speech probability (0..1) from which audio counts as speech.
+    vad_threshold: float = Field(default=0.5, ge=0, le=1)
+    #: Audio kept from before the detected start of speech and given to the recogniser.
+    prefix_padding: float = Field(default=0.3, ge=0)
+    #: Speech needed before a turn starts (shorter sounds are clicks and breaths).
+    min_speech: float = Field(default=0.1, ge=0)
+    #: Silence after speech before the caller counts as pausing.
+    pause_after: float = Field(default=0.1, ge=0)
+    #: Silence that ends a turn whose words look finished.
+    min_endpointing_delay: float = Field(default=0.5, ge=0)
+    #: Silence that ends any turn (words that look unfinished, or none recognised).
+    max_endpointing_delay: float = Field(default=1.4, ge=0)
+    #: The caller may interrupt Voxtra by speaking (barge-in).
+    interruptions: bool = True
+    #: Caller speech needed before it interrupts Voxtra.
+    min_interruption_speech: float = Field(default=0.3, ge=0)
+    #: Words that acknowledge rather than interrupt while Voxtra speaks. An utterance
+    #: made only of these neither interrupts nor becomes a turn. Empty: any speech of
+    #: ``min_interruption_speech`` interrupts at once (no recognition needed).
+    backchannel_words: list[str] = Field(default_factory=lambda: [
+        "uh-huh", "mm-hmm", "mhm", "hmm", "mm", "uh", "um", "yeah", "yep", "yes", "okay",
+        "ok", "right", "sure", "i see", "got it", "alright"])
+
+
+#: Words a spoken sentence rarely ends on: a pause after one is a pause inside a sentence.
+_UNFINISHED = frozenset({
+    "a", "an", "the", "and", "or", "but", "because", "if", "than", "to", "of", "for",
+    "with", "at", "by", "from", "into", "about", "my", "your", "our", "their", "his", "her",
+    "its", "would", "could", "should", "will", "can", "may", "might", "must", "shall", "i",
+    "we", "they", "he", "she", "um", "uh", "like"})
+
+Completeness = Callable[[str], bool]
+
+
+def looks_finished(text: str) -> bool:
+    """A question or exclamation, or words that do not end on one a sentence rarely
+    ends on ("to", "the", "and", "my", ...) nor on an ellipsis or a comma."""
+    stripped = text.strip()
+    if stripped.endswith(("?", "!")):
+        return True
+    if not stripped or stripped.endswith(("...", "…", ",", "-")):
+        return False
+    words = re.findall(r"[a-z']+", stripped.lower())
+    return bool(words) and words[-1] not in _UNFINISHED
+
+
+def is_backchannel(text: str, words: list[str]) -> bool:
+    """True if ``text`` holds words and is made only of the backchannel ``words``."""
+    spoken = re.sub(r"[^a-z ]", "", text.lower().replace("-", "")).split()
+    if not spoken:
+        return False
+    phrases = sorted((w.replace("-", "").lower().split() for w in words), key=len,
+                     reverse=True)
+    index = 0
+    while index < len(spoken):
+        for phrase in phrases:
+            if phrase and spoken[index:index + len(phrase)] == phrase:
+                index += len(phrase)
+                break
+        else:
+            return False
+    return True
+
+
+class TurnState(StrEnum):
+    QUIET = "quiet"
+    SPEAKING = "speaking"
+    PAUSED = "paused"
+
+
+class TurnSignal(StrEnum):
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+
+
+class TurnDetector:
+    """Follows one caller's speech; :meth:`update` reports the changes."""
+
+    def __init__(self, settings: TurnSettings, finished: Completeness = looks_finished) -> None:
+        self.settings = settings
+        self.finished = finished
+        self.state = TurnState.QUIET
+        #: When the current turn's speech began, and when its latest pause began.
+        self.started_at = 0.0
+        self.paused_at = 0.0
+        #: The recogniser's guess at the words so far (None while unknown).
+        self.guess: str | None = None
+        self._speech_run = 0.0
+        self._silence_run = 0.0
+
+    def update(self, now: float, probability: float, seconds: float) -> TurnSignal | None:
+        """Take one chunk of ``seconds`` ending at ``now``."""
+        settings = self.settings
+        if probability >= settings.vad_threshold:
+            self._speech_run += seconds
+            self._silence_run = 0.0
+        else:
+            self._silence_run += seconds
+            self._speech_run = 0.0
+        if self.state is TurnState.SPEAKING:
+            if self._silence_run >= settings.pause_after:
+                self.state = TurnState.PAUSED
+                self.paused_at = now - self._silence_run
+                return TurnSignal.PAUSED
+        elif self._speech_run >= settings.min_speech:
+            began = now - self._speech_run
+            signal = TurnSignal.STARTED if self.state is TurnState.QUIET else TurnSignal.RESUMED
+            if signal is TurnSignal.STARTED:
+                self.started_at = began
+            self.state = TurnState.SPEAKING
+            self.guess = None
+            return signal
+        return None
+
+    def end_due(self, now: float) -> bool:
+        """True once the pause has lasted long enough to end the turn."""
+        if self.state is not TurnState.PAUSED:
+            return False
+        silence = now - self.paused_at
+        if silence >= self.settings.max_endpointing_delay:
+            return True
+        return (self.guess is not None and self.finished(self.guess)
+                and silence >= self.settings.min_endpointing_delay)
+
+    def reset(self) -> None:
+        """The turn was taken: wait for the next one."""
+        self.state = TurnState.QUIET
+        self.guess = None
+        self._speech_run = 0.0
