@@ -25,11 +25,18 @@ from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.call_media import MediaConfig, OwnLegs
+from voxtra.handlers import agent as conversation
 from voxtra.media.audio import AudioFormat
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
-from voxtra.session import BridgeRegistry, CallSession, CallState, Direction
+from voxtra.session import BridgeRegistry, CallSession, CallState, Direction, VoiceConfig
 from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings
+from voxtra.voice.llm import LLM
+from voxtra.voice.pipeline import Providers
+from voxtra.voice.providers import default_vad
+from voxtra.voice.stt import STT, BatchSTT
+from voxtra.voice.tts import TTS
+from voxtra.voice.vad import VAD
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +71,14 @@ class _Call:
 class VoxtraApp:
     """A Stasis application serving calls with route handlers."""
 
-    def __init__(self, settings: VoxtraSettings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: VoxtraSettings | None = None, *,
+                 stt: STT | BatchSTT | None = None, llm: LLM | None = None,
+                 tts: TTS | None = None, vad: VAD | None = None, **overrides: Any) -> None:
+        """``stt``, ``llm``, ``tts`` and ``vad`` are the voice providers every call
+        shares (models load once per process); ``overrides`` are settings."""
         self.settings = settings or VoxtraSettings(**overrides)
+        self.voice = VoiceConfig(Providers(stt, tts, llm, vad or default_vad()),
+                                 self.settings.voice)
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
                                 self.settings.ari_password.get_secret_value())
         self.router = Router()
@@ -99,15 +112,19 @@ class VoxtraApp:
     def route(self, *, did: str | None = None, extension: str | None = None,
               pattern: str | None = None, caller: str | None = None,
               header: dict[str, str] | None = None, priority: int = 0,
-              **metadata: Any) -> Callable[[Handler], Handler]:
+              agent: bool = False, **metadata: Any) -> Callable[[Handler], Handler]:
         """Register a handler for the calls that match every condition given.
 
         With no condition it is the default route. Extra keyword arguments are
         route metadata, copied into ``call.metadata``. See :class:`voxtra.routing.Route`.
+        With ``agent=True`` the call is a whole AI conversation
+        (:func:`voxtra.handlers.agent`); the handler runs first, to set it up
+        (tools, instructions, metadata).
         """
 
         def register(handler: Handler) -> Handler:
-            self.router.add(Route(handler, did=did, extension=extension, pattern=pattern,
+            run = conversation(setup=handler) if agent else handler
+            self.router.add(Route(run, did=did, extension=extension, pattern=pattern,
                                   caller=caller, header=dict(header or {}),
                                   priority=priority, metadata=metadata))
             return handler
@@ -235,7 +252,7 @@ class VoxtraApp:
             app_name=self.app_name, called_number=endpoint, direction=Direction.OUTBOUND,
             metadata=metadata, bridges=self.bridges,
             recordings_dir=self.settings.recordings_dir,
-            media_config=self._media_config, own_legs=self.own_legs)
+            media_config=self._media_config, own_legs=self.own_legs, voice=self.voice)
         session.caller_id = caller_id or ""
         # Tracked before the request: StasisStart can beat the HTTP response.
         call = self._track(session, handler)
@@ -303,7 +320,8 @@ class VoxtraApp:
         session = CallSession(self.client, channel, app_name=self.app_name,
                               called_number=called, bridges=self.bridges,
                               recordings_dir=self.settings.recordings_dir,
-                              media_config=self._media_config, own_legs=self.own_legs)
+                              media_config=self._media_config, own_legs=self.own_legs,
+                              voice=self.voice)
         call = self._track(session, self._unrouted)
         call.tasks.append(asyncio.create_task(self._route(call), name=f"call-{channel.id}"))
 

@@ -2,12 +2,23 @@
 
     app.route(did="600")(echo)
     app.route(did="601")(announce("sound:hello-world"))
+    app.route(did="602")(say("Thank you for calling. Goodbye."))
+    app.route(did="603")(transcribe(print))
+    app.route(did="604")(agent(greeting="Hello, how can I help?"))
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+from voxtra.errors import ProviderError
 from voxtra.routing import Handler
 from voxtra.session import CallSession
+from voxtra.voice.events import UserTranscriptEvent
+
+log = logging.getLogger(__name__)
 
 
 async def echo(call: CallSession) -> None:
@@ -28,3 +39,86 @@ def announce(*media: str) -> Handler:
         await call.hangup()
 
     return announcement
+
+
+def say(text: str) -> Handler:
+    """A handler that answers, speaks ``text`` (TTS) and hangs up."""
+
+    async def speak(call: CallSession) -> None:
+        await call.answer()
+        await call.say(text, interruptible=False)
+        await call.hangup()
+
+    return speak
+
+
+TranscriptSink = Callable[[UserTranscriptEvent], Awaitable[None] | None]
+
+
+def transcribe(sink: TranscriptSink) -> Handler:
+    """A handler that answers and hands every final transcript of the caller to
+    ``sink`` (a function, sync or async) until the call ends."""
+
+    async def transcription(call: CallSession) -> None:
+        await call.answer()
+        while not call.ended:
+            try:
+                heard = await call.listen()
+            except ProviderError as exc:
+                log.warning("call %s: a turn was not transcribed: %s", call.id, exc)
+                continue
+            if heard is None:
+                return
+            result = sink(heard)
+            if inspect.isawaitable(result):
+                await result
+
+    return transcription
+
+
+def agent(greeting: str | None = None, *, setup: Handler | None = None,
+          max_silences: int = 2) -> Handler:
+    """A whole AI conversation: answer, greet, then listen and reply until the caller
+    hangs up, with barge-in. ``setup(call)`` runs first (to add tools, say).
+
+    Replies stream from ``call.agent`` into speech sentence by sentence. After
+    ``max_silences`` turns of silence (``voice.silence_timeout`` each) the agent
+    says goodbye and hangs up; when a provider fails it says
+    ``voice.fallback_message`` (or plays ``voice.fallback_prompt`` if speech
+    itself failed) and hangs up cleanly.
+    """
+
+    async def conversation(call: CallSession) -> None:
+        settings = call.voice_settings
+        if setup is not None:
+            await setup(call)
+        await call.answer()
+        try:
+            opening = greeting or settings.greeting
+            if opening:
+                await call.say(opening)
+            silences = 0
+            while not call.ended:
+                heard = await call.listen(timeout=settings.silence_timeout)
+                if heard is None:
+                    silences += 1
+                    if call.ended or silences > max_silences:
+                        break
+                    await call.say("Are you still there?")
+                    continue
+                silences = 0
+                await call.say(call.agent.reply(heard.text))
+        except ProviderError as exc:
+            log.warning("call %s: %s; ending the call", call.id, exc)
+            await _apologise(call, settings.fallback_message, settings.fallback_prompt)
+        await call.hangup()
+
+    return conversation
+
+
+async def _apologise(call: CallSession, message: str, prompt: str) -> None:
+    """Say ``message``; if speech fails too, play ``prompt`` with Asterisk's sounds."""
+    try:
+        await call.say(message, interruptible=False)
+    except ProviderError:
+        await call.play_file(prompt)

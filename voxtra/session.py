@@ -12,7 +12,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
+from voxtra.voice.agent import AgentClient
+from voxtra.voice.emitter import EventEmitter, Listener
+from voxtra.voice.events import SpeechResult, UserTranscriptEvent, VoiceState
+from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipeline
+from voxtra.voice.settings import VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +114,14 @@ class BridgeRegistry:
         return set(self._members)
 
 
+@dataclass(frozen=True)
+class VoiceConfig:
+    """What a call's voice verbs use: the app's shared providers and voice settings."""
+
+    providers: Providers = field(default_factory=Providers)
+    settings: VoiceSettings = field(default_factory=VoiceSettings)
+
+
 class CallSession:
     """A call in the Stasis application."""
 
@@ -117,8 +131,13 @@ class CallSession:
                  bridges: BridgeRegistry | None = None,
                  recordings_dir: Path = Path("recordings"),
                  media_config: MediaConfig | None = None,
-                 own_legs: OwnLegs | None = None) -> None:
+                 own_legs: OwnLegs | None = None, voice: VoiceConfig | None = None) -> None:
         self._client = client
+        self._voice_config = voice or VoiceConfig()
+        self._voice: VoicePipeline | None = None
+        self._voice_lock = asyncio.Lock()
+        self._agent: AgentClient | None = None
+        self._events = EventEmitter()
         self._media_config = media_config or MediaConfig()
         self._own_legs = own_legs if own_legs is not None else OwnLegs()
         self._media: CallMedia | None = None
@@ -422,6 +441,82 @@ class CallSession:
         """No RTP for the inactivity timeout: the call is dead, hang it up."""
         self._dead_media = asyncio.ensure_future(self.hangup())
 
+    # Voice -------------------------------------------------------------------
+
+    async def say(self, text: str | AsyncIterable[str], *,
+                  interruptible: bool = True) -> SpeechResult:
+        """Speak ``text`` to the caller (synthesised sentence by sentence, paced as RTP).
+
+        ``text`` may be a stream of pieces, such as ``call.agent.reply(...)``: the
+        first sentence plays while the rest is generated. Returns when the caller has
+        heard it to the end, or when barge-in or the end of the call cut it; the
+        result says which and how much was heard. Needs a TTS (``VoxtraApp(tts=...)``).
+        """
+        voice = await self._voice_pipeline()
+        return await voice.say(text, interruptible=interruptible)
+
+    async def listen(self, timeout: float | None = None) -> UserTranscriptEvent | None:
+        """The caller's next turn, transcribed (final transcripts only); None after
+        ``timeout`` seconds or when the call ends. Needs an STT (``VoxtraApp(stt=...)``).
+
+        Raises :class:`voxtra.errors.ProviderError` when recognition of the turn failed.
+        """
+        if self._voice_config.providers.stt is None:
+            raise VoiceNotConfiguredError("AI pipeline not configured: listen() needs an STT")
+        voice = await self._voice_pipeline()
+        heard = asyncio.ensure_future(voice.listen(timeout))
+        if not await self._until_ended(heard):
+            heard.cancel()
+            return None
+        return heard.result()
+
+    @property
+    def agent(self) -> AgentClient:
+        """This call's conversation with the app's LLM (its own history)."""
+        if self._agent is None:
+            llm = self._voice_config.providers.llm
+            if llm is None:
+                raise VoiceNotConfiguredError("AI pipeline not configured: call.agent needs "
+                                              "an LLM (VoxtraApp(llm=...))")
+            settings = self._voice_config.settings
+            self._agent = AgentClient(llm, settings.instructions,
+                                      first_token_timeout=settings.llm_timeout)
+            if self._voice is not None:
+                self._voice.agent = self._agent
+        return self._agent
+
+    @property
+    def voice_settings(self) -> VoiceSettings:
+        return self._voice_config.settings
+
+    @property
+    def voice_state(self) -> VoiceState:
+        """IDLE, LISTENING, PROCESSING or SPEAKING."""
+        return self._voice.state if self._voice is not None else VoiceState.IDLE
+
+    @property
+    def voice(self) -> VoicePipeline | None:
+        """The voice pipeline, once ``say``/``listen`` started it."""
+        return self._voice
+
+    def on(self, event: str, listener: Listener | None = None) -> Any:
+        """Call ``listener(event)`` on each voice event named ``event`` (speech_started,
+        speech_ended, transcript, response_started, response_ended, interrupted,
+        error, metrics, state); usable as a decorator: ``@call.on("transcript")``."""
+        if listener is None:
+            return lambda function: self._events.on(event, function)
+        return self._events.on(event, listener)
+
+    async def _voice_pipeline(self) -> VoicePipeline:
+        async with self._voice_lock:
+            if self._voice is None:
+                media = await self._media_leg()
+                config = self._voice_config
+                self._voice = VoicePipeline(config.providers, media.endpoint, media.endpoint,
+                                            config.settings, self._events, self._agent)
+                self._voice.start()
+            return self._voice
+
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
         self._hangup_callbacks.append(callback)
@@ -480,6 +575,8 @@ class CallSession:
         if self.state is not CallState.FAILED:
             self.state = state
         self._ended.set()
+        if self._voice is not None:
+            await self._voice.aclose()
         if self._media is not None:
             await self._media.close()
         await self._bridges.leave(self.id)

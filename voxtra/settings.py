@@ -24,6 +24,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from voxtra.voice.settings import VoiceSettings
+
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -78,6 +80,8 @@ class VoxtraSettings(BaseSettings):
     jitter_depth: int = 3
     #: Seconds without RTP from Asterisk after which a call with media is hung up.
     rtp_inactivity_timeout: float | None = 30.0
+    #: Turn-taking, provider time limits, and what the agent says.
+    voice: VoiceSettings = VoiceSettings()
     #: Routes added to the app at start, after those registered in code.
     routes: list[RouteSettings] = Field(default_factory=list)
 

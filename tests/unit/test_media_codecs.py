@@ -53,15 +53,18 @@ def test_rtp_garbage_is_a_typed_error(data: bytes, message: str) -> None:
         RtpPacket.parse(data)
 
 
-def test_pcap_reader_keeps_rtp_to_the_port_only() -> None:
-    def record(port: int, payload: bytes) -> bytes:
-        udp = struct.pack("!HHHH", 4000, port, 8 + len(payload), 0) + payload
+def test_pcap_reader_keeps_rtp_of_the_port_only_with_direction_and_time() -> None:
+    def record(port: int, payload: bytes, source: int = 4000, at: int = 0) -> bytes:
+        udp = struct.pack("!HHHH", source, port, 8 + len(payload), 0) + payload
         ip = bytes([0x45, 0]) + struct.pack("!H", 20 + len(udp)) + b"\x00" * 5 + b"\x11" \
             + b"\x00" * 10
         frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
-        return struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame
+        return struct.pack("<IIII", at, 500000, len(frame), len(frame)) + frame
 
     rtp = RtpPacket(0, 7, 160, 1, b"\x7f" * 160).build()
     pcap = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     pcap += record(5000, rtp) + record(5002, rtp) + record(5000, b"garbage")
-    assert [p.sequence for p in read_pcap_rtp(pcap, 5000)] == [7]
+    pcap += record(4000, rtp, source=5000, at=3)
+    captured = read_pcap_rtp(pcap, 5000)
+    assert [(c.packet.sequence, c.received, c.time) for c in captured] == [
+        (7, True, 0.5), (7, False, 3.5)]

@@ -1,9 +1,9 @@
-"""Capture the RTP that arrives at a local UDP port (what a SIP caller heard).
+"""Capture the RTP to and from a local UDP port (what a SIP caller heard and said).
 
 ``dumpcap`` (Debian ``tshark``/``wireshark-common``) records the loopback
-traffic to the port into a classic pcap file, which is read back here: pcap
-record headers, then Ethernet (link type 1, as Linux reports ``lo``), IPv4 and
-UDP headers, then the RTP packet.
+traffic of the port into a classic pcap file, which is read back here: pcap
+record headers (with the capture time), then Ethernet (link type 1, as Linux
+reports ``lo``), IPv4 and UDP headers, then the RTP packet.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shutil
 import signal
 import struct
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -20,13 +21,23 @@ from voxtra.media.rtp import RtpError, RtpPacket
 from voxtra.testing.errors import SippError
 
 
+@dataclass(frozen=True)
+class CapturedPacket:
+    #: Capture time (seconds since the epoch); True if sent *to* the port.
+    time: float
+    received: bool
+    packet: RtpPacket
+
+
 class RtpCapture:
-    """``async with RtpCapture(port) as capture: ...``; then ``capture.packets``."""
+    """``async with RtpCapture(port) as capture: ...``; then ``capture.packets`` (the
+    RTP the port received) and ``capture.captured`` (both directions, timed)."""
 
     def __init__(self, port: int, interface: str = "lo") -> None:
         self.port = port
         self.interface = interface
         self.packets: list[RtpPacket] = []
+        self.captured: list[CapturedPacket] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="voxtra-capture-")
         self._file = Path(self._tmp.name) / "capture.pcap"
         self._process: asyncio.subprocess.Process | None = None
@@ -37,7 +48,7 @@ class RtpCapture:
             raise SippError("dumpcap is not installed; install it with: sudo apt-get install "
                             "-y tshark")
         self._process = await asyncio.create_subprocess_exec(
-            dumpcap, "-i", self.interface, "-f", f"udp dst port {self.port}", "-P",
+            dumpcap, "-i", self.interface, "-f", f"udp port {self.port}", "-P",
             "-w", str(self._file), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
@@ -56,15 +67,17 @@ class RtpCapture:
             self._process.send_signal(signal.SIGINT)
             await asyncio.wait_for(self._process.wait(), 10)
         try:
-            self.packets = read_pcap_rtp(self._file.read_bytes(), self.port)
+            self.captured = read_pcap_rtp(self._file.read_bytes(), self.port)
         except FileNotFoundError:
-            self.packets = []
+            self.captured = []
         finally:
+            self.packets = [c.packet for c in self.captured if c.received]
             self._tmp.cleanup()
 
 
-def read_pcap_rtp(data: bytes, port: int) -> list[RtpPacket]:
-    """The RTP packets sent to UDP ``port`` in a classic pcap file (garbage is skipped)."""
+def read_pcap_rtp(data: bytes, port: int) -> list[CapturedPacket]:
+    """The RTP packets to and from UDP ``port`` in a classic pcap file (garbage is
+    skipped)."""
     if len(data) < 24:
         return []
     magic = data[:4]
@@ -76,19 +89,25 @@ def read_pcap_rtp(data: bytes, port: int) -> list[RtpPacket]:
     link_header = {1: 14, 113: 16, 276: 20}.get(linktype)
     if link_header is None:
         raise ValueError(f"unsupported pcap link type {linktype}")
-    packets, offset = [], 24
+    packets: list[CapturedPacket] = []
+    offset = 24
     while offset + 16 <= len(data):
-        _, _, length, _ = struct.unpack_from(endian + "IIII", data, offset)
+        seconds, fraction, length, _ = struct.unpack_from(endian + "IIII", data, offset)
         frame = data[offset + 16:offset + 16 + length]
         offset += 16 + length
         ip = frame[link_header:]
         if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
             continue
         udp = ip[(ip[0] & 0x0F) * 4:]
-        if len(udp) < 8 or struct.unpack_from("!H", udp, 2)[0] != port:
+        if len(udp) < 8:
+            continue
+        source, destination = struct.unpack_from("!HH", udp, 0)
+        if port not in (source, destination):
             continue
         try:
-            packets.append(RtpPacket.parse(udp[8:]))
+            packet = RtpPacket.parse(udp[8:])
         except RtpError:
             continue
+        scale = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+        packets.append(CapturedPacket(seconds + fraction * scale, destination == port, packet))
     return packets

@@ -23,7 +23,7 @@ import numpy as np
 from voxtra.media.g711 import Pcm, ulaw_decode
 from voxtra.media.rtp import RtpPacket
 from voxtra.testing.errors import SippError
-from voxtra.testing.rtp_capture import RtpCapture
+from voxtra.testing.rtp_capture import CapturedPacket, RtpCapture
 
 _SDP = """v=0
 o=voxtra 1 1 IN IP[local_ip_type] [local_ip]
@@ -95,8 +95,10 @@ class SippResult:
     returncode: int
     messages: list[SipMessage]
     stderr: str
-    #: The RTP packets the caller received, when the script asked for a capture.
+    #: The RTP packets the caller received, when the script asked for a capture, and
+    #: the packets of both directions with their capture times.
     rtp: list[RtpPacket] = field(default_factory=list)
+    captured: list[CapturedPacket] = field(default_factory=list)
 
     def heard(self) -> Pcm:
         """The μ-law audio the caller received, decoded to 8 kHz int16 PCM, in order."""
@@ -153,6 +155,7 @@ class SipCaller:
             async with RtpCapture(media_port) as capture:
                 result = await _run(self.sipp, scenario, Path(tmp), args, timeout, media_port)
             result.rtp = capture.packets
+            result.captured = capture.captured
             return result
 
 
