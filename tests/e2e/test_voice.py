@@ -62,8 +62,15 @@ def scripted() -> Iterator[ScriptedLLM]:
                        r"open": ANSWER, r"table": "A table for two, certainly."})
 
 
+NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten".split()))
+
+
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+", text.lower())
+    """Words to compare what was said with what was heard: digits spelled out,
+    contractions and plurals cut ("We'd" ~ "we", "Saturdays" ~ "saturday")."""
+    found = re.findall(r"[a-z]+|\d+", re.sub(r"'[a-z]+", "", text.lower()))
+    spelled = [NUMBERS.get(int(w), w) if w.isdigit() else w for w in found]
+    return [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in spelled]
 
 
 def similarity(a: str, b: str) -> float:

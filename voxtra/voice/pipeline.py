@@ -184,12 +184,12 @@ class VoicePipeline:
                 raise
             except ProviderError as exc:
                 self._output.clear()
-                self._report(exc, "tts")
+                self._report(exc, speech.failed_stage or "tts")
                 raise
             except Exception as exc:
                 self._output.clear()
                 error = ProviderError(type(tts).__name__, str(exc) or repr(exc))
-                self._report(error, "tts")
+                self._report(error, speech.failed_stage or "tts")
                 raise error from exc
             finally:
                 self._speech = self._speech_task = self._speaking_metrics = None

@@ -24,6 +24,6 @@ class VoiceSettings(BaseModel):
     #: What the agent says when a provider fails, before it hangs up.
     fallback_message: str = "Sorry, I am having trouble right now. Please call again later."
     #: Played with Asterisk's own sounds when even speech synthesis fails.
-    fallback_prompt: str = "sound:an-error-has-occurred"
+    fallback_prompt: str = "sound:please-try-call-later"
     #: Seconds of caller silence after which the agent asks again, then hangs up.
     silence_timeout: float = 10.0

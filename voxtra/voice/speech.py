@@ -58,6 +58,8 @@ class Speech:
         self._first_audio_timeout = first_audio_timeout
         self._sentences: list[_Sentence] = []
         self.interrupted = False
+        #: Which stage failed, if one did: "llm" (the text source) or "tts".
+        self.failed_stage: str | None = None
         #: The first frame's send time (monotonic), and seconds from a sentence's
         #: synthesis request to its first audio (the first sentence's).
         self.started = asyncio.get_running_loop().create_future()
@@ -67,10 +69,17 @@ class Speech:
         """Generate, synthesise and play; returns once played or interrupted."""
         lines = sentences(self._source)
         try:
-            async for text in lines:
+            while True:
+                self.failed_stage = "llm"
+                try:
+                    text = await anext(lines)
+                except StopAsyncIteration:
+                    break
+                self.failed_stage = "tts"
                 sentence = _Sentence(text)
                 self._sentences.append(sentence)
                 await self._synthesise(sentence)
+            self.failed_stage = None
             for sentence in self._sentences:
                 for playout in sentence.playouts:
                     await playout.done
