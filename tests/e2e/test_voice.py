@@ -62,7 +62,8 @@ def scripted() -> Iterator[ScriptedLLM]:
                        r"open": ANSWER, r"table": "A table for two, certainly."})
 
 
-NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten".split()))
+NUMBERS = dict(enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven",
+                          "eight", "nine", "ten"]))
 
 
 def words(text: str) -> list[str]:
