@@ -12,11 +12,16 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxtra.ari.errors import AriError
 from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing.errors import SandboxError, SippError
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
+
+if TYPE_CHECKING:
+    from voxtra.app import VoxtraApp
+    from voxtra.testing.sipp import SipCaller
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("app", nargs="?", default="examples/hello.py",
                       help="Python file defining `app` (default: examples/hello.py)")
     demo.add_argument("--number", default="100", help="the number SIPp dials")
+    demo.add_argument("--agent", action="store_true",
+                      help="speak a question to the offline voice agent "
+                      "(examples/voice_agent.py) and print what the caller heard back")
     _sandbox_options(demo)
 
     conf = commands.add_parser(
@@ -52,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                                  sip_port=args.sip_port)
         if args.command == "sandbox":
             return _sandbox(args.action, AsteriskSandbox(options))
-        return asyncio.run(_demo(Path(args.app), args.number, AsteriskSandbox(options)))
+        app_file = Path(args.app)
+        if args.agent and args.app == demo.get_default("app"):
+            app_file = Path("examples/voice_agent.py")
+        return asyncio.run(_demo(app_file, args.number, AsteriskSandbox(options), args.agent))
     except (SandboxError, SippError, AriError, AsteriskConfError) as exc:
         print(f"voxtra: {exc}", file=sys.stderr)
         return 1
@@ -112,7 +123,7 @@ def _env(state: SandboxState) -> dict[str, str]:
     }
 
 
-async def _demo(app_file: Path, number: str, sandbox: AsteriskSandbox) -> int:
+async def _demo(app_file: Path, number: str, sandbox: AsteriskSandbox, agent: bool) -> int:
     from voxtra.app import VoxtraApp
     from voxtra.testing.sipp import CallerScript, SipCaller
 
@@ -131,11 +142,13 @@ async def _demo(app_file: Path, number: str, sandbox: AsteriskSandbox) -> int:
         if not isinstance(app, VoxtraApp):
             print(f"voxtra: {app_file} defines no VoxtraApp named `app`", file=sys.stderr)
             return 2
+        caller = SipCaller(state.sip_host, state.sip_port)
+        if agent:
+            return await _agent_demo(app, caller, number)
         async with app:
             print(f"Calling {number} with SIPp through Asterisk {state.ari_url} ...")
             began = time.monotonic()
-            result = await SipCaller(state.sip_host, state.sip_port).call(
-                CallerScript(number, wait_for_bye=30))
+            result = await caller.call(CallerScript(number, wait_for_bye=30))
             took = time.monotonic() - began
         print(f"  answered:          {'yes' if result.answered else 'NO'}")
         print(f"  final SIP status:  {result.final_status}")
@@ -147,6 +160,52 @@ async def _demo(app_file: Path, number: str, sandbox: AsteriskSandbox) -> int:
     finally:
         if started_here:
             sandbox.stop()
+
+
+DEMO_QUESTION = "What time do you open on Saturday?"
+
+
+async def _agent_demo(app: VoxtraApp, caller: SipCaller, number: str) -> int:
+    """Speak a question (made with Piper) into the call; transcribe what came back."""
+    import tempfile
+    import wave
+
+    from voxtra.media.resample import resample
+    from voxtra.testing.audio import audible_spans
+    from voxtra.testing.sipp import CallerScript
+    from voxtra.testing.voice import speech_wav
+    from voxtra.voice.providers.piper import PiperTTS
+    from voxtra.voice.providers.whisper import WhisperSTT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        question = await speech_wav(Path(tmp) / "question.wav", PiperTTS(), 4.5,
+                                    DEMO_QUESTION, 7.0)
+        async with app:
+            print(f"Calling {number}; after the greeting the caller asks: {DEMO_QUESTION!r}")
+            result = await caller.call(CallerScript(number, audio=question, hangup_after=14,
+                                                    capture_audio=True))
+    heard = result.heard()
+    if not result.succeeded or not len(heard):
+        print(f"Demo call FAILED:\n{result.stderr[-1000:]}")
+        return 1
+    saved = Path("voxtra-demo-heard.wav")
+    with wave.open(str(saved), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(heard.tobytes())
+    text = (await WhisperSTT().transcribe(resample(heard, 8000, 16000))).text
+    print(f"  the caller heard (transcribed with Whisper): {text!r}")
+    said = audible_spans(result.captured, received=False)
+    replies = audible_spans(result.captured, received=True)
+    if said:
+        end_of_question = said[-1][1]
+        answer = next((start for start, _ in replies if start > end_of_question), None)
+        if answer is not None:
+            print(f"  end of the question -> first audio of the answer at the caller: "
+                  f"{(answer - end_of_question) * 1000:.0f} ms")
+    print(f"  what the caller heard is in {saved} (8 kHz WAV)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm, ulaw_encode
+from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
+from voxtra.testing.rtp_capture import CapturedPacket
 
 
 def tone(frequency: float, seconds: float, rate: int = 8000, amplitude: int = 8000) -> Pcm:
@@ -57,3 +58,19 @@ def best_correlation(reference: Pcm, received: Pcm, min_overlap: float = 1.5,
     assert end - start >= min_overlap * rate, f"overlap of {end - start} samples only"
     a, b = got[start + lag:end + lag], ref[start:end]
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def audible_spans(captured: list[CapturedPacket], received: bool, *, level: float = 300.0,
+                  gap: float = 0.3) -> list[tuple[float, float]]:
+    """When one direction of a captured call carried audible μ-law audio: (start, end)
+    capture times of each stretch, stretches closer than ``gap`` seconds joined."""
+    times = sorted(c.time for c in captured
+                   if c.received is received and c.packet.payload_type == 0
+                   and rms(ulaw_decode(c.packet.payload)) > level)
+    spans: list[tuple[float, float]] = []
+    for time in times:
+        if spans and time - spans[-1][1] <= gap:
+            spans[-1] = (spans[-1][0], time + 0.02)
+        else:
+            spans.append((time, time + 0.02))
+    return spans

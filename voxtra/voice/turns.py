@@ -43,7 +43,7 @@ class TurnSettings(BaseModel):
     #: made only of these neither interrupts nor becomes a turn. Empty: any speech of
     #: ``min_interruption_speech`` interrupts at once (no recognition needed).
     backchannel_words: list[str] = Field(default_factory=lambda: [
-        "uh-huh", "mm-hmm", "mhm", "hmm", "mm", "uh", "um", "oh", "ah", "aha", "huh", "yeah",
+        "uh-huh", "mm-hmm", "mhm", "hmm", "mm", "uh", "um", "oh", "ah", "aha", "ha", "huh", "yeah",
         "yep", "yes", "okay", "ok", "right", "sure", "i see", "got it", "alright"])
 
 

@@ -1,0 +1,258 @@
+"""Voice-pipeline benchmark, one run, figures printed as JSON.
+
+    .venv/bin/python bench/voice_bench.py [--calls 8] [--turns 200] [--concurrent 20]
+
+1. framework: the pipeline with zero-delay fake providers on in-memory audio,
+   from the end-of-turn decision to the reply's first frame sent by the pacer
+   (listen → agent → sentence → TTS → pacer); beside it, in the same run, the
+   bare reference of one asyncio queue hand-off, and the ratio of the two.
+2. barge_in: the same pipeline, caller speech over Voxtra's reply: from the
+   decision to interrupt to the last frame sent, and from the caller's speech
+   onset to it (no backchannel filter: any 0.3 s of speech interrupts).
+3. conversation: sequential calls through the sandbox Asterisk with the offline
+   stack (Silero VAD, Whisper tiny.en, scripted agent, Piper); each caller speaks
+   a question made with Piper; the capture at SIPp gives the end of the caller's
+   speech → first reply audio at the caller, p50/p95; the app's turn metrics
+   give the stages.
+4. memory: RSS of the app process with N concurrent AI calls (models shared, each
+   call listening through VAD and the recogniser) against the same process with
+   none; reported per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import SecretStr
+
+from voxtra.app import VoxtraApp
+from voxtra.session import CallSession
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.audio import audible_spans
+from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
+from voxtra.testing.sipp import CallerScript, SipCaller, free_port
+from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio, speech_wav
+from voxtra.voice.agent import AgentClient
+from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.events import TurnMetrics
+from voxtra.voice.pipeline import Providers, VoicePipeline
+from voxtra.voice.providers.piper import PiperTTS
+from voxtra.voice.providers.scripted import ScriptedLLM
+from voxtra.voice.providers.silero import SileroVAD
+from voxtra.voice.providers.whisper import WhisperSTT
+from voxtra.voice.settings import VoiceSettings
+from voxtra.voice.turns import TurnSettings
+
+QUESTIONS = ["What time does the store open on Saturday?", "Where can I park my car?",
+             "Do you sell gift cards?", "Can I return a jacket I bought last week?"]
+REPLIES = {r"open": "We open at nine in the morning on Saturdays.",
+           r"park": "There is free parking behind the store.",
+           r"gift": "Yes, we sell gift cards at every till.",
+           r"return": "Yes, you can return it within thirty days with the receipt."}
+
+
+def percentiles(values: list[float], scale: float = 1000.0) -> dict[str, float]:
+    array = np.array(values) * scale
+    return {"n": len(values), "p50": round(float(np.percentile(array, 50)), 2),
+            "p95": round(float(np.percentile(array, 95)), 2),
+            "p99": round(float(np.percentile(array, 99)), 2)}
+
+
+async def queue_handoff(rounds: int) -> list[float]:
+    """The reference: one put on an asyncio queue until the waiting task runs."""
+    queue: asyncio.Queue[float] = asyncio.Queue()
+    delays: list[float] = []
+
+    async def consumer() -> None:
+        for _ in range(rounds):
+            delays.append(time.monotonic() - await queue.get())
+
+    task = asyncio.create_task(consumer())
+    for _ in range(rounds):
+        await asyncio.sleep(0.001)
+        queue.put_nowait(time.monotonic())
+    await task
+    return delays
+
+
+def fake_pipeline(stt: FakeSTT, replies: list[str], turn: TurnSettings
+                  ) -> tuple[VoicePipeline, MemoryAudio, AgentClient, EventEmitter]:
+    audio = MemoryAudio()
+    events = EventEmitter()
+    agent = AgentClient(FakeLLM(replies))
+    pipeline = VoicePipeline(Providers(stt, FakeTTS(), agent.llm, FakeVAD()), audio, audio,
+                             VoiceSettings(turn=turn), events, agent)
+    pipeline.start()
+    return pipeline, audio, agent, events
+
+
+async def framework_latency(turns: int) -> dict[str, Any]:
+    turn = TurnSettings(min_endpointing_delay=0.2, max_endpointing_delay=0.2)
+    pipeline, audio, agent, events = fake_pipeline(FakeSTT(["Hello there."] * turns),
+                                                   ["Hi."], turn)
+    decided: list[float] = []
+    started: list[float] = []
+    events.on("speech_ended", lambda e: decided.append(time.monotonic()))
+    events.on("response_started", lambda e: started.append(e.at))
+
+    async def converse() -> None:
+        for _ in range(turns):
+            heard = await pipeline.listen()
+            assert heard is not None
+            await pipeline.say(agent.reply(heard.text))
+
+    talk = asyncio.create_task(converse())
+    for _ in range(turns):
+        await audio.speak(0.2)
+        await audio.silence(0.6)
+    await asyncio.wait_for(talk, 10)
+    await pipeline.aclose()
+    await audio.close()
+    reference = await queue_handoff(turns)
+    ours = [s - d for d, s in zip(decided, started, strict=True)]
+    return {"end_of_turn_to_first_frame_ms": percentiles(ours),
+            "reference_queue_handoff_ms": percentiles(reference),
+            "ratio_p99": round(float(np.percentile(ours, 99) / np.percentile(reference, 99)), 1)}
+
+
+async def barge_in(rounds: int) -> dict[str, Any]:
+    turn = TurnSettings(backchannel_words=[], min_interruption_speech=0.3)
+    decision: list[float] = []
+    onset: list[float] = []
+    for _ in range(rounds):
+        pipeline, audio, _, events = fake_pipeline(FakeSTT(["Stop."]), ["OK."], turn)
+        cleared: list[float] = []
+        events.on("interrupted", lambda event, into=cleared: into.append(event.at))  # type: ignore[misc]
+        speaking = asyncio.ensure_future(pipeline.say(" ".join(["word"] * 30) + "."))
+        await asyncio.sleep(0.4)
+        began = time.monotonic()
+        await audio.speak(0.5)
+        await speaking
+        last_frame = max(t for t, _ in audio.sent)
+        decision.append(last_frame - cleared[0])
+        onset.append(last_frame - began)
+        await pipeline.aclose()
+        await audio.close()
+    return {"decision_to_last_frame_ms": percentiles(decision),
+            "speech_onset_to_last_frame_ms": percentiles(onset)}
+
+
+def app_settings(state: SandboxState) -> VoxtraSettings:
+    return VoxtraSettings(ari_url=state.ari_url, ari_user=state.ari_user,
+                          ari_password=SecretStr(state.ari_password), app_name=state.app_name)
+
+
+async def conversation(state: SandboxState, calls: int, stt: WhisperSTT, tts: PiperTTS,
+                       tmp: Path) -> dict[str, Any]:
+    app = VoxtraApp(app_settings(state), stt=stt, llm=ScriptedLLM(REPLIES), tts=tts,
+                    vad=SileroVAD())
+    metrics: list[TurnMetrics] = []
+
+    @app.route()
+    async def answer_one(call: CallSession) -> None:
+        call.on("metrics", metrics.append)
+        await call.answer()
+        heard = await call.listen(timeout=15)
+        if heard is not None:
+            await call.say(call.agent.reply(heard.text))
+        await call.hangup()
+
+    caller = SipCaller(state.sip_host, state.sip_port)
+    at_caller: list[float] = []
+    async with app:
+        for index in range(calls):
+            question = QUESTIONS[index % len(QUESTIONS)]
+            wav = await speech_wav(tmp / f"q{index}.wav", tts, 1.5, question, 5.0)
+            result = await caller.call(CallerScript(str(900 + index), audio=wav,
+                                                    capture_audio=True, wait_for_bye=30))
+            said = audible_spans(result.captured, received=False)
+            replies = audible_spans(result.captured, received=True)
+            if said and replies:
+                at_caller.append(replies[0][0] - said[-1][1])
+
+    def stage(name: str) -> dict[str, float]:
+        return percentiles([v for m in metrics if (v := getattr(m, name)) is not None])
+
+    return {"end_of_speech_to_first_reply_audio_at_caller_ms": percentiles(at_caller),
+            "app_voice_to_voice_ms": stage("voice_to_voice"),
+            "app_end_of_speech_to_transcript_ms": stage("end_of_speech_to_transcript"),
+            "app_llm_first_token_ms": stage("llm_first_token"),
+            "app_tts_first_audio_ms": stage("tts_first_audio")}
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def memory(state: SandboxState, concurrent: int, stt: WhisperSTT, tts: PiperTTS,
+                 tmp: Path) -> dict[str, Any]:
+    app = VoxtraApp(app_settings(state), stt=stt, llm=ScriptedLLM(REPLIES), tts=tts,
+                    vad=SileroVAD())
+    listening: list[CallSession] = []
+
+    @app.route()
+    async def listen_only(call: CallSession) -> None:
+        await call.answer()
+        listening.append(call)
+        while await call.listen() is not None:
+            pass
+
+    wav = await speech_wav(tmp / "long.wav", tts, 1.0, " ".join(QUESTIONS), 4.0)
+    caller = SipCaller(state.sip_host, state.sip_port)
+    async with app:
+        # One call first, so that every lazily loaded piece is in place.
+        await caller.call(CallerScript("950", audio=wav, hangup_after=8))
+        before = rss_mib()
+        tasks = [asyncio.create_task(caller.call(CallerScript(
+            str(960 + i), audio=wav, hangup_after=12))) for i in range(concurrent)]
+        peak = before
+        while not all(t.done() for t in tasks):
+            await asyncio.sleep(0.5)
+            if sum(1 for c in listening if c.voice is not None and not c.ended) >= concurrent:
+                peak = max(peak, rss_mib())
+        results = await asyncio.gather(*tasks)
+    return {"concurrent_calls": concurrent, "answered": sum(r.answered for r in results),
+            "rss_before_mib": round(before, 1), "rss_peak_mib": round(peak, 1),
+            "per_call_mib": round((peak - before) / concurrent, 2)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=8)
+    parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument("--concurrent", type=int, default=20)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    print("framework:", json.dumps(await framework_latency(args.turns)), flush=True)
+    print("barge_in:", json.dumps(await barge_in(10)), flush=True)
+    stt, tts = WhisperSTT(), PiperTTS()
+    stt.load()
+    tts.load()
+    sandbox = AsteriskSandbox(SandboxOptions(
+        name="voice-bench", ari_port=free_port(socket.SOCK_STREAM),
+        sip_port=free_port(socket.SOCK_DGRAM)))
+    state = sandbox.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            print("conversation:", json.dumps(
+                await conversation(state, args.calls, stt, tts, Path(tmp))), flush=True)
+            print("memory:", json.dumps(
+                await memory(state, args.concurrent, stt, tts, Path(tmp))), flush=True)
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
