@@ -7,8 +7,9 @@
    (listen → agent → sentence → TTS → pacer); beside it, in the same run, the
    bare reference of one asyncio queue hand-off, and the ratio of the two.
 2. barge_in: the same pipeline, caller speech over Voxtra's reply: from the
-   decision to interrupt to the last frame sent, and from the caller's speech
-   onset to it (no backchannel filter: any 0.3 s of speech interrupts).
+   decision to interrupt until the last frame sent has played out (silence), and
+   from the caller's speech onset to then (no backchannel filter: any 0.3 s of
+   speech interrupts).
 3. conversation: sequential calls through the sandbox Asterisk with the offline
    stack (Silero VAD, Whisper tiny.en, scripted agent, Piper); each caller speaks
    a question made with Piper; the capture at SIPp gives the end of the caller's
@@ -74,7 +75,8 @@ async def queue_handoff(rounds: int) -> list[float]:
 
     async def consumer() -> None:
         for _ in range(rounds):
-            delays.append(time.monotonic() - await queue.get())
+            sent = await queue.get()
+            delays.append(time.monotonic() - sent)
 
     task = asyncio.create_task(consumer())
     for _ in range(rounds):
@@ -137,13 +139,13 @@ async def barge_in(rounds: int) -> dict[str, Any]:
         began = time.monotonic()
         await audio.speak(0.5)
         await speaking
-        last_frame = max(t for t, _ in audio.sent)
-        decision.append(last_frame - cleared[0])
-        onset.append(last_frame - began)
+        silent_at = max(t for t, _ in audio.sent) + 0.020  # the last frame has played
+        decision.append(silent_at - cleared[0])
+        onset.append(silent_at - began)
         await pipeline.aclose()
         await audio.close()
-    return {"decision_to_last_frame_ms": percentiles(decision),
-            "speech_onset_to_last_frame_ms": percentiles(onset)}
+    return {"decision_to_silence_ms": percentiles(decision),
+            "speech_onset_to_silence_ms": percentiles(onset)}
 
 
 def app_settings(state: SandboxState) -> VoxtraSettings:
@@ -217,15 +219,17 @@ async def memory(state: SandboxState, concurrent: int, stt: WhisperSTT, tts: Pip
         before = rss_mib()
         tasks = [asyncio.create_task(caller.call(CallerScript(
             str(960 + i), audio=wav, hangup_after=12))) for i in range(concurrent)]
-        peak = before
+        peak, most = before, 0
         while not all(t.done() for t in tasks):
-            await asyncio.sleep(0.5)
-            if sum(1 for c in listening if c.voice is not None and not c.ended) >= concurrent:
-                peak = max(peak, rss_mib())
+            await asyncio.sleep(0.25)
+            active = sum(1 for c in listening if c.voice is not None and not c.ended)
+            if active >= most:
+                peak, most = max(peak, rss_mib()), active
         results = await asyncio.gather(*tasks)
-    return {"concurrent_calls": concurrent, "answered": sum(r.answered for r in results),
-            "rss_before_mib": round(before, 1), "rss_peak_mib": round(peak, 1),
-            "per_call_mib": round((peak - before) / concurrent, 2)}
+    return {"calls_placed": concurrent, "answered": sum(r.answered for r in results),
+            "most_listening_at_once": most, "rss_before_mib": round(before, 1),
+            "rss_peak_mib": round(peak, 1),
+            "per_call_mib": round((peak - before) / max(1, most), 2)}
 
 
 async def main() -> None:

@@ -156,3 +156,37 @@ async def test_play_audio_waits_for_playout_and_barge_in_stops_it(
     assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard[:24000], 1.9) > 0.8
     assert len(heard) / 8000 <= SECONDS + 1.0 + 0.5
 
+
+
+async def test_two_audio_stream_consumers_each_get_every_chunk(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, chirp_wav: Path) -> None:
+    streams: list[list[AudioChunk]] = [[], []]
+    calls: list[CallSession] = []
+    app = VoxtraApp(voxtra_settings)
+
+    @app.route()
+    async def two_listeners(call: CallSession) -> None:
+        calls.append(call)
+        await call.answer()
+
+        async def consume(into: list[AudioChunk], slow: bool) -> None:
+            async for chunk in call.audio_stream():
+                into.append(chunk)
+                if slow:
+                    await asyncio.sleep(0.005)  # a slower reader does not starve the other
+
+        await asyncio.gather(consume(streams[0], False), consume(streams[1], True))
+
+    async with app:
+        result = await sip_caller.call(CallerScript("703", audio=chirp_wav, hangup_after=3.0))
+        await asyncio.wait_for(calls[0].wait_ended(), 10)
+    assert result.succeeded, result.stderr
+    first, second = streams
+    assert len(first) >= 100  # 2 s of audio and more
+    # The second reader subscribes a moment after the first: at most one chunk earlier.
+    assert len(first) - len(second) in (0, 1)
+    first = first[len(first) - len(second):]
+    assert [c.timestamp for c in first] == [c.timestamp for c in second]
+    assert all(np.array_equal(a.pcm, b.pcm) for a, b in zip(first, second, strict=True))
+    media = calls[0].media
+    assert media is not None and media.endpoint.dropped_overflow == 0

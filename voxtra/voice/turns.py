@@ -32,7 +32,7 @@ class TurnSettings(BaseModel):
     #: Silence after speech before the caller counts as pausing.
     pause_after: float = Field(default=0.1, ge=0)
     #: Silence that ends a turn whose words look finished.
-    min_endpointing_delay: float = Field(default=0.5, ge=0)
+    min_endpointing_delay: float = Field(default=0.4, ge=0)
     #: Silence that ends any turn (words that look unfinished, or none recognised).
     max_endpointing_delay: float = Field(default=1.4, ge=0)
     #: The caller may interrupt Voxtra by speaking (barge-in).
