@@ -139,6 +139,7 @@ class VoxtraApp:
             self.router.add(route)
         self._configured_routes = []
         await self.client.asterisk.info()
+        await asyncio.to_thread(self.voice.providers.load)
         self._stream = EventStream(self.client, self.app_name, self._dispatch,
                                    tracked=lambda: set(self.calls),
                                    on_reconcile=self._reconcile)

@@ -61,9 +61,10 @@ def best_correlation(reference: Pcm, received: Pcm, min_overlap: float = 1.5,
 
 
 def audible_spans(captured: list[CapturedPacket], received: bool, *, level: float = 300.0,
-                  gap: float = 0.3) -> list[tuple[float, float]]:
+                  gap: float = 0.3, shortest: float = 0.1) -> list[tuple[float, float]]:
     """When one direction of a captured call carried audible μ-law audio: (start, end)
-    capture times of each stretch, stretches closer than ``gap`` seconds joined."""
+    capture times of each stretch, stretches closer than ``gap`` seconds joined and
+    stretches shorter than ``shortest`` (a click) left out."""
     times = sorted(c.time for c in captured
                    if c.received is received and c.packet.payload_type == 0
                    and rms(ulaw_decode(c.packet.payload)) > level)
@@ -73,4 +74,4 @@ def audible_spans(captured: list[CapturedPacket], received: bool, *, level: floa
             spans[-1] = (spans[-1][0], time + 0.02)
         else:
             spans.append((time, time + 0.02))
-    return spans
+    return [(start, end) for start, end in spans if end - start >= shortest]

@@ -47,8 +47,9 @@ class SpeechEnded(VoiceEvent):
 class UserTranscriptEvent(VoiceEvent):
     """What the caller said: partial guesses while they speak, then one final per turn.
 
-    ``backchannel`` finals ("uh-huh" while Voxtra spoke) are reported but never
-    returned by ``listen()``.
+    ``backchannel`` finals were said while Voxtra spoke and did not count ("uh-huh",
+    or words recognised with too little confidence): reported, never returned by
+    ``listen()``.
     """
 
     name: ClassVar[str] = "transcript"

@@ -95,3 +95,6 @@ class LLM(ABC):
     def stream(self, messages: Sequence[ChatMessage],
                tools: Sequence[Tool] = ()) -> AsyncIterator[LLMDelta]:
         """The reply to ``messages``, as it is generated."""
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load the model now, blocking (the app calls it in a thread at startup)."""

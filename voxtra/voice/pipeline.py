@@ -67,6 +67,12 @@ class Providers:
     llm: LLM | None = None
     vad: VAD | None = None
 
+    def load(self) -> None:
+        """Load every model now (blocking): the first call then waits for none."""
+        for provider in (self.stt, self.tts, self.llm, self.vad):
+            if provider is not None:
+                provider.load()
+
     def recogniser(self) -> STT | None:
         if isinstance(self.stt, BatchSTT):
             self.stt = BufferedSTT(self.stt)
@@ -80,6 +86,8 @@ class _Turn:
     over_speech: bool
     ended_at: float | None = None
     interrupted: bool = False
+    #: Seconds of speech in the turn, once it has ended.
+    speech: float = 0.0
 
 
 @dataclass
@@ -308,6 +316,7 @@ class VoicePipeline:
         if hearing.stream is not None and hearing.turn is not None and detector.end_due(now):
             turn, stream = hearing.turn, hearing.stream
             turn.ended_at = detector.paused_at
+            turn.speech = detector.speech_seconds
             detector.reset()
             hearing.stream, hearing.turn = None, None
             hearing.held.clear()
@@ -357,9 +366,8 @@ class VoicePipeline:
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
-        words = self.settings.turn.backchannel_words
         backchannel = (turn.over_speech and not turn.interrupted
-                       and is_backchannel(transcript.text, words))
+                       and not self._meaningful_over_speech(transcript))
         event = UserTranscriptEvent(transcript.text, transcript.confidence, turn.started_at,
                                     turn.ended_at, final=True, language=transcript.language,
                                     backchannel=backchannel)
@@ -391,12 +399,7 @@ class VoicePipeline:
         detector = self._detector
         while self._speech is speech:
             ended = turn.ended_at is not None
-            if turn.ended_at is not None:
-                spoken = turn.ended_at - turn.started_at
-            elif detector.state is TurnState.SPEAKING:
-                spoken = time.monotonic() - turn.started_at
-            else:
-                spoken = detector.paused_at - turn.started_at
+            spoken = turn.speech if ended else detector.speech_seconds
             if spoken >= settings.min_interruption_speech and (
                     not settings.backchannel_words or await self._meaningful(stream)):
                 if self._speech is speech:
@@ -408,16 +411,23 @@ class VoicePipeline:
             await asyncio.sleep(0.05)
 
     async def _meaningful(self, stream: STTStream) -> bool:
-        """The caller said something other than backchannel words (or could not be
-        recognised: a failing recogniser must not disable barge-in)."""
+        """The caller said something that may interrupt (or could not be recognised: a
+        failing recogniser must not disable barge-in)."""
         try:
             guess = await asyncio.wait_for(stream.interim(), self.settings.stt_timeout)
         except asyncio.CancelledError:
             raise
         except Exception:
             return True
-        text = guess.text
-        return bool(text.strip()) and not is_backchannel(text, self.settings.turn.backchannel_words)
+        return self._meaningful_over_speech(guess)
+
+    def _meaningful_over_speech(self, transcript: Transcript) -> bool:
+        """Words said over Voxtra's speech that count: recognised with confidence, and
+        not only backchannel words."""
+        settings = self.settings.turn
+        return (bool(transcript.text.strip())
+                and transcript.confidence >= settings.min_overlap_confidence
+                and not is_backchannel(transcript.text, settings.backchannel_words))
 
     # Reporting -----------------------------------------------------------------
 

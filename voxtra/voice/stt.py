@@ -49,6 +49,9 @@ class STT(ABC):
     @abstractmethod
     def stream(self) -> STTStream: ...
 
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load the model now, blocking (the app calls it in a thread at startup)."""
+
 
 class BatchSTT(ABC):
     """A recogniser that transcribes a whole piece of audio at once (Whisper)."""
@@ -57,6 +60,9 @@ class BatchSTT(ABC):
 
     @abstractmethod
     async def transcribe(self, pcm: Pcm) -> Transcript: ...
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load the model now, blocking (the app calls it in a thread at startup)."""
 
 
 class BufferedSTT(STT):
@@ -74,6 +80,9 @@ class BufferedSTT(STT):
 
     def stream(self) -> STTStream:
         return _BufferedStream(self.batch)
+
+    def load(self) -> None:
+        self.batch.load()
 
 
 class _BufferedStream(STTStream):

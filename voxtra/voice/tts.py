@@ -15,3 +15,6 @@ class TTS(ABC):
     @abstractmethod
     def synthesize(self, text: str) -> AsyncIterator[Pcm]:
         """``text`` as int16 PCM at :attr:`sample_rate`, in pieces as they are made."""
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load the model now, blocking (the app calls it in a thread at startup)."""

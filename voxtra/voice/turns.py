@@ -39,6 +39,9 @@ class TurnSettings(BaseModel):
     interruptions: bool = True
     #: Caller speech needed before it interrupts Voxtra.
     min_interruption_speech: float = Field(default=0.3, ge=0)
+    #: While Voxtra speaks, the recogniser's confidence an utterance needs to interrupt or
+    #: to count as a turn (below it, it is taken for noise or a mumble and ignored).
+    min_overlap_confidence: float = Field(default=0.4, ge=0, le=1)
     #: Words that acknowledge rather than interrupt while Voxtra speaks. An utterance
     #: made only of these neither interrupts nor becomes a turn. Empty: any speech of
     #: ``min_interruption_speech`` interrupts at once (no recognition needed).
@@ -109,6 +112,8 @@ class TurnDetector:
         #: When the current turn's speech began, and when its latest pause began.
         self.started_at = 0.0
         self.paused_at = 0.0
+        #: Seconds of speech (not pauses) in the current turn.
+        self.speech_seconds = 0.0
         #: The recogniser's guess at the words so far (None while unknown).
         self.guess: str | None = None
         self._speech_run = 0.0
@@ -120,6 +125,8 @@ class TurnDetector:
         if probability >= settings.vad_threshold:
             self._speech_run += seconds
             self._silence_run = 0.0
+            if self.state is TurnState.SPEAKING:
+                self.speech_seconds += seconds
         else:
             self._silence_run += seconds
             self._speech_run = 0.0
@@ -133,6 +140,8 @@ class TurnDetector:
             signal = TurnSignal.STARTED if self.state is TurnState.QUIET else TurnSignal.RESUMED
             if signal is TurnSignal.STARTED:
                 self.started_at = began
+                self.speech_seconds = 0.0
+            self.speech_seconds += self._speech_run
             self.state = TurnState.SPEAKING
             self.guess = None
             return signal

@@ -27,6 +27,9 @@ class VAD(ABC):
     @abstractmethod
     def stream(self) -> VADStream: ...
 
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load the model now, blocking (the app calls it in a thread at startup)."""
+
 
 class EnergyVAD(VAD):
     """Speech where the level rises ``margin_db`` above a tracked noise floor.

@@ -41,7 +41,10 @@ class SileroVAD(VAD):
     def __init__(self, model: str | Path | None = None) -> None:
         self.model_path = Path(model) if model is not None else None
 
-    def load(self) -> Any:
+    def load(self) -> None:
+        self._shared()
+
+    def _shared(self) -> Any:
         """The shared inference session (loaded on first use)."""
         path = str(self.model_path or _default_model())
         with _LOCK:
@@ -50,7 +53,7 @@ class SileroVAD(VAD):
             return _SESSIONS[path]
 
     def stream(self) -> VADStream:
-        return _SileroStream(self.load())
+        return _SileroStream(self._shared())
 
 
 class _SileroStream(VADStream):

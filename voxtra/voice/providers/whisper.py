@@ -58,8 +58,9 @@ class WhisperSTT(BatchSTT):
         self.min_window = min_window
 
     def load(self) -> None:
-        """Load the model now rather than on the first utterance (it blocks: call at startup)."""
-        self._model()
+        """Load the model now rather than on the first utterance, and run it once on a
+        little silence (the first inference is slower); it blocks: call at startup."""
+        self._transcribe(np.zeros(self.sample_rate // 2, dtype=np.float32))
 
     async def transcribe(self, pcm: Pcm) -> Transcript:
         if not len(pcm):

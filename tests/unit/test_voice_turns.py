@@ -1,0 +1,112 @@
+"""Turn-taking rules, sentence streaming and tools, without audio or a clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from voxtra.voice.llm import Tool
+from voxtra.voice.text import sentences
+from voxtra.voice.turns import (
+    TurnDetector,
+    TurnSettings,
+    TurnSignal,
+    TurnState,
+    is_backchannel,
+    looks_finished,
+)
+
+SETTINGS = TurnSettings(min_speech=0.1, pause_after=0.1, min_endpointing_delay=0.4,
+                        max_endpointing_delay=1.2)
+
+
+def feed(detector: TurnDetector, start: float, seconds: float, probability: float
+         ) -> tuple[float, list[TurnSignal]]:
+    signals = []
+    now = start
+    for _ in range(round(seconds / 0.02)):
+        now += 0.02
+        signal = detector.update(now, probability, 0.02)
+        if signal is not None:
+            signals.append(signal)
+    return now, signals
+
+
+def test_a_turn_starts_after_min_speech_and_pauses_after_silence() -> None:
+    detector = TurnDetector(SETTINGS)
+    now, signals = feed(detector, 0.0, 0.06, 1.0)  # a click: too short
+    assert signals == [] and detector.state is TurnState.QUIET
+    now, signals = feed(detector, now, 0.5, 0.0)
+    now, signals = feed(detector, now, 1.0, 1.0)
+    assert signals == [TurnSignal.STARTED]
+    assert detector.started_at == pytest.approx(0.56, abs=0.021)
+    now, signals = feed(detector, now, 0.2, 0.0)
+    assert signals == [TurnSignal.PAUSED]
+    assert detector.paused_at == pytest.approx(1.56, abs=0.021)
+    assert detector.speech_seconds == pytest.approx(1.0, abs=0.021)
+
+
+def test_the_end_of_turn_waits_longer_after_unfinished_words() -> None:
+    detector = TurnDetector(SETTINGS)
+    now, _ = feed(detector, 0.0, 1.0, 1.0)
+    now, _ = feed(detector, now, 0.5, 0.0)
+    assert not detector.end_due(now)  # no guess at the words yet: wait
+    detector.guess = "I would like to"
+    assert not detector.end_due(now)
+    detector.guess = "I would like a table."
+    assert detector.end_due(now)
+    detector.guess = "I would like to"
+    assert detector.end_due(detector.paused_at + 1.21)  # the longest wait is over
+
+
+def test_speech_resuming_in_a_pause_continues_the_turn() -> None:
+    detector = TurnDetector(SETTINGS)
+    now, _ = feed(detector, 0.0, 0.6, 1.0)
+    now, _ = feed(detector, now, 0.3, 0.0)
+    detector.guess = "I would like to"
+    now, signals = feed(detector, now, 0.4, 1.0)
+    assert signals == [TurnSignal.RESUMED] and detector.guess is None
+    assert detector.started_at == pytest.approx(0.0, abs=0.021)
+    assert detector.speech_seconds == pytest.approx(1.0, abs=0.021)
+
+
+@pytest.mark.parametrize(("text", "finished"), [
+    ("I would like a table.", True), ("I would like to", False), ("I would like to.", False),
+    ("Can you help me?", True), ("And the", False), ("Well, um...", False), ("", False),
+    ("My number is", True), ("Thank you", True), ("one, two,", False),
+])
+def test_looks_finished(text: str, finished: bool) -> None:
+    assert looks_finished(text) is finished
+
+
+@pytest.mark.parametrize(("text", "backchannel"), [
+    ("Uh-huh.", True), ("Mm-hmm", True), ("Yeah, okay.", True), ("I see.", True),
+    ("Ha ha.", True), ("Okay, but what about Sunday?", False), ("Stop.", False), ("", False),
+])
+def test_is_backchannel(text: str, backchannel: bool) -> None:
+    assert is_backchannel(text, TurnSettings().backchannel_words) is backchannel
+
+
+async def test_sentences_are_cut_as_soon_as_they_end() -> None:
+    async def tokens() -> AsyncIterator[str]:
+        for token in ["Hi", ".", " Mr", ". Smith", " is", " here", ". How", " are",
+                      " you", "? Fine", "\n", "Bye"]:
+            yield token
+
+    assert [s async for s in sentences(tokens())] == [
+        "Hi. Mr. Smith is here.", "How are you?", "Fine\nBye"]
+
+
+async def test_a_tool_is_described_and_called_from_its_type_hints() -> None:
+    def book(party: int, day: str = "today") -> dict[str, object]:
+        """Book a table."""
+        return {"party": party, "day": day}
+
+    tool = Tool(book)
+    schema = tool.schema()["function"]
+    assert schema["name"] == "book" and schema["description"] == "Book a table."
+    assert schema["parameters"]["required"] == ["party"]
+    assert schema["parameters"]["properties"]["party"]["type"] == "integer"
+    assert await tool.call({"party": "2"}) == '{"party": 2, "day": "today"}'
+    assert (await tool.call({"day": "monday"})).startswith("error: invalid arguments")
