@@ -53,6 +53,11 @@ HangupCallback = Callable[["CallSession"], Awaitable[None] | None]
 #: as RTP, so hanging up at once cuts the prompt's end.
 PLAYOUT_DRAIN = 0.25
 
+#: Seconds a hangup waits after the last frame of our own RTP audio was sent. Measured
+#: against Asterisk 22: hanging up as the last frame left lost that frame at the
+#: caller; 0.1 s later it arrived every time (6 of 6).
+MEDIA_DRAIN = 0.1
+
 
 class CallState(StrEnum):
     RINGING = "ringing"
@@ -410,8 +415,10 @@ class CallSession:
         media = await self._media_leg()
         playout = media.endpoint.push(pcm, sample_rate, protected=not interruptible)
         try:
-            return (await self._until_ended(asyncio.shield(playout.done))
-                    and not playout.done.cancelled())
+            played = (await self._until_ended(asyncio.shield(playout.done))
+                      and not playout.done.cancelled())
+            self._drain_after(MEDIA_DRAIN)
+            return played
         except asyncio.CancelledError:
             # Our caller gave up waiting (a timeout, say): stop what the caller hears.
             if interruptible:
@@ -453,7 +460,9 @@ class CallSession:
         result says which and how much was heard. Needs a TTS (``VoxtraApp(tts=...)``).
         """
         voice = await self._voice_pipeline()
-        return await voice.say(text, interruptible=interruptible)
+        result = await voice.say(text, interruptible=interruptible)
+        self._drain_after(MEDIA_DRAIN)
+        return result
 
     async def listen(self, timeout: float | None = None) -> UserTranscriptEvent | None:
         """The caller's next turn, transcribed (final transcripts only); None after
@@ -517,6 +526,10 @@ class CallSession:
                 self._voice.start()
             return self._voice
 
+    def _drain_after(self, seconds: float) -> None:
+        """A hangup from now waits ``seconds``, so the caller hears what was sent."""
+        self._playout_until = max(self._playout_until, time.monotonic() + seconds)
+
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
         self._hangup_callbacks.append(callback)
@@ -542,7 +555,7 @@ class CallSession:
         elif isinstance(event, PlaybackFinished):
             future = self._playbacks.get(event.playback.id)
             if future is not None and not future.done():
-                self._playout_until = time.monotonic() + PLAYOUT_DRAIN
+                self._drain_after(PLAYOUT_DRAIN)
                 future.set_result(None)
         elif isinstance(event, RecordingFinished | RecordingFailed):
             self._recorder.on_event(event)

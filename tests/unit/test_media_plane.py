@@ -152,7 +152,8 @@ async def test_protected_audio_survives_clear_and_cancel_drops_one_group() -> No
     pacer.cancel(dropped)
     await asyncio.sleep(0.05)
     assert 0.1 <= pacer.clear() <= 0.121  # five protected frames still to play
-    await asyncio.wait_for(kept.done, 2)
+    await asyncio.wait_for(pacer.wait_for_playout(), 2)
+    assert kept.done.done() and pacer.queued == 0
     await pacer.stop()
     assert cut.done.cancelled() and dropped.done.cancelled()
     assert sent.count(b"p") == 5 and b"d" not in sent and sent.count(b"i") < 20

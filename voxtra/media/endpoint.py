@@ -215,6 +215,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         """Seconds of audio queued and not yet sent."""
         return self._pacer.queued
 
+    async def wait_for_playout(self) -> None:
+        """Return once everything queued now has been sent (or dropped)."""
+        await self._pacer.wait_for_playout()
+
     def _send_frame(self, payload: bytes, marker: bool) -> None:
         if self._transport is None or self.remote is None:
             return

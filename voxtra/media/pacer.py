@@ -108,6 +108,11 @@ class Pacer:
         """Seconds of audio queued and not yet sent."""
         return len(self._frames) * FRAME
 
+    async def wait_for_playout(self) -> None:
+        """Return once everything queued now has been sent (or dropped)."""
+        if self._frames:
+            await asyncio.wait([self._frames[-1].playout.done])
+
     def cancel(self, playout: Playout) -> None:
         """Drop the queued frames of one playout (e.g. a playback that was cancelled)."""
         self._drop(lambda frame: frame.playout is playout)

@@ -9,8 +9,10 @@ reports ``lo``), IPv4 and UDP headers, then the RTP packet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
+import socket
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -64,6 +66,7 @@ class RtpCapture:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._process is not None and self._process.returncode is None:
+            await self._drain()
             self._process.send_signal(signal.SIGINT)
             await asyncio.wait_for(self._process.wait(), 10)
         try:
@@ -73,6 +76,29 @@ class RtpCapture:
         finally:
             self.packets = [c.packet for c in self.captured if c.received]
             self._tmp.cleanup()
+
+
+    async def _drain(self, timeout: float = 2.0) -> None:
+        """Wait until dumpcap has written everything captured so far.
+
+        Stopped at once, dumpcap loses the packets of its last fraction of a second
+        still in the kernel's capture buffer (seen: a call's last RTP frame, sent
+        220 ms before the stop, missing). A marker datagram sent now is written after
+        them: once it is in the file, so are they.
+        """
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(_MARKER, ("127.0.0.1", self.port))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with contextlib.suppress(FileNotFoundError):
+                if _MARKER in self._file.read_bytes():
+                    return
+            await asyncio.sleep(0.02)
+
+
+#: Not RTP (version 0): the pcap reader skips it.
+_MARKER = b"\x00voxtra-capture-drained"
 
 
 def read_pcap_rtp(data: bytes, port: int) -> list[CapturedPacket]:

@@ -108,6 +108,9 @@ class MemoryAudio:
     def queued(self) -> float:
         return self._pacer.queued
 
+    async def wait_for_playout(self) -> None:
+        await self._pacer.wait_for_playout()
+
     def _send(self, payload: bytes, marker: bool) -> None:
         loop = asyncio.get_running_loop()
         self.sent.append((loop.time(), np.frombuffer(payload, dtype="<i2")))

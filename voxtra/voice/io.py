@@ -37,3 +37,7 @@ class AudioOutput(Protocol):
     def queued(self) -> float:
         """Seconds of audio queued and not yet sent."""
         ...
+
+    async def wait_for_playout(self) -> None:
+        """Return once everything queued now has been sent (or dropped)."""
+        ...

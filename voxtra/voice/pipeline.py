@@ -196,8 +196,9 @@ class VoicePipeline:
                 raise
             except Exception as exc:
                 self._output.clear()
-                error = ProviderError(type(tts).__name__, str(exc) or repr(exc))
-                self._report(error, speech.failed_stage or "tts")
+                stage = speech.failed_stage or "tts"
+                error = ProviderError(stage, str(exc) or repr(exc))
+                self._report(error, stage)
                 raise error from exc
             finally:
                 self._speech = self._speech_task = self._speaking_metrics = None
