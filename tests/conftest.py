@@ -8,6 +8,24 @@ from pathlib import Path
 import pytest
 
 from voxtra.testing.sandbox import INSTANCES
+from voxtra.voice.providers.piper import PiperTTS
+from voxtra.voice.providers.whisper import WhisperSTT
+
+
+@pytest.fixture(scope="session")
+def whisper() -> WhisperSTT:
+    """The offline recogniser, loaded once for the test session."""
+    stt = WhisperSTT()
+    stt.load()
+    return stt
+
+
+@pytest.fixture(scope="session")
+def piper() -> PiperTTS:
+    """The offline voice, loaded once for the test session."""
+    tts = PiperTTS()
+    tts.load()
+    return tts
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -426,8 +426,12 @@ class CallSession:
             raise
 
     def stop_audio(self) -> float:
-        """Drop the interruptible audio queued for the caller (barge-in); returns seconds
-        until they hear silence."""
+        """Drop the interruptible audio queued for the caller (barge-in), and stop what
+        ``say`` is generating; returns seconds until they hear silence."""
+        if self._voice is not None:
+            cut = self._voice.interrupt()
+            if cut is not None:
+                return cut.to_silence
         return self._media.endpoint.clear() if self._media is not None else 0.0
 
     @property

@@ -40,20 +40,6 @@ LONG_ANSWER = ("On Saturdays the store opens at nine in the morning and closes a
 LEAD = 1.5  # seconds of silence before the caller speaks (the media leg comes up)
 
 
-@pytest.fixture(scope="module")
-def whisper() -> WhisperSTT:
-    stt = WhisperSTT()
-    stt.load()
-    return stt
-
-
-@pytest.fixture(scope="module")
-def piper() -> PiperTTS:
-    tts = PiperTTS()
-    tts.load()
-    return tts
-
-
 @pytest.fixture
 def scripted() -> Iterator[ScriptedLLM]:
     yield ScriptedLLM({r"parking|car": "The car park is behind the store.",

@@ -22,20 +22,6 @@ SENTENCE = "What time does the store open on Saturday?"
 
 
 @pytest.fixture(scope="module")
-def piper() -> PiperTTS:
-    tts = PiperTTS()
-    tts.load()
-    return tts
-
-
-@pytest.fixture(scope="module")
-def whisper() -> WhisperSTT:
-    stt = WhisperSTT()
-    stt.load()
-    return stt
-
-
-@pytest.fixture(scope="module")
 async def spoken(piper: PiperTTS) -> Pcm:
     """The test sentence in Piper's voice, at 16 kHz."""
     chunks = [chunk async for chunk in piper.synthesize(SENTENCE)]

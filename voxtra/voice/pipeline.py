@@ -238,19 +238,20 @@ class VoicePipeline:
         elif isinstance(text, str) and self.agent is not None:
             self.agent.heard(text, result.heard_text)
 
-    def interrupt(self) -> SpeechResult | None:
-        """Cut what Voxtra is saying (as barge-in would)."""
+    def interrupt(self) -> Interrupted | None:
+        """Cut what Voxtra is saying, as barge-in does: generation stops and the queued
+        audio is dropped together. None if it was not speaking."""
         speech = self._speech
         if speech is None or self._speech_task is None:
             return None
         at = time.monotonic()
         to_silence = speech.interrupt()
         self._speech_task.cancel()
-        result = speech.result
         if self._speaking_metrics is not None:
             self._speaking_metrics.barge_in_to_silence = to_silence
-        self.events.emit(Interrupted(at, to_silence, result))
-        return result
+        event = Interrupted(at, to_silence, speech.result)
+        self.events.emit(event)
+        return event
 
     # Hearing -------------------------------------------------------------------
 
