@@ -1,0 +1,168 @@
+"""Fallback lists: a stage that switches to the next provider when one fails.
+
+``FallbackSTT([DeepgramSTT(), WhisperSTT()])`` and the like are providers
+themselves, so the pipeline needs no flags. A switch happens within the turn:
+
+- STT: the utterance's audio is kept, so when a recogniser fails (or times out)
+  the next one gets all of it and the turn is still transcribed.
+- LLM and TTS: a provider that fails before its first token or audio is replaced
+  by the next for the same request; one that fails after it has given something
+  fails the request (switching then would repeat words the caller already heard).
+
+Each failure is logged; the last provider's error is raised if all fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import TypeVar
+
+import numpy as np
+
+from voxtra.errors import ProviderError
+from voxtra.media.g711 import Pcm
+from voxtra.media.resample import Resampler, resample
+from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool
+from voxtra.voice.stt import STT, BatchSTT, BufferedSTT, STTStream, Transcript
+from voxtra.voice.tts import TTS
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P")
+
+
+def _need(providers: Sequence[P], kind: str) -> list[P]:
+    if not providers:
+        raise ValueError(f"a {kind} fallback list needs at least one provider")
+    return list(providers)
+
+
+def _failed(provider: object, error: BaseException) -> ProviderError:
+    log.warning("%s failed, trying the next: %s", type(provider).__name__, error)
+    if isinstance(error, ProviderError):
+        return error
+    return ProviderError(type(provider).__name__, str(error) or repr(error))
+
+
+class FallbackLLM(LLM):
+    def __init__(self, providers: Sequence[LLM]) -> None:
+        self.providers = _need(providers, "LLM")
+
+    def load(self) -> None:
+        for provider in self.providers:
+            provider.load()
+
+    async def stream(self, messages: Sequence[ChatMessage],
+                     tools: Sequence[Tool] = ()) -> AsyncIterator[LLMDelta]:
+        error: ProviderError | None = None
+        for provider in self.providers:
+            started = False
+            try:
+                async for delta in provider.stream(messages, tools):
+                    started = True
+                    yield delta
+                return
+            except Exception as exc:
+                if started:
+                    raise
+                error = _failed(provider, exc)
+        assert error is not None
+        raise error
+
+
+class FallbackTTS(TTS):
+    """Audio comes at the first provider's sample rate (others are resampled)."""
+
+    def __init__(self, providers: Sequence[TTS]) -> None:
+        self.providers = _need(providers, "TTS")
+        self.sample_rate = self.providers[0].sample_rate
+
+    def load(self) -> None:
+        for provider in self.providers:
+            provider.load()
+
+    async def synthesize(self, text: str) -> AsyncIterator[Pcm]:
+        error: ProviderError | None = None
+        for provider in self.providers:
+            resampler = (Resampler(provider.sample_rate, self.sample_rate)
+                         if provider.sample_rate != self.sample_rate else None)
+            started = False
+            try:
+                async for pcm in provider.synthesize(text):
+                    started = True
+                    yield resampler.process(pcm) if resampler is not None else pcm
+                return
+            except Exception as exc:
+                if started:
+                    raise
+                error = _failed(provider, exc)
+        assert error is not None
+        raise error
+
+
+class FallbackSTT(STT):
+    """Audio is pushed at the first recogniser's sample rate; ``timeout`` bounds each
+    recogniser's answer so that a hanging one gives way to the next within the turn
+    (keep ``voice.stt_timeout`` above it)."""
+
+    def __init__(self, providers: Sequence[STT | BatchSTT], timeout: float = 2.0) -> None:
+        self.providers: list[STT] = [BufferedSTT(p) if isinstance(p, BatchSTT) else p
+                                     for p in _need(providers, "STT")]
+        self.sample_rate = self.providers[0].sample_rate
+        self.timeout = timeout
+
+    def load(self) -> None:
+        for provider in self.providers:
+            provider.load()
+
+    def stream(self) -> STTStream:
+        return _FallbackStream(self)
+
+
+class _FallbackStream(STTStream):
+    def __init__(self, fallback: FallbackSTT) -> None:
+        self._fallback = fallback
+        self._index = 0
+        self._audio: list[Pcm] = []
+        self._stream = fallback.providers[0].stream()
+
+    def push(self, pcm: Pcm) -> None:
+        self._audio.append(pcm)
+        self._stream.push(pcm)
+
+    async def interim(self) -> Transcript:
+        return await self._ask(final=False)
+
+    async def final(self) -> Transcript:
+        return await self._ask(final=True)
+
+    async def _ask(self, final: bool) -> Transcript:
+        while True:
+            provider = self._fallback.providers[self._index]
+            try:
+                answer = self._stream.final() if final else self._stream.interim()
+                return await asyncio.wait_for(answer, self._fallback.timeout)
+            except Exception as exc:
+                error = _failed(provider, exc)
+                if self._index + 1 >= len(self._fallback.providers):
+                    raise error from exc
+            await self._switch()
+
+    async def _switch(self) -> None:
+        """Give the next recogniser the whole utterance so far."""
+        await self.aclose()
+        self._index += 1
+        provider = self._fallback.providers[self._index]
+        self._stream = provider.stream()
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        if provider.sample_rate != self._fallback.sample_rate:
+            audio = resample(audio, self._fallback.sample_rate, provider.sample_rate)
+        self._stream.push(audio)
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        except Exception as exc:
+            log.debug("closing %s failed: %s", type(self._stream).__name__, exc)
