@@ -33,7 +33,7 @@ from voxtra.session import BridgeRegistry, CallSession, CallState, Direction, Vo
 from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers
-from voxtra.voice.providers import default_vad
+from voxtra.voice.providers import build, default_vad
 from voxtra.voice.stt import STT, BatchSTT
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD
@@ -77,8 +77,13 @@ class VoxtraApp:
         """``stt``, ``llm``, ``tts`` and ``vad`` are the voice providers every call
         shares (models load once per process); ``overrides`` are settings."""
         self.settings = settings or VoxtraSettings(**overrides)
-        self.voice = VoiceConfig(Providers(stt, tts, llm, vad or default_vad()),
-                                 self.settings.voice)
+        voice = self.settings.voice
+        providers = Providers(
+            stt or (build("stt", voice.stt) if voice.stt else None),
+            tts or (build("tts", voice.tts) if voice.tts else None),
+            llm or (build("llm", voice.llm) if voice.llm else None),
+            vad or (build("vad", voice.vad) if voice.vad else default_vad()))
+        self.voice = VoiceConfig(providers, voice)
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
                                 self.settings.ari_password.get_secret_value())
         self.router = Router()

@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                       "(examples/voice_agent.py) and print what the caller heard back")
     _sandbox_options(demo)
 
+    commands.add_parser(
+        "check", help="check the settings: ARI reachable, each voice provider configured "
+        "and its credentials accepted (settings from VOXTRA_*, .env, VOXTRA_CONFIG)")
+
     conf = commands.add_parser(
         "render-conf", help="render asterisk-conf/ into a directory (password from "
         "VOXTRA_ARI_PASSWORD)")
@@ -56,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "render-conf":
             return _render_conf(args)
+        if args.command == "check":
+            return asyncio.run(_check())
         options = SandboxOptions(name=args.name, ari_port=args.ari_port,
                                  sip_port=args.sip_port)
         if args.command == "sandbox":
@@ -67,6 +73,53 @@ def main(argv: list[str] | None = None) -> int:
     except (SandboxError, SippError, AriError, AsteriskConfError) as exc:
         print(f"voxtra: {exc}", file=sys.stderr)
         return 1
+
+
+async def _check() -> int:
+    """Print one line per thing checked; exit 1 if any failed."""
+    from pydantic import ValidationError
+
+    from voxtra.app import VoxtraApp
+    from voxtra.errors import VoxtraError
+    from voxtra.voice.fallback import FallbackLLM, FallbackSTT, FallbackTTS
+
+    try:
+        app = VoxtraApp()
+    except (ValidationError, VoxtraError, ValueError) as exc:
+        print(f"settings: FAILED: {exc}")
+        return 1
+    failures = 0
+    try:
+        info = await app.client.asterisk.info()
+        version = info.system.version if info.system else "?"
+        print(f"ari: OK: {app.settings.ari_url} (Asterisk {version})")
+    except AriError as exc:
+        print(f"ari: FAILED: {exc}")
+        failures += 1
+    finally:
+        await app.client.close()
+    providers = app.voice.providers
+    for stage, provider in (("stt", providers.stt), ("llm", providers.llm),
+                            ("tts", providers.tts), ("vad", providers.vad)):
+        if provider is None:
+            print(f"{stage}: not configured")
+            continue
+        members = provider.providers if isinstance(
+            provider, FallbackSTT | FallbackLLM | FallbackTTS) else [provider]
+        for member in members:
+            name = type(getattr(member, "batch", member)).__name__
+            try:
+                await asyncio.to_thread(member.load)
+                check = getattr(member, "check", None)
+                if check is not None:
+                    await check()
+                    print(f"{stage}: OK: {name}: credentials accepted")
+                else:
+                    print(f"{stage}: OK: {name}: loaded")
+            except VoxtraError as exc:
+                print(f"{stage}: FAILED: {name}: {exc}")
+                failures += 1
+    return 1 if failures else 0
 
 
 def _render_conf(args: argparse.Namespace) -> int:

@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from voxtra.voice.turns import TurnSettings
 
 
-class VoiceSettings(BaseModel):
-    """How calls talk: turn-taking, provider time limits and what the agent says."""
+class ProviderSettings(BaseModel):
+    """One provider: its name (``whisper``, ``deepgram``, ``openai``, ...) and its
+    options, given to its constructor as they are (``model: nova-3``).
 
+    ``api_key`` is a secret: never shown in logs or ``repr``; unset, the provider
+    reads its vendor's usual environment variable (``DEEPGRAM_API_KEY``, ...).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    provider: str
+    api_key: SecretStr | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        options = dict(self.model_extra or {})
+        if self.api_key is not None:
+            options["api_key"] = self.api_key
+        return options
+
+
+#: A provider, or a fallback list of them (the first that works is used).
+ProviderChoice = ProviderSettings | list[ProviderSettings]
+
+
+class VoiceSettings(BaseModel):
+    """How calls talk: providers, turn-taking, time limits and what the agent says."""
+
+    #: Providers chosen by name (``stt: {provider: deepgram, model: nova-3}``); those
+    #: given to ``VoxtraApp(stt=...)`` in code take precedence.
+    stt: ProviderChoice | None = None
+    llm: ProviderChoice | None = None
+    tts: ProviderChoice | None = None
+    vad: ProviderSettings | None = None
     turn: TurnSettings = TurnSettings()
     #: Seconds the recogniser has for a turn's final transcript.
     stt_timeout: float = 5.0

@@ -1,0 +1,44 @@
+"""``voxtra check`` against the sandbox Asterisk and a local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+
+from voxtra.cli import main
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.fake_openai import FakeOpenAI
+
+
+def config(path: Path, settings: VoxtraSettings, base_url: str, key: str) -> Path:
+    path.write_text(yaml.safe_dump({
+        "ari_url": settings.ari_url, "ari_user": settings.ari_user,
+        "ari_password": settings.ari_password.get_secret_value(),
+        "app_name": settings.app_name,
+        "voice": {"llm": {"provider": "openai", "model": "fake-model", "base_url": base_url,
+                          "api_key": key},
+                  "tts": {"provider": "espeak"}, "vad": {"provider": "energy"}},
+    }))
+    return path
+
+
+@pytest.mark.parametrize("key", ["test-key", "wrong-key-12345"])
+async def test_check_reports_ari_and_each_provider(
+        key: str, voxtra_settings: VoxtraSettings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    async with FakeOpenAI() as server:
+        monkeypatch.setenv("VOXTRA_CONFIG", str(config(tmp_path / "voxtra.yaml",
+                                                       voxtra_settings, server.url, key)))
+        monkeypatch.delenv("VOXTRA_ARI_PASSWORD", raising=False)
+        status = await asyncio.to_thread(main, ["check"])
+    out = capsys.readouterr().out
+    assert "ari: OK" in out and "Asterisk 22" in out
+    assert "tts: OK: EspeakTTS" in out and "stt: not configured" in out
+    if key == "test-key":
+        assert status == 0 and "llm: OK: OpenAILLM: credentials accepted" in out
+    else:
+        assert status == 1 and "llm: FAILED: OpenAILLM" in out and "rejected" in out
+    assert key not in out
