@@ -36,21 +36,27 @@ import numpy as np
 from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
+from voxtra.media.g711 import Pcm
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans
+from voxtra.testing.fake_openai import FakeOpenAI
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.testing.sipp import CallerScript, SipCaller, free_port
 from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio, speech_wav
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import TurnMetrics
+from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers, VoicePipeline
+from voxtra.voice.providers.openai import OpenAILLM
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.scripted import ScriptedLLM
 from voxtra.voice.providers.silero import SileroVAD
 from voxtra.voice.providers.whisper import WhisperSTT
 from voxtra.voice.settings import VoiceSettings
+from voxtra.voice.stt import STT, STTStream, Transcript
+from voxtra.voice.tts import TTS
 from voxtra.voice.turns import TurnSettings
 
 QUESTIONS = ["What time does the store open on Saturday?", "Where can I park my car?",
@@ -86,25 +92,64 @@ async def queue_handoff(rounds: int) -> list[float]:
     return delays
 
 
-def fake_pipeline(stt: FakeSTT, replies: list[str], turn: TurnSettings
+def fake_pipeline(stt: STT, replies: list[str], turn: TurnSettings, *,
+                  llm: LLM | None = None, tts: TTS | None = None,
                   ) -> tuple[VoicePipeline, MemoryAudio, AgentClient, EventEmitter]:
     audio = MemoryAudio()
     events = EventEmitter()
-    agent = AgentClient(FakeLLM(replies))
-    pipeline = VoicePipeline(Providers(stt, FakeTTS(), agent.llm, FakeVAD()), audio, audio,
-                             VoiceSettings(turn=turn), events, agent)
+    agent = AgentClient(llm or FakeLLM(replies))
+    pipeline = VoicePipeline(Providers(stt, tts or FakeTTS(), agent.llm, FakeVAD()), audio,
+                             audio, VoiceSettings(turn=turn), events, agent)
     pipeline.start()
     return pipeline, audio, agent, events
 
 
-async def framework_latency(turns: int) -> dict[str, Any]:
+class TimedSTT(STT):
+    """Wraps a recogniser and records how long each final transcript took."""
+
+    def __init__(self, inner: STT) -> None:
+        self.inner = inner
+        self.sample_rate = inner.sample_rate
+        self.finals: list[float] = []
+
+    def stream(self) -> STTStream:
+        return _TimedStream(self, self.inner.stream())
+
+
+class _TimedStream(STTStream):
+    def __init__(self, owner: TimedSTT, inner: STTStream) -> None:
+        self.owner, self.inner = owner, inner
+
+    def push(self, pcm: Pcm) -> None:
+        self.inner.push(pcm)
+
+    async def interim(self) -> Transcript:
+        return await self.inner.interim()
+
+    async def final(self) -> Transcript:
+        began = time.monotonic()
+        try:
+            return await self.inner.final()
+        finally:
+            self.owner.finals.append(time.monotonic() - began)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def framework_latency(turns: int, stt: STT | None = None, llm: LLM | None = None,
+                            tts: TTS | None = None) -> dict[str, Any]:
+    """End of turn → first reply frame, less the providers' own time (final transcript,
+    first token, first audio), per turn."""
+    timed = TimedSTT(stt or FakeSTT(["Hello there."] * turns))
     turn = TurnSettings(min_endpointing_delay=0.2, max_endpointing_delay=0.2)
-    pipeline, audio, agent, events = fake_pipeline(FakeSTT(["Hello there."] * turns),
-                                                   ["Hi."], turn)
+    pipeline, audio, agent, events = fake_pipeline(timed, ["Hi."], turn, llm=llm, tts=tts)
     decided: list[float] = []
     started: list[float] = []
+    metrics: list[TurnMetrics] = []
     events.on("speech_ended", lambda e: decided.append(time.monotonic()))
     events.on("response_started", lambda e: started.append(e.at))
+    events.on("metrics", metrics.append)
 
     async def converse() -> None:
         for _ in range(turns):
@@ -119,11 +164,31 @@ async def framework_latency(turns: int) -> dict[str, Any]:
     await asyncio.wait_for(talk, 10)
     await pipeline.aclose()
     await audio.close()
+    total = [s - d for d, s in zip(decided, started, strict=True)]
+    own = [f + (m.llm_first_token or 0) + (m.tts_first_audio or 0)
+           for f, m in zip(timed.finals, metrics, strict=True)]
+    return {"end_of_turn_to_first_frame_ms": percentiles(total),
+            "providers_own_ms": percentiles(own),
+            "framework_added_ms": percentiles([t - o for t, o in zip(total, own, strict=True)])}
+
+
+async def fake_providers(turns: int) -> dict[str, Any]:
+    result = await framework_latency(turns)
     reference = await queue_handoff(turns)
-    ours = [s - d for d, s in zip(decided, started, strict=True)]
-    return {"end_of_turn_to_first_frame_ms": percentiles(ours),
-            "reference_queue_handoff_ms": percentiles(reference),
-            "ratio_p99": round(float(np.percentile(ours, 99) / np.percentile(reference, 99)), 1)}
+    result["reference_queue_handoff_ms"] = percentiles(reference)
+    result["ratio_p99"] = round(result["end_of_turn_to_first_frame_ms"]["p99"]
+                                / max(result["reference_queue_handoff_ms"]["p99"], 0.001), 1)
+    return result
+
+
+async def cloud_providers(turns: int) -> dict[str, Any]:
+    """Each cloud provider on its real SDK behind a zero-delay local server, the
+    other stages fake."""
+    results: dict[str, Any] = {}
+    async with FakeOpenAI(["Hi there."]) as server:
+        llm = OpenAILLM("fake-model", api_key="test-key", base_url=server.url)
+        results["openai_llm"] = await framework_latency(turns, llm=llm)
+    return results
 
 
 async def barge_in(rounds: int) -> dict[str, Any]:
@@ -239,7 +304,8 @@ async def main() -> None:
     parser.add_argument("--concurrent", type=int, default=20)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    print("framework:", json.dumps(await framework_latency(args.turns)), flush=True)
+    print("framework:", json.dumps(await fake_providers(args.turns)), flush=True)
+    print("cloud:", json.dumps(await cloud_providers(args.turns)), flush=True)
     print("barge_in:", json.dumps(await barge_in(10)), flush=True)
     stt, tts = WhisperSTT(), PiperTTS()
     stt.load()
