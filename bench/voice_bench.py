@@ -40,6 +40,7 @@ from voxtra.media.g711 import Pcm
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans
+from voxtra.testing.fake_elevenlabs import FakeElevenLabs
 from voxtra.testing.fake_openai import FakeOpenAI
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.testing.sipp import CallerScript, SipCaller, free_port
@@ -49,6 +50,7 @@ from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import TurnMetrics
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers, VoicePipeline
+from voxtra.voice.providers.elevenlabs import ElevenLabsTTS
 from voxtra.voice.providers.openai import OpenAILLM
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.scripted import ScriptedLLM
@@ -188,6 +190,10 @@ async def cloud_providers(turns: int) -> dict[str, Any]:
     async with FakeOpenAI(["Hi there."]) as server:
         llm = OpenAILLM("fake-model", api_key="test-key", base_url=server.url)
         results["openai_llm"] = await framework_latency(turns, llm=llm)
+    async with FakeElevenLabs(first_chunk_delay=0.0, chunk_delay=0.0) as server:
+        tts = ElevenLabsTTS(api_key=server.api_key, base_url=server.url)
+        tts.load()
+        results["elevenlabs_tts"] = await framework_latency(turns, tts=tts)
     return results
 
 
