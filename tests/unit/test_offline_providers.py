@@ -14,7 +14,7 @@ from voxtra.media.resample import resample
 from voxtra.voice.providers.espeak import EspeakTTS, parse_wav
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.silero import SileroVAD
-from voxtra.voice.providers.whisper import WhisperSTT
+from voxtra.voice.providers.whisper import WhisperSTT, repeats
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -86,3 +86,11 @@ async def test_espeak_missing_binary() -> None:
 def test_parse_wav_rejects_other_data() -> None:
     with pytest.raises(ProviderError):
         parse_wav(b"not a wav file at all")
+
+
+@pytest.mark.parametrize(("text", "looping"), [
+    ("Where can I park my car? Where can I park my car? Where can I", True),
+    ("I would like to book a table.", False), ("no no", False), ("", False),
+])
+def test_a_decoder_loop_is_recognised(text: str, looping: bool) -> None:
+    assert repeats(text) is looping

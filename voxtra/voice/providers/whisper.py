@@ -76,7 +76,11 @@ class WhisperSTT(BatchSTT):
     def _transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
         window = max(self.min_window, len(audio) / self.sample_rate + 4.0)
         if window < 30.0:
-            return self._transcribe_short(audio, math.ceil(window))
+            short = self._transcribe_short(audio, math.ceil(window))
+            if not repeats(short.text):
+                return short
+            # A decoder loop ("Where can I park? Where can I park? Where..."): seen now
+            # and then in short windows; the full window does not loop on the same audio.
         segments, info = self._model().transcribe(
             audio, language=self.language, beam_size=self.beam_size,
             temperature=0.0,  # no fallback re-decoding: bounded latency on noise
@@ -136,6 +140,13 @@ class WhisperSTT(BatchSTT):
         except Exception as exc:
             raise ProviderError("whisper", f"cannot load {directory}: {exc}",
                                 retryable=False) from exc
+
+
+def repeats(text: str) -> bool:
+    """True if ``text`` starts with a run of two or more words said again at once."""
+    words = [w.strip(".,?!").lower() for w in text.split()]
+    return any(words[:size] == words[size:2 * size]
+               for size in range(2, len(words) // 2 + 1))
 
 
 def _default_model() -> Path:
