@@ -1,0 +1,41 @@
+"""An AI phone agent on cloud services: an OpenAI model answers and ElevenLabs speaks
+(Piper takes over if ElevenLabs fails); Whisper hears, on this machine.
+
+Everything comes from the environment (or a ``voxtra.yaml`` named by VOXTRA_CONFIG)::
+
+    export OPENAI_API_KEY=... ELEVENLABS_API_KEY=...
+    export VOXTRA_ARI_URL=http://127.0.0.1:8088 VOXTRA_ARI_PASSWORD=...
+    voxtra check                      # ARI reachable, each key accepted
+    python examples/cloud_agent.py
+
+For a local model instead of OpenAI, set OPENAI_BASE_URL (Ollama:
+http://127.0.0.1:11434/v1) and OPENAI_MODEL (llama3.2).
+"""
+
+import os
+
+from voxtra import CallSession, VoxtraApp
+from voxtra.voice.fallback import FallbackTTS
+from voxtra.voice.providers.elevenlabs import ElevenLabsTTS
+from voxtra.voice.providers.openai import OpenAILLM
+from voxtra.voice.providers.piper import PiperTTS
+from voxtra.voice.providers.whisper import WhisperSTT
+
+app = VoxtraApp(
+    stt=WhisperSTT(),
+    llm=OpenAILLM(os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+                  base_url=os.environ.get("OPENAI_BASE_URL")),
+    tts=FallbackTTS([ElevenLabsTTS(output_format="pcm_16000"), PiperTTS()]),
+    voice={"greeting": "Thanks for calling Acme. How can I help?",
+           "instructions": "You answer phone calls for the Acme shop. Be brief: one or two "
+                           "short sentences, no lists, no markdown."},
+)
+
+
+@app.route(agent=True)
+async def shop(call: CallSession) -> None:
+    """Each call gets its own conversation; the agent runs it."""
+
+
+if __name__ == "__main__":
+    app.run()
