@@ -1,6 +1,6 @@
 """Fallback lists: a stage that switches to the next provider when one fails.
 
-``FallbackSTT([DeepgramSTT(), WhisperSTT()])`` and the like are providers
+``FallbackTTS([ElevenLabsTTS(), PiperTTS()])`` and the like are providers
 themselves, so the pipeline needs no flags. A switch happens within the turn:
 
 - STT: the utterance's audio is kept, so when a recogniser fails (or times out)

@@ -10,11 +10,11 @@ from voxtra.voice.turns import TurnSettings
 
 
 class ProviderSettings(BaseModel):
-    """One provider: its name (``whisper``, ``deepgram``, ``openai``, ...) and its
-    options, given to its constructor as they are (``model: nova-3``).
+    """One provider: its name (``whisper``, ``openai``, ``elevenlabs``, ...) and its
+    options, given to its constructor as they are (``model: llama3.2``).
 
     ``api_key`` is a secret: never shown in logs or ``repr``; unset, the provider
-    reads its vendor's usual environment variable (``DEEPGRAM_API_KEY``, ...).
+    reads its vendor's usual environment variable (``OPENAI_API_KEY``, ...).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -37,7 +37,7 @@ ProviderChoice = ProviderSettings | list[ProviderSettings]
 class VoiceSettings(BaseModel):
     """How calls talk: providers, turn-taking, time limits and what the agent says."""
 
-    #: Providers chosen by name (``stt: {provider: deepgram, model: nova-3}``); those
+    #: Providers chosen by name (``llm: {provider: openai, model: llama3.2}``); those
     #: given to ``VoxtraApp(stt=...)`` in code take precedence.
     stt: ProviderChoice | None = None
     llm: ProviderChoice | None = None

@@ -1,6 +1,6 @@
 """Speech and language providers; each imports its own dependency lazily, when first used.
 
-:func:`build` makes one from settings (``{provider: deepgram, model: nova-3}``), a
+:func:`build` makes one from settings (``{provider: openai, model: llama3.2}``), a
 list of settings making a fallback list.
 """
 
