@@ -81,9 +81,9 @@ def agent(greeting: str | None = None, *, setup: Handler | None = None,
     """A whole AI conversation: answer, greet, then listen and reply until the caller
     hangs up, with barge-in. ``setup(call)`` runs first (to add tools, say).
 
-    Replies stream from ``call.agent`` into speech sentence by sentence. After
-    ``max_silences`` turns of silence (``voice.silence_timeout`` each) the agent
-    says goodbye and hangs up; when a provider fails it says
+    Replies stream from ``call.agent`` into speech sentence by sentence. A silence of
+    ``voice.silence_timeout`` gets "Are you still there?"; after ``max_silences`` of
+    them the agent hangs up. When a provider fails it says
     ``voice.fallback_message`` (or plays ``voice.fallback_prompt`` if speech
     itself failed) and hangs up cleanly.
     """
