@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -31,6 +31,7 @@ from voxtra.voice.tts import TTS
 log = logging.getLogger(__name__)
 
 P = TypeVar("P")
+T = TypeVar("T")
 
 
 def _need(providers: Sequence[P], kind: str) -> list[P]:
@@ -46,6 +47,26 @@ def _failed(provider: object, error: BaseException) -> ProviderError:
     return ProviderError(type(provider).__name__, str(error) or repr(error))
 
 
+async def _first_working(providers: Sequence[P],
+                         begin: Callable[[P], AsyncIterator[T]]) -> AsyncIterator[T]:
+    """Items from the first provider that gives one; a provider that fails after its
+    first item fails the whole request."""
+    error: ProviderError | None = None
+    for provider in providers:
+        started = False
+        try:
+            async for item in begin(provider):
+                started = True
+                yield item
+            return
+        except Exception as exc:
+            if started:
+                raise
+            error = _failed(provider, exc)
+    assert error is not None
+    raise error
+
+
 class FallbackLLM(LLM):
     def __init__(self, providers: Sequence[LLM]) -> None:
         self.providers = _need(providers, "LLM")
@@ -54,22 +75,9 @@ class FallbackLLM(LLM):
         for provider in self.providers:
             provider.load()
 
-    async def stream(self, messages: Sequence[ChatMessage],
-                     tools: Sequence[Tool] = ()) -> AsyncIterator[LLMDelta]:
-        error: ProviderError | None = None
-        for provider in self.providers:
-            started = False
-            try:
-                async for delta in provider.stream(messages, tools):
-                    started = True
-                    yield delta
-                return
-            except Exception as exc:
-                if started:
-                    raise
-                error = _failed(provider, exc)
-        assert error is not None
-        raise error
+    def stream(self, messages: Sequence[ChatMessage],
+               tools: Sequence[Tool] = ()) -> AsyncIterator[LLMDelta]:
+        return _first_working(self.providers, lambda llm: llm.stream(messages, tools))
 
 
 class FallbackTTS(TTS):
@@ -83,23 +91,14 @@ class FallbackTTS(TTS):
         for provider in self.providers:
             provider.load()
 
-    async def synthesize(self, text: str) -> AsyncIterator[Pcm]:
-        error: ProviderError | None = None
-        for provider in self.providers:
-            resampler = (Resampler(provider.sample_rate, self.sample_rate)
-                         if provider.sample_rate != self.sample_rate else None)
-            started = False
-            try:
-                async for pcm in provider.synthesize(text):
-                    started = True
-                    yield resampler.process(pcm) if resampler is not None else pcm
-                return
-            except Exception as exc:
-                if started:
-                    raise
-                error = _failed(provider, exc)
-        assert error is not None
-        raise error
+    def synthesize(self, text: str) -> AsyncIterator[Pcm]:
+        return _first_working(self.providers, lambda tts: self._at_our_rate(tts, text))
+
+    async def _at_our_rate(self, tts: TTS, text: str) -> AsyncIterator[Pcm]:
+        resampler = (Resampler(tts.sample_rate, self.sample_rate)
+                     if tts.sample_rate != self.sample_rate else None)
+        async for pcm in tts.synthesize(text):
+            yield resampler.process(pcm) if resampler is not None else pcm
 
 
 class FallbackSTT(STT):
