@@ -1,9 +1,9 @@
-"""An AI phone agent on cloud services: an OpenAI model answers and ElevenLabs speaks
-(Piper takes over if ElevenLabs fails); Whisper hears, on this machine.
+"""An AI phone agent on cloud services: Deepgram hears, an OpenAI model answers, ElevenLabs
+speaks; Whisper and Piper take over if a cloud service fails.
 
 Everything comes from the environment (or a ``voxtra.yaml`` named by VOXTRA_CONFIG)::
 
-    export OPENAI_API_KEY=... ELEVENLABS_API_KEY=...
+    export DEEPGRAM_API_KEY=... OPENAI_API_KEY=... ELEVENLABS_API_KEY=...
     export VOXTRA_ARI_URL=http://127.0.0.1:8088 VOXTRA_ARI_PASSWORD=...
     voxtra check                      # ARI reachable, each key accepted
     python examples/cloud_agent.py
@@ -15,14 +15,15 @@ http://127.0.0.1:11434/v1) and OPENAI_MODEL (llama3.2).
 import os
 
 from voxtra import CallSession, VoxtraApp
-from voxtra.voice.fallback import FallbackTTS
+from voxtra.voice.fallback import FallbackSTT, FallbackTTS
+from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.providers.elevenlabs import ElevenLabsTTS
 from voxtra.voice.providers.openai import OpenAILLM
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.whisper import WhisperSTT
 
 app = VoxtraApp(
-    stt=WhisperSTT(),
+    stt=FallbackSTT([DeepgramSTT(model="nova-3"), WhisperSTT()]),
     llm=OpenAILLM(os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
                   base_url=os.environ.get("OPENAI_BASE_URL")),
     tts=FallbackTTS([ElevenLabsTTS(output_format="pcm_16000"), PiperTTS()]),

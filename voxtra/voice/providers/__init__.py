@@ -16,7 +16,7 @@ from voxtra.voice.vad import VAD, EnergyVAD
 
 #: Provider names by stage: the module under ``voxtra.voice.providers`` and the class.
 REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
-    "stt": {"whisper": ("whisper", "WhisperSTT")},
+    "stt": {"whisper": ("whisper", "WhisperSTT"), "deepgram": ("deepgram", "DeepgramSTT")},
     "llm": {"openai": ("openai", "OpenAILLM"), "scripted": ("scripted", "ScriptedLLM")},
     "tts": {"piper": ("piper", "PiperTTS"), "espeak": ("espeak", "EspeakTTS"),
             "elevenlabs": ("elevenlabs", "ElevenLabsTTS")},

@@ -1,0 +1,206 @@
+"""DeepgramSTT on the real ``deepgram-sdk`` against a local listen websocket (protocol facts:
+see :mod:`voxtra.testing.fake_deepgram`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from voxtra.errors import ProviderError
+from voxtra.media.g711 import Pcm, ulaw_encode
+from voxtra.testing.audio import tone
+from voxtra.testing.fake_deepgram import CONFIDENCE, FakeDeepgram
+from voxtra.voice.providers.deepgram import DeepgramSTT
+from voxtra.voice.stt import STTStream
+
+
+def recogniser(server: FakeDeepgram, **options: object) -> DeepgramSTT:
+    """A recogniser for ``server``, loaded as the app does at startup; ``interim()`` may
+    wait long enough for a loaded test machine (it returns once a result covers the audio)."""
+    options.setdefault("interim_wait", 2.0)
+    stt = DeepgramSTT(api_key="test-key", base_url=server.url, **options)  # type: ignore[arg-type]
+    stt.load()
+    return stt
+
+
+def speak(stream: STTStream, seconds: float, rate: int = 16000) -> Pcm:
+    """Push ``seconds`` of tone in 20 ms pieces, as the pipeline does; returns the audio."""
+    pcm = tone(300.0, seconds, rate)
+    step = rate // 50
+    for start in range(0, len(pcm), step):
+        stream.push(pcm[start:start + step])
+    return pcm
+
+
+async def test_audio_goes_up_with_the_options_and_the_transcript_comes_back() -> None:
+    async with FakeDeepgram(transcripts=["What time do you open?"]) as server:
+        stream = recogniser(server, model="nova-2-phonecall").stream()
+        speak(stream, 1.0)
+        guess = await stream.interim()
+        assert guess.text == "What time do you"
+        final = await stream.final()
+        await stream.aclose()
+    assert final.text == "What time do you open?" and final.confidence == CONFIDENCE
+    assert final.language == "en"
+    [seen] = server.connections
+    assert seen.authorization == "Token test-key"
+    assert {key: seen.query.get(key) for key in (
+        "model", "language", "encoding", "sample_rate", "channels", "interim_results",
+        "smart_format", "endpointing")} == {
+        "model": "nova-2-phonecall", "language": "en", "encoding": "linear16",
+        "sample_rate": "16000", "channels": "1", "interim_results": "true",
+        "smart_format": "true", "endpointing": "300"}
+    assert seen.audio_bytes == 2 * 16000
+    assert [kind for _, kind in seen.controls] == ["Finalize", "CloseStream"]
+    assert seen.closed.is_set() and seen.sent[-1]["type"] == "Metadata"
+
+
+async def test_final_segments_are_joined_with_the_latest_interim() -> None:
+    async with FakeDeepgram(transcripts=[["Good morning.", "I need help with a bill."]]) as server:
+        stream = recogniser(server).stream()
+        speak(stream, 1.3)  # "Good morning." is final (endpointing) at 0.8 s, then "I need"
+        assert (await stream.interim()).text == "Good morning. I need"
+        final = await stream.final()
+        await stream.aclose()
+    assert final.text == "Good morning. I need help with a bill."
+    finals = [m for m in server.last.sent if m["type"] == "Results" and m["is_final"]]
+    assert [(m["speech_final"], m["from_finalize"]) for m in finals] == [
+        (True, False), (False, True)]
+
+
+async def test_keepalive_is_sent_while_the_caller_pauses() -> None:
+    async with FakeDeepgram(transcripts=["Let me think about it."]) as server:
+        stream = recogniser(server, endpointing=False).stream()
+        speak(stream, 0.5)
+        await stream.interim()
+        await asyncio.sleep(4.0)
+        speak(stream, 0.8)
+        final = await stream.final()
+        await stream.aclose()
+    assert final.text == "Let me think about it."
+    seen = server.last
+    assert seen.query["endpointing"] == "false"
+    assert [kind for _, kind in seen.controls] == ["KeepAlive", "Finalize", "CloseStream"]
+    assert 2.9 < seen.controls[0][0] < 4.0
+    assert seen.audio_bytes == 2 * 16000 * 1.3
+
+
+async def test_mulaw_at_8000_sends_one_byte_a_sample() -> None:
+    async with FakeDeepgram(transcripts=["Yes."]) as server:
+        stt = recogniser(server, encoding="mulaw", sample_rate=8000)
+        stream = stt.stream()
+        pcm = speak(stream, 0.4, rate=8000)
+        assert (await stream.final()).text == "Yes."
+        await stream.aclose()
+    seen = server.last
+    assert (seen.query["encoding"], seen.query["sample_rate"]) == ("mulaw", "8000")
+    assert seen.audio_bytes == len(pcm) == 3200
+    assert bytes(seen.audio) == ulaw_encode(pcm)
+
+
+async def test_a_rejected_key_fails_check_and_the_stream_without_retry() -> None:
+    async with FakeDeepgram(reject_key=True) as server:
+        stt = recogniser(server)
+        with pytest.raises(ProviderError) as caught:
+            await stt.check()
+        stream = stt.stream()
+        speak(stream, 0.2)
+        with pytest.raises(ProviderError) as in_stream:
+            await asyncio.wait_for(stream.final(), 2)
+        await stream.aclose()
+    assert not caught.value.retryable and "rejected (HTTP 401)" in str(caught.value)
+    assert not in_stream.value.retryable
+    assert "test-key" not in str(caught.value) + repr(caught.value.__cause__)
+
+
+async def test_check_passes_with_a_good_key() -> None:
+    async with FakeDeepgram() as server:
+        await recogniser(server).check()
+    assert server.last.accepted and server.last.controls[-1][1] == "CloseStream"
+
+
+async def test_a_connection_dropped_mid_utterance_makes_final_raise_retryable() -> None:
+    async with FakeDeepgram(transcripts=["Hello there."], drop_after_bytes=16000) as server:
+        stream = recogniser(server).stream()
+        speak(stream, 1.0)
+        started = time.monotonic()
+        with pytest.raises(ProviderError) as caught:
+            await asyncio.wait_for(stream.final(), 3)
+        await stream.aclose()
+    assert caught.value.retryable and "lost mid-utterance" in str(caught.value)
+    assert time.monotonic() - started < 1.0 and server.last.dropped
+
+
+async def test_a_refused_connection_is_retryable() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    stt = DeepgramSTT(api_key="test-key", base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(ProviderError) as caught:
+        await stt.check()
+    assert caught.value.retryable
+
+
+async def test_final_takes_what_it_has_when_finalize_gets_no_answer() -> None:
+    async with FakeDeepgram(transcripts=["Okay."]) as server:
+        stream = recogniser(server, finalize_wait=0.3).stream()
+        speak(stream, 0.7)  # "Okay." is final by endpointing: nothing left to flush
+        started = time.monotonic()
+        final = await stream.final()
+        waited = time.monotonic() - started
+        await stream.aclose()
+    assert final.text == "Okay." and 0.25 < waited < 1.0
+    assert not any(m.get("from_finalize") for m in server.last.sent)
+
+
+async def test_a_slow_server_bounds_interim_but_final_waits() -> None:
+    async with FakeDeepgram(transcripts=["Sure."], slow=0.5, interim_every=1.0) as server:
+        stream = recogniser(server, interim_results=False, interim_wait=0.3).stream()
+        speak(stream, 0.4)
+        started = time.monotonic()
+        assert (await stream.interim()).text == ""
+        assert time.monotonic() - started < 0.45
+        assert (await stream.final()).text == "Sure."
+        await stream.aclose()
+    assert server.last.query["interim_results"] == "false"
+
+
+def test_configuration_is_checked_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
+    with pytest.raises(ProviderError) as caught:
+        DeepgramSTT()
+    assert not caught.value.retryable and "DEEPGRAM_API_KEY" in str(caught.value)
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "from-env")
+    stt = DeepgramSTT(base_url="https://dg.internal:8443/")
+    stt.load()
+    assert "from-env" not in repr(stt)
+    with pytest.raises(ProviderError):
+        DeepgramSTT(encoding="opus")
+    with pytest.raises(ProviderError):
+        DeepgramSTT(base_url="dg.internal")
+
+
+async def test_no_audio_means_no_connection() -> None:
+    async with FakeDeepgram() as server:
+        stream = recogniser(server).stream()
+        stream.push(np.zeros(0, np.int16))
+        assert (await stream.final()).text == ""
+        await stream.aclose()
+    assert server.connections == []
+
+
+async def test_the_key_is_not_logged_even_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with FakeDeepgram(api_key="sekrit-4242") as server:
+        stt = DeepgramSTT(api_key="sekrit-4242", base_url=server.url)
+        stream = stt.stream()
+        speak(stream, 0.3)
+        await stream.final()
+        await stream.aclose()
+    assert server.last.authorization == "Token sekrit-4242"
+    assert "Authorization" in caplog.text and "sekrit-4242" not in caplog.text

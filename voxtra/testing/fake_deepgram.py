@@ -1,0 +1,282 @@
+"""A local server speaking Deepgram's live transcription websocket, for tests of the real SDK.
+
+Protocol facts it relies on (Deepgram API reference, "Live Audio" / ``/v1/listen``, and the
+"KeepAlive", "Finalize" and "Close Stream" guides):
+
+* The client opens a websocket on ``GET /v1/listen`` with its options in the query
+  (``model``, ``language``, ``encoding``, ``sample_rate``, ``channels``,
+  ``interim_results``, ``endpointing``, ``smart_format``...) and its key in an
+  ``Authorization: Token <key>`` header; a rejected key is an HTTP 401 answer to the
+  upgrade instead of ``101 Switching Protocols``.
+* Audio goes up as binary frames of raw samples: ``linear16`` is 16-bit little-endian
+  PCM, ``mulaw`` G.711 μ-law, one byte a sample.
+* Control messages are JSON text frames: ``{"type": "KeepAlive"}`` (keeps an idle stream
+  open; Deepgram closes a stream that gets neither audio nor a message for about 10 s),
+  ``{"type": "Finalize"}`` (flush: the results for the audio so far come back as a
+  final result with ``from_finalize: true``; with nothing pending there may be no
+  answer) and ``{"type": "CloseStream"}`` (the last results, then a ``Metadata``
+  message, then the server closes the websocket normally).
+* Answers are JSON text frames. ``Results``: ``channel_index``, ``start`` and
+  ``duration`` (seconds of the stream's audio), ``is_final`` (an interim result may still
+  change, a final one is settled), ``speech_final`` (endpointing heard the speaker
+  stop), ``from_finalize``, ``channel.alternatives[]`` with ``transcript``,
+  ``confidence`` and ``words[]`` (``word``, ``start``, ``end``, ``confidence``,
+  ``punctuated_word``), and ``metadata`` (``request_id``, ``model_info``,
+  ``model_uuid``). ``Metadata``: ``transaction_key``, ``request_id``, ``sha256``,
+  ``created``, ``duration``, ``channels``. Interim results are sent only when the query
+  says ``interim_results=true``.
+
+What the fake makes up: the words of a connection's script are "recognised" one per
+``seconds_per_word`` of audio, an interim result goes out every ``interim_every`` seconds
+of audio, and a segment whose words are all out is made final (``speech_final``)
+``endpointing`` ms of audio later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+CONFIDENCE = 0.93
+MODEL_UUID = "00000000-0000-4000-8000-00000000f4e3"
+
+
+@dataclass
+class FakeConnection:
+    """One websocket as the server saw it."""
+
+    query: dict[str, str]
+    authorization: str | None
+    accepted: bool = False
+    audio: bytearray = field(default_factory=bytearray)
+    #: Control messages received, as ``(seconds since the upgrade, type)``.
+    controls: list[tuple[float, str]] = field(default_factory=list)
+    #: Every message sent to the client, decoded.
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    dropped: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for _, seen in self.controls if seen == kind)
+
+    @property
+    def audio_bytes(self) -> int:
+        return len(self.audio)
+
+    @property
+    def bytes_per_second(self) -> int:
+        rate = int(self.query.get("sample_rate", "16000"))
+        return rate if self.query.get("encoding") in ("mulaw", "alaw") else 2 * rate
+
+    @property
+    def seconds(self) -> float:
+        return self.audio_bytes / self.bytes_per_second
+
+
+@dataclass
+class _Script:
+    """A connection's segments and how far the fake has got through them."""
+
+    segments: list[list[str]]
+    revealed: int = 0  # words of the current segment out so far
+    segment_start: float = 0.0
+    words_done_at: float | None = None
+
+    @property
+    def current(self) -> list[str]:
+        return self.segments[0] if self.segments else []
+
+
+class FakeDeepgram:
+    """``async with FakeDeepgram(transcripts=["hello there"]) as server:``, then give the
+    SDK ``server.url``.
+
+    ``transcripts`` holds one script per connection, in order (the last one repeats): a
+    string, or a list of segments that endpointing finalises one by one.
+    ``connections`` records what each client sent (rejected ones too). ``reject_key``
+    answers the upgrade with 401 (so does any key but ``api_key``); ``drop_after_bytes``
+    cuts the TCP connection once that much audio has arrived, without a close frame;
+    ``slow`` delays every answer by that many seconds.
+    """
+
+    def __init__(self, *, transcripts: Sequence[str | Sequence[str]] = ("hello",),
+                 api_key: str = "test-key", reject_key: bool = False,
+                 drop_after_bytes: int | None = None, slow: float = 0.0,
+                 seconds_per_word: float = 0.25, interim_every: float = 0.1) -> None:
+        self.transcripts = list(transcripts)
+        self.api_key = api_key
+        self.reject_key = reject_key
+        self.drop_after_bytes = drop_after_bytes
+        self.slow = slow
+        self.seconds_per_word = seconds_per_word
+        self.interim_every = interim_every
+        self.connections: list[FakeConnection] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> FakeDeepgram:
+        app = web.Application()
+        app.router.add_get("/v1/listen", self._listen)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def last(self) -> FakeConnection:
+        return self.connections[-1]
+
+    def _script(self) -> _Script:
+        if not self.transcripts:
+            return _Script([])
+        entry = self.transcripts[min(len(self.connections) - 1, len(self.transcripts) - 1)]
+        parts = [entry] if isinstance(entry, str) else list(entry)
+        return _Script([part.split() for part in parts if part.split()])
+
+    async def _listen(self, request: web.Request) -> web.StreamResponse:
+        seen = FakeConnection(dict(request.query), request.headers.get("Authorization"))
+        self.connections.append(seen)
+        request_id = str(uuid.uuid4())
+        if self.reject_key or seen.authorization != f"Token {self.api_key}":
+            seen.closed.set()
+            return web.json_response(
+                {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials.",
+                 "request_id": request_id}, status=401, headers={"dg-request-id": request_id})
+        seen.accepted = True
+        session = _Session(self, seen, self._script(), request_id)
+        ws = web.WebSocketResponse()
+        ws.headers["dg-request-id"] = request_id
+        await ws.prepare(request)
+        try:
+            await session.serve(ws, request)
+        finally:
+            seen.closed.set()
+        return ws
+
+
+class _Session:
+    """One connection: reads audio and control messages, answers as Deepgram would."""
+
+    def __init__(self, server: FakeDeepgram, seen: FakeConnection, script: _Script,
+                 request_id: str) -> None:
+        self.server = server
+        self.seen = seen
+        self.script = script
+        self.request_id = request_id
+        self.opened = time.monotonic()
+        self.interim = seen.query.get("interim_results") == "true"
+        endpointing = seen.query.get("endpointing", "10")
+        self.endpointing = float("inf") if endpointing == "false" else int(endpointing) / 1000
+        self.interim_step = max(1, round(server.interim_every * seen.bytes_per_second))
+        self.next_interim = self.interim_step  # in bytes of audio
+        self.ws: web.WebSocketResponse | None = None
+
+    async def serve(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        async for message in ws:
+            if message.type is WSMsgType.BINARY:
+                self.seen.audio += message.data
+                limit = self.server.drop_after_bytes
+                if limit is not None and self.seen.audio_bytes >= limit:
+                    self.seen.dropped = True
+                    assert request.transport is not None
+                    request.transport.close()  # no close frame: the connection just ends
+                    return
+                await self._heard()
+            elif message.type is WSMsgType.TEXT:
+                kind = str(json.loads(message.data).get("type"))
+                self.seen.controls.append((time.monotonic() - self.opened, kind))
+                if kind == "Finalize":
+                    await self._flush(from_finalize=True)
+                elif kind == "CloseStream":
+                    await self._flush(from_finalize=False)
+                    await self._send(self._metadata())
+                    await ws.close()
+                    return
+
+    async def _heard(self) -> None:
+        """New audio: reveal words, finalise at an endpoint, send interim results."""
+        script, now = self.script, self.seen.seconds
+        if script.current:
+            script.revealed = min(len(script.current), int(
+                (now - script.segment_start) / self.server.seconds_per_word + 1e-9))
+            if script.revealed == len(script.current) and script.words_done_at is None:
+                script.words_done_at = now
+            if script.words_done_at is not None and \
+                    now - script.words_done_at >= self.endpointing - 1e-9:
+                await self._send(self._results(True, True, False))
+                self._next_segment()
+        if self.seen.audio_bytes >= self.next_interim:
+            while self.next_interim <= self.seen.audio_bytes:
+                self.next_interim += self.interim_step
+            if self.interim:
+                await self._send(self._results(False, False, False))
+
+    async def _flush(self, *, from_finalize: bool) -> None:
+        """Everything not yet final comes out in one final result (none if nothing is left)."""
+        script = self.script
+        if not script.segments:
+            return
+        script.segments = [[word for segment in script.segments for word in segment]]
+        script.revealed = len(script.current)
+        await self._send(self._results(True, False, from_finalize))
+        self._next_segment()
+
+    def _next_segment(self) -> None:
+        script = self.script
+        script.segments.pop(0)
+        script.revealed, script.words_done_at = 0, None
+        script.segment_start = self.seen.seconds
+
+    def _results(self, is_final: bool, speech_final: bool, from_finalize: bool) -> dict[str, Any]:
+        script = self.script
+        words = script.current[:script.revealed]
+        start, end = script.segment_start, self.seen.seconds
+        step = (end - start) / max(1, len(words))
+        return {
+            "type": "Results", "channel_index": [0, 1], "start": round(start, 6),
+            "duration": round(end - start, 6), "is_final": is_final,
+            "speech_final": speech_final, "from_finalize": from_finalize,
+            "channel": {"alternatives": [{
+                "transcript": " ".join(words), "confidence": CONFIDENCE,
+                "words": [{"word": word.strip(".,?!").lower(), "punctuated_word": word,
+                           "start": round(start + i * step, 6),
+                           "end": round(start + (i + 1) * step, 6), "confidence": CONFIDENCE}
+                          for i, word in enumerate(words)]}]},
+            "metadata": {"request_id": self.request_id, "model_uuid": MODEL_UUID,
+                         "model_info": {"name": self.seen.query.get("model", "general"),
+                                        "version": "fake", "arch": "fake"}},
+        }
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"type": "Metadata", "transaction_key": "deprecated",
+                "request_id": self.request_id,
+                "sha256": hashlib.sha256(self.request_id.encode()).hexdigest(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "duration": round(self.seen.seconds, 6), "channels": 1,
+                "models": [MODEL_UUID]}
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        if self.server.slow:
+            await asyncio.sleep(self.server.slow)
+        if not self.ws.closed:
+            self.seen.sent.append(message)
+            await self.ws.send_json(message)
