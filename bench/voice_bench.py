@@ -40,6 +40,7 @@ from voxtra.media.g711 import Pcm
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans
+from voxtra.testing.fake_deepgram import FakeDeepgram
 from voxtra.testing.fake_elevenlabs import FakeElevenLabs
 from voxtra.testing.fake_openai import FakeOpenAI
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
@@ -50,6 +51,7 @@ from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import TurnMetrics
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers, VoicePipeline
+from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.providers.elevenlabs import ElevenLabsTTS
 from voxtra.voice.providers.openai import OpenAILLM
 from voxtra.voice.providers.piper import PiperTTS
@@ -187,6 +189,9 @@ async def cloud_providers(turns: int) -> dict[str, Any]:
     """Each cloud provider on its real SDK behind a zero-delay local server, the
     other stages fake."""
     results: dict[str, Any] = {}
+    async with FakeDeepgram(transcripts=["Hello there."] * turns) as server:
+        stt = DeepgramSTT(api_key=server.api_key, base_url=server.url)
+        results["deepgram_stt"] = await framework_latency(turns, stt=stt)
     async with FakeOpenAI(["Hi there."]) as server:
         llm = OpenAILLM("fake-model", api_key="test-key", base_url=server.url)
         results["openai_llm"] = await framework_latency(turns, llm=llm)
