@@ -41,10 +41,11 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from voxtra.testing.local_server import LocalServer
 
 CONFIDENCE = 0.93
 MODEL_UUID = "00000000-0000-4000-8000-00000000f4e3"
@@ -96,7 +97,7 @@ class _Script:
         return self.segments[0] if self.segments else []
 
 
-class FakeDeepgram:
+class FakeDeepgram(LocalServer):
     """``async with FakeDeepgram(transcripts=["hello there"]) as server:``, then give the
     SDK ``server.url``.
 
@@ -112,6 +113,7 @@ class FakeDeepgram:
                  api_key: str = "test-key", reject_key: bool = False,
                  drop_after_bytes: int | None = None, slow: float = 0.0,
                  seconds_per_word: float = 0.25, interim_every: float = 0.1) -> None:
+        super().__init__()
         self.transcripts = list(transcripts)
         self.api_key = api_key
         self.reject_key = reject_key
@@ -120,24 +122,9 @@ class FakeDeepgram:
         self.seconds_per_word = seconds_per_word
         self.interim_every = interim_every
         self.connections: list[FakeConnection] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> FakeDeepgram:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/listen", self._listen)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def last(self) -> FakeConnection:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from voxtra.media.g711 import Pcm, ulaw_encode
 from voxtra.testing.audio import tone
+from voxtra.testing.local_server import LocalServer
 
 #: The formats this fake can make, with their sample rates.
 RATES = {"pcm_8000": 8000, "pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000,
@@ -73,7 +73,7 @@ def speech(text: str, output_format: str, seconds_per_char: float = 0.02) -> tup
     return pcm, pcm.astype("<i2").tobytes()
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(LocalServer):
     """``async with FakeElevenLabs() as server:``, then ``base_url=server.url``.
 
     ``requests`` records every request and ``stream`` the last audio stream (chunks sent,
@@ -88,6 +88,7 @@ class FakeElevenLabs:
                  first_chunk_delay: float = 0.0, chunk_bytes: int = 1600,
                  chunk_delay: float = 0.02, seconds_per_char: float = 0.02,
                  tts_only_key: bool = False) -> None:
+        super().__init__()
         self.api_key = api_key
         self.reject_key = reject_key
         self.fail_status = fail_status
@@ -99,25 +100,10 @@ class FakeElevenLabs:
         self.tts_only_key = tts_only_key
         self.requests: list[FakeRequest] = []
         self.stream = StreamLog()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def __aenter__(self) -> FakeElevenLabs:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self._speak)
         app.router.add_get("/v1/voices/{voice_id}", self._voice)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _record(self, request: web.Request) -> FakeRequest:
         body: dict[str, Any] = {}

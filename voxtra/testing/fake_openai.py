@@ -16,10 +16,11 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from voxtra.testing.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ToolCallReply:
 Reply = str | ToolCallReply
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """``async with FakeOpenAI(["Hello."]) as server:``, then ``base_url=server.url``.
 
     ``replies`` are used in turn (the last one again when they run out); ``requests``
@@ -41,9 +42,12 @@ class FakeOpenAI:
     and ``drop_after_chunks`` make it misbehave.
     """
 
+    base_path = "/v1"  # the SDK's base_url includes the API version
+
     def __init__(self, replies: list[Reply] | None = None, *, api_key: str = "test-key",
                  reject_key: bool = False, fail_status: int | None = None,
                  first_token_delay: float = 0.0, drop_after_chunks: int | None = None) -> None:
+        super().__init__()
         self.replies = list(replies or ["OK."])
         self.api_key = api_key
         self.reject_key = reject_key
@@ -51,25 +55,10 @@ class FakeOpenAI:
         self.first_token_delay = first_token_delay
         self.drop_after_chunks = drop_after_chunks
         self.requests: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def __aenter__(self) -> FakeOpenAI:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if self.reject_key or request.headers.get("Authorization") != f"Bearer {self.api_key}":
