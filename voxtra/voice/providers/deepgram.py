@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from pydantic import SecretStr
 
 from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm, ulaw_encode
+from voxtra.voice.providers.credentials import api_key as api_key_of
+from voxtra.voice.providers.credentials import sdk
 from voxtra.voice.stt import STT, STTStream, Transcript
 
 NAME = "deepgram"
@@ -70,8 +71,8 @@ class DeepgramSTT(STT):
                  endpointing: int | bool = 300, base_url: str | None = None,
                  connect_timeout: float = 5.0, keepalive_interval: float = 3.0,
                  interim_wait: float = 0.3, finalize_wait: float = 1.0) -> None:
-        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        self._key = SecretStr(key or os.environ.get("DEEPGRAM_API_KEY") or "")
+        self._key = api_key_of(api_key, "DEEPGRAM_API_KEY", NAME, required=False) \
+            or SecretStr("")
         self.model = model
         self.language = language
         self.encoding = encoding
@@ -146,18 +147,14 @@ class DeepgramSTT(STT):
 
     def _sdk_client(self) -> Any:
         if self._client is None:
-            try:
-                from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
-            except ImportError as exc:
-                raise ProviderError(NAME, "the deepgram-sdk package is not installed: "
-                                    "pip install deepgram-sdk",
-                                    retryable=False) from exc
+            deepgram = sdk("deepgram", NAME, "deepgram")
             options: dict[str, Any] = {}
             if self.base_url is not None:
                 http, ws = _roots(self.base_url)
-                options["environment"] = DeepgramClientEnvironment(
+                options["environment"] = deepgram.DeepgramClientEnvironment(
                     base=http, production=ws, agent=ws, agent_rest=http)
-            self._client = AsyncDeepgramClient(api_key=self._key.get_secret_value(), **options)
+            self._client = deepgram.AsyncDeepgramClient(api_key=self._key.get_secret_value(),
+                                                        **options)
         return self._client
 
 

@@ -16,7 +16,6 @@ cannot be helped by a retry; 429, 5xx, timeouts and dropped connections can.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -25,6 +24,8 @@ from pydantic import SecretStr
 
 from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm, alaw_decode, ulaw_decode
+from voxtra.voice.providers.credentials import api_key as api_key_of
+from voxtra.voice.providers.credentials import sdk
 from voxtra.voice.tts import TTS
 
 NAME = "elevenlabs"
@@ -56,11 +57,8 @@ class ElevenLabsTTS(TTS):
                  base_url: str | None = None, timeout: float = 10.0,
                  optimize_streaming_latency: int | None = None,
                  voice_settings: Mapping[str, float | bool] | None = None) -> None:
-        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        key = key or os.environ.get("ELEVENLABS_API_KEY")
-        if not key:
-            raise ProviderError(NAME, "no API key: set ELEVENLABS_API_KEY or pass api_key=",
-                                retryable=False)
+        key = api_key_of(api_key, "ELEVENLABS_API_KEY", NAME)
+        assert key is not None
         if output_format not in FORMATS:
             raise ProviderError(NAME, f"output_format {output_format!r} is not supported "
                                 f"(expected one of {', '.join(FORMATS)})", retryable=False)
@@ -72,7 +70,7 @@ class ElevenLabsTTS(TTS):
         self.timeout = timeout
         self.optimize_streaming_latency = optimize_streaming_latency
         self.voice_settings = dict(voice_settings or {})
-        self._key = SecretStr(key)
+        self._key = key
         self._client: Any = None
         self._validate()
 
@@ -97,13 +95,10 @@ class ElevenLabsTTS(TTS):
 
     def _connect(self) -> Any:
         if self._client is None:
-            try:
-                from elevenlabs import AsyncElevenLabs
-            except ImportError as exc:
-                raise ProviderError(NAME, "the elevenlabs package is not installed: install "
-                                    "voxtra[elevenlabs]", retryable=False) from exc
-            self._client = AsyncElevenLabs(api_key=self._key.get_secret_value(),
-                                           base_url=self.base_url, timeout=self.timeout)
+            elevenlabs = sdk("elevenlabs", NAME, "elevenlabs")
+            self._client = elevenlabs.AsyncElevenLabs(api_key=self._key.get_secret_value(),
+                                                      base_url=self.base_url,
+                                                      timeout=self.timeout)
         return self._client
 
     async def check(self) -> None:

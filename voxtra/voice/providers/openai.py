@@ -12,7 +12,6 @@ request cannot be helped by a retry, a timeout, a rate limit or a 5xx can.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -20,6 +19,8 @@ from pydantic import SecretStr
 
 from voxtra.errors import ProviderError
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool, ToolCall
+from voxtra.voice.providers.credentials import api_key as api_key_of
+from voxtra.voice.providers.credentials import sdk
 
 NAME = "openai"
 
@@ -30,16 +31,12 @@ class OpenAILLM(LLM):
                  timeout: float = 10.0, max_retries: int = 1) -> None:
         """``api_key`` defaults to ``OPENAI_API_KEY``; a local server (``base_url``)
         that wants no key may go without. ``timeout`` bounds connecting and each read."""
-        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        key = key or os.environ.get("OPENAI_API_KEY")
-        if not key and base_url is None:
-            raise ProviderError(NAME, "no API key: set OPENAI_API_KEY or pass api_key= "
-                                "(or base_url= for a local OpenAI-compatible server)",
-                                retryable=False)
+        # A local server (base_url) may want no key.
+        key = api_key_of(api_key, "OPENAI_API_KEY", NAME, required=base_url is None)
         self.model = model
         self.base_url = base_url
         self.temperature = temperature
-        self._key = SecretStr(key or "none")
+        self._key = key or SecretStr("none")
         self._timeout = timeout
         self._max_retries = max_retries
         self._client: Any = None
@@ -52,14 +49,10 @@ class OpenAILLM(LLM):
 
     def _connect(self) -> Any:
         if self._client is None:
-            try:
-                from openai import AsyncOpenAI
-            except ImportError as exc:
-                raise ProviderError(NAME, "the openai package is not installed: install "
-                                    "voxtra[openai]", retryable=False) from exc
-            self._client = AsyncOpenAI(api_key=self._key.get_secret_value(),
-                                       base_url=self.base_url, timeout=self._timeout,
-                                       max_retries=self._max_retries)
+            openai = sdk("openai", NAME, "openai")
+            self._client = openai.AsyncOpenAI(api_key=self._key.get_secret_value(),
+                                              base_url=self.base_url, timeout=self._timeout,
+                                              max_retries=self._max_retries)
         return self._client
 
     async def check(self) -> None:
