@@ -224,15 +224,17 @@ async def barge_in(rounds: int) -> dict[str, Any]:
             "speech_onset_to_silence_ms": percentiles(onset)}
 
 
-def app_settings(state: SandboxState) -> VoxtraSettings:
-    return VoxtraSettings(ari_url=state.ari_url, ari_user=state.ari_user,
-                          ari_password=SecretStr(state.ari_password), app_name=state.app_name)
+def offline_app(state: SandboxState, stt: WhisperSTT, tts: PiperTTS) -> VoxtraApp:
+    """An app on the sandbox with the offline stack (models shared with the others)."""
+    settings = VoxtraSettings(ari_url=state.ari_url, ari_user=state.ari_user,
+                              ari_password=SecretStr(state.ari_password),
+                              app_name=state.app_name)
+    return VoxtraApp(settings, stt=stt, llm=ScriptedLLM(REPLIES), tts=tts, vad=SileroVAD())
 
 
 async def conversation(state: SandboxState, calls: int, stt: WhisperSTT, tts: PiperTTS,
                        tmp: Path) -> dict[str, Any]:
-    app = VoxtraApp(app_settings(state), stt=stt, llm=ScriptedLLM(REPLIES), tts=tts,
-                    vad=SileroVAD())
+    app = offline_app(state, stt, tts)
     metrics: list[TurnMetrics] = []
 
     @app.route()
@@ -276,8 +278,7 @@ def rss_mib() -> float:
 
 async def memory(state: SandboxState, concurrent: int, stt: WhisperSTT, tts: PiperTTS,
                  tmp: Path) -> dict[str, Any]:
-    app = VoxtraApp(app_settings(state), stt=stt, llm=ScriptedLLM(REPLIES), tts=tts,
-                    vad=SileroVAD())
+    app = offline_app(state, stt, tts)
     listening: list[CallSession] = []
 
     @app.route()

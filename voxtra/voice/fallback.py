@@ -25,7 +25,7 @@ from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool
-from voxtra.voice.stt import STT, BatchSTT, BufferedSTT, STTStream, Transcript
+from voxtra.voice.stt import STT, BatchSTT, STTStream, Transcript, streaming
 from voxtra.voice.tts import TTS
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,7 @@ class FallbackSTT(STT):
     (keep ``voice.stt_timeout`` above it)."""
 
     def __init__(self, providers: Sequence[STT | BatchSTT], timeout: float = 2.0) -> None:
-        self.providers: list[STT] = [BufferedSTT(p) if isinstance(p, BatchSTT) else p
-                                     for p in _need(providers, "STT")]
+        self.providers = [streaming(p) for p in _need(providers, "STT")]
         self.sample_rate = self.providers[0].sample_rate
         self.timeout = timeout
 

@@ -42,7 +42,7 @@ from voxtra.voice.io import AudioInput, AudioOutput
 from voxtra.voice.llm import LLM
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.speech import Speech
-from voxtra.voice.stt import STT, BatchSTT, BufferedSTT, STTStream, Transcript
+from voxtra.voice.stt import STT, BatchSTT, STTStream, Transcript, streaming
 from voxtra.voice.tts import TTS
 from voxtra.voice.turns import TurnDetector, TurnSignal, TurnState, is_backchannel
 from voxtra.voice.vad import VAD, EnergyVAD
@@ -73,11 +73,6 @@ class Providers:
             if provider is not None:
                 provider.load()
 
-    def recogniser(self) -> STT | None:
-        if isinstance(self.stt, BatchSTT):
-            self.stt = BufferedSTT(self.stt)
-        return self.stt
-
 
 @dataclass
 class _Turn:
@@ -105,7 +100,7 @@ class VoicePipeline:
     def __init__(self, providers: Providers, audio_in: AudioInput, audio_out: AudioOutput,
                  settings: VoiceSettings, events: EventEmitter,
                  agent: AgentClient | None = None) -> None:
-        self._stt = providers.recogniser()
+        self._stt = streaming(providers.stt) if providers.stt is not None else None
         self._tts = providers.tts
         self._vad = providers.vad or EnergyVAD()
         self._input = audio_in
@@ -263,10 +258,12 @@ class VoicePipeline:
         to_stt: Resampler | None = None
         chunks = self._input.subscribe().__aiter__()
         while True:
+            chunk: AudioChunk | None = None
             try:
-                chunk: AudioChunk | None = await asyncio.wait_for(anext(chunks), AUDIO_GAP)
+                async with asyncio.timeout(AUDIO_GAP):  # no task per chunk, unlike wait_for
+                    chunk = await anext(chunks)
             except TimeoutError:
-                chunk = None
+                pass
             except StopAsyncIteration:
                 return
             now = time.monotonic()

@@ -109,3 +109,8 @@ class _BufferedStream(STTStream):
     async def aclose(self) -> None:
         if self._running is not None and not self._running[1].done():
             self._running[1].cancel()
+
+
+def streaming(stt: STT | BatchSTT) -> STT:
+    """``stt`` as a streaming recogniser (a batch one behind :class:`BufferedSTT`)."""
+    return BufferedSTT(stt) if isinstance(stt, BatchSTT) else stt
