@@ -34,6 +34,7 @@ from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers
 from voxtra.voice.providers import build, default_vad
+from voxtra.voice.realtime import RealtimeModel
 from voxtra.voice.stt import STT, BatchSTT
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD
@@ -73,16 +74,19 @@ class VoxtraApp:
 
     def __init__(self, settings: VoxtraSettings | None = None, *,
                  stt: STT | BatchSTT | None = None, llm: LLM | None = None,
-                 tts: TTS | None = None, vad: VAD | None = None, **overrides: Any) -> None:
-        """``stt``, ``llm``, ``tts`` and ``vad`` are the voice providers every call
-        shares (models load once per process); ``overrides`` are settings."""
+                 tts: TTS | None = None, vad: VAD | None = None,
+                 realtime: RealtimeModel | None = None, **overrides: Any) -> None:
+        """``stt``, ``llm``, ``tts``, ``vad`` and the speech-to-speech ``realtime``
+        model are the voice providers every call shares (models load once per
+        process); ``overrides`` are settings."""
         self.settings = settings or VoxtraSettings(**overrides)
         voice = self.settings.voice
         providers = Providers(
             stt or (build("stt", voice.stt) if voice.stt else None),
             tts or (build("tts", voice.tts) if voice.tts else None),
             llm or (build("llm", voice.llm) if voice.llm else None),
-            vad or (build("vad", voice.vad) if voice.vad else default_vad()))
+            vad or (build("vad", voice.vad) if voice.vad else default_vad()),
+            realtime or (build("realtime", voice.realtime) if voice.realtime else None))
         self.voice = VoiceConfig(providers, voice)
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
                                 self.settings.ari_password.get_secret_value())

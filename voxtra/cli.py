@@ -100,7 +100,8 @@ async def _check() -> int:
         await app.client.close()
     providers = app.voice.providers
     for stage, provider in (("stt", providers.stt), ("llm", providers.llm),
-                            ("tts", providers.tts), ("vad", providers.vad)):
+                            ("tts", providers.tts), ("vad", providers.vad),
+                            ("realtime", providers.realtime)):
         if provider is None:
             print(f"{stage}: not configured")
             continue

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from voxtra.errors import ProviderError
 from voxtra.routing import Handler
@@ -77,13 +78,17 @@ def transcribe(sink: TranscriptSink) -> Handler:
 
 
 def agent(greeting: str | None = None, *, setup: Handler | None = None,
-          max_silences: int = 2) -> Handler:
+          tools: Iterable[Callable[..., Any]] = (), max_silences: int = 2) -> Handler:
     """A whole AI conversation: answer, greet, then listen and reply until the caller
-    hangs up, with barge-in. ``setup(call)`` runs first (to add tools, say).
+    hangs up, with barge-in. ``tools`` are functions the model may call;
+    ``setup(call)`` runs first.
 
-    Replies stream from ``call.agent`` into speech sentence by sentence. A silence of
-    ``voice.silence_timeout`` gets "Are you still there?"; after ``max_silences`` of
-    them the agent hangs up. When a provider fails it says
+    With a speech-to-speech model configured (``voice.realtime``) the model holds
+    the conversation (:meth:`CallSession.converse`); if it fails, Asterisk's
+    ``voice.fallback_prompt`` plays and the call ends. Otherwise replies stream
+    from ``call.agent`` into speech sentence by sentence. A silence of
+    ``voice.silence_timeout`` gets "Are you still there?"; after ``max_silences``
+    of them the agent hangs up. When a provider fails it says
     ``voice.fallback_message`` (or plays ``voice.fallback_prompt`` if speech
     itself failed) and hangs up cleanly.
     """
@@ -93,6 +98,11 @@ def agent(greeting: str | None = None, *, setup: Handler | None = None,
         if setup is not None:
             await setup(call)
         await call.answer()
+        if call.speech_to_speech:
+            await _converse(call, greeting or settings.greeting, tools)
+            return
+        for tool in tools:
+            call.agent.tool(tool)
         try:
             opening = greeting or settings.greeting
             if opening:
@@ -114,6 +124,20 @@ def agent(greeting: str | None = None, *, setup: Handler | None = None,
         await call.hangup()
 
     return conversation
+
+
+async def _converse(call: CallSession, greeting: str | None,
+                    tools: Iterable[Callable[..., Any]]) -> None:
+    """The conversation on the app's speech-to-speech model; if the model fails,
+    Asterisk's own prompt says so, and the call ends."""
+    try:
+        conversation = await call.converse(greeting=greeting, tools=tools)
+        await conversation.wait()
+    except ProviderError as exc:
+        log.warning("call %s: %s; ending the call", call.id, exc)
+        if not call.ended:
+            await call.play_file(call.voice_settings.fallback_prompt)
+    await call.hangup()
 
 
 async def _apologise(call: CallSession, message: str, prompt: str) -> None:

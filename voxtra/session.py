@@ -39,8 +39,10 @@ from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
 from voxtra.voice.agent import AgentClient
+from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter, Listener
 from voxtra.voice.events import SpeechResult, UserTranscriptEvent, VoiceState
+from voxtra.voice.llm import Tool
 from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipeline
 from voxtra.voice.settings import VoiceSettings
 
@@ -142,6 +144,7 @@ class CallSession:
         self._voice: VoicePipeline | None = None
         self._voice_lock = asyncio.Lock()
         self._agent: AgentClient | None = None
+        self._conversation: RealtimeConversation | None = None
         self._events = EventEmitter()
         self._media_config = media_config or MediaConfig()
         self._own_legs = own_legs if own_legs is not None else OwnLegs()
@@ -428,8 +431,8 @@ class CallSession:
     def stop_audio(self) -> float:
         """Drop the interruptible audio queued for the caller (barge-in), and stop what
         ``say`` is generating; returns seconds until they hear silence."""
-        if self._voice is not None:
-            cut = self._voice.interrupt()
+        for speaker in (self._voice, self._conversation):
+            cut = speaker.interrupt() if speaker is not None else None
             if cut is not None:
                 return cut.to_silence
         return self._media.endpoint.clear() if self._media is not None else 0.0
@@ -498,6 +501,38 @@ class CallSession:
                 self._voice.agent = self._agent
         return self._agent
 
+    async def converse(self, *, instructions: str | None = None,
+                       tools: Iterable[Callable[..., Any] | Tool] = (),
+                       greeting: str | None = None) -> RealtimeConversation:
+        """Hand the call to the app's speech-to-speech model (``VoxtraApp(realtime=...)``
+        or ``voice.realtime`` in the settings): it listens, takes turns and answers
+        by itself, with barge-in, until the call ends. ``instructions`` default to
+        ``voice.instructions``; ``tools`` are functions the model may call. Returns
+        once connected; ``await conversation.wait()`` to wait for the end. The same
+        events as ``say``/``listen`` are reported through :meth:`on`.
+        """
+        model = self._voice_config.providers.realtime
+        if model is None:
+            raise VoiceNotConfiguredError("no speech-to-speech model configured: "
+                                          "VoxtraApp(realtime=...) or voice.realtime")
+        if self._conversation is None:
+            media = await self._media_leg()
+            settings = self._voice_config.settings
+            self._conversation = RealtimeConversation(
+                model, media.endpoint, media.endpoint, self._events,
+                sample_rate=media.endpoint.format.sample_rate,
+                instructions=instructions or settings.instructions, tools=tools,
+                interruptions=settings.turn.interruptions)
+            await self._conversation.start()
+            if greeting:
+                await self._conversation.say(greeting)
+        return self._conversation
+
+    @property
+    def speech_to_speech(self) -> bool:
+        """A speech-to-speech model is configured for :meth:`converse`."""
+        return self._voice_config.providers.realtime is not None
+
     @property
     def voice_settings(self) -> VoiceSettings:
         return self._voice_config.settings
@@ -505,6 +540,8 @@ class CallSession:
     @property
     def voice_state(self) -> VoiceState:
         """IDLE, LISTENING, PROCESSING or SPEAKING."""
+        if self._conversation is not None:
+            return self._conversation.state
         return self._voice.state if self._voice is not None else VoiceState.IDLE
 
     @property
@@ -592,6 +629,8 @@ class CallSession:
         if self.state is not CallState.FAILED:
             self.state = state
         self._ended.set()
+        if self._conversation is not None:
+            await self._conversation.aclose()
         if self._voice is not None:
             await self._voice.aclose()
         if self._media is not None:

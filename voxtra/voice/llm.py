@@ -26,6 +26,19 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]
 
+    @classmethod
+    def parse(cls, call_id: str, name: str, arguments: str) -> ToolCall:
+        """A call whose arguments came as JSON text; arguments that are not a JSON
+        object are kept as ``unparsed_arguments`` (the tool's validation then tells the
+        model they were not usable)."""
+        try:
+            parsed = json.loads(arguments or "{}")
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            parsed = {"unparsed_arguments": arguments}
+        return cls(call_id, name, parsed)
+
 
 @dataclass
 class ChatMessage:

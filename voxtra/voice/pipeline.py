@@ -40,6 +40,7 @@ from voxtra.voice.events import (
 )
 from voxtra.voice.io import AudioInput, AudioOutput
 from voxtra.voice.llm import LLM
+from voxtra.voice.realtime import RealtimeModel
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.speech import Speech
 from voxtra.voice.stt import STT, BatchSTT, STTStream, Transcript, streaming
@@ -66,10 +67,11 @@ class Providers:
     tts: TTS | None = None
     llm: LLM | None = None
     vad: VAD | None = None
+    realtime: RealtimeModel | None = None
 
     def load(self) -> None:
         """Load every model now (blocking): the first call then waits for none."""
-        for provider in (self.stt, self.tts, self.llm, self.vad):
+        for provider in (self.stt, self.tts, self.llm, self.vad, self.realtime):
             if provider is not None:
                 provider.load()
 

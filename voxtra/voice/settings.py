@@ -43,6 +43,9 @@ class VoiceSettings(BaseModel):
     llm: ProviderChoice | None = None
     tts: ProviderChoice | None = None
     vad: ProviderSettings | None = None
+    #: A speech-to-speech model (``realtime: {provider: openai, voice: marin}``), used by
+    #: ``call.converse()`` and by the ready-made agent in place of the chain.
+    realtime: ProviderSettings | None = None
     turn: TurnSettings = TurnSettings()
     #: Seconds the recogniser has for a turn's final transcript.
     stt_timeout: float = 5.0

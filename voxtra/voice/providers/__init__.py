@@ -21,6 +21,7 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
     "tts": {"piper": ("piper", "PiperTTS"), "espeak": ("espeak", "EspeakTTS"),
             "elevenlabs": ("elevenlabs", "ElevenLabsTTS")},
     "vad": {"silero": ("silero", "SileroVAD"), "energy": ("", "EnergyVAD")},
+    "realtime": {"openai": ("openai_realtime", "OpenAIRealtime")},
 }
 
 

@@ -93,7 +93,9 @@ class OpenAILLM(LLM):
         except Exception as exc:
             raise _error(exc) from exc
         if calls:
-            yield LLMDelta(tool_calls=tuple(_tool_call(calls[i]) for i in sorted(calls)))
+            yield LLMDelta(tool_calls=tuple(
+                ToolCall.parse(calls[i]["id"], calls[i]["name"], calls[i]["arguments"])
+                for i in sorted(calls)))
 
 
 def _wire(message: ChatMessage) -> dict[str, Any]:
@@ -107,17 +109,6 @@ def _wire(message: ChatMessage) -> dict[str, Any]:
     if message.tool_call_id is not None:
         wire["tool_call_id"] = message.tool_call_id
     return wire
-
-
-def _tool_call(parts: dict[str, str]) -> ToolCall:
-    try:
-        arguments = json.loads(parts["arguments"] or "{}")
-    except json.JSONDecodeError:
-        arguments = None
-    if not isinstance(arguments, dict):
-        # The tool's validation answers the model that its arguments were not usable.
-        arguments = {"unparsed_arguments": parts["arguments"]}
-    return ToolCall(parts["id"], parts["name"], arguments)
 
 
 def _error(exc: Exception) -> ProviderError:

@@ -1,0 +1,371 @@
+"""A call's conversation with a speech-to-speech model: ``call.converse()``.
+
+:class:`RealtimeConversation` streams the caller's audio to a
+:class:`~voxtra.voice.realtime.RealtimeSession` and plays the model's audio
+through the call's paced output. It reports the same events, voice states and
+per-turn metrics as the STT → LLM → TTS pipeline, keeps the conversation's
+:attr:`~RealtimeConversation.history`, and runs the tools it was given.
+
+Barge-in: when the caller starts speaking over a reply, the queued audio is
+cleared at once and the model is told how much of the reply was heard
+(truncation at the playout position), so its memory of the conversation holds
+only what the caller heard. In the metrics, ``llm_first_token`` is the time from
+the end of the caller's speech to the model's first audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxtra.errors import ProviderError
+from voxtra.media.pacer import Playout
+from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.events import (
+    AgentResponseEvent,
+    Interrupted,
+    ResponseEnded,
+    ResponseStarted,
+    SpeechEnded,
+    SpeechResult,
+    SpeechStarted,
+    StateChanged,
+    TurnMetrics,
+    UserTranscriptEvent,
+    VoiceError,
+    VoiceState,
+)
+from voxtra.voice.io import AudioInput, AudioOutput
+from voxtra.voice.llm import ChatMessage, Tool, ToolCall
+from voxtra.voice.realtime import (
+    CallerSpeechStarted,
+    CallerSpeechStopped,
+    CallerTranscript,
+    ModelError,
+    RealtimeEvent,
+    RealtimeModel,
+    RealtimeOptions,
+    RealtimeSession,
+    ReplyAudio,
+    ReplyDone,
+    ReplyStarted,
+    ReplyText,
+    ReplyToolCall,
+)
+
+log = logging.getLogger(__name__)
+
+STAGE = "realtime"
+
+
+@dataclass
+class _Reply:
+    """One reply of the model's, from its first event until its audio has played."""
+
+    response_id: str
+    metrics: TurnMetrics
+    began: float
+    item_id: str | None = None
+    text: str = ""
+    playouts: list[Playout] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    generating: bool = True
+    interrupted: bool = False
+
+    @property
+    def heard_ms(self) -> int:
+        return round(sum(p.seconds_sent for p in self.playouts) * 1000)
+
+    def result(self) -> SpeechResult:
+        frames = sum(p.frames for p in self.playouts)
+        sent = sum(p.sent for p in self.playouts)
+        words = self.text.split()
+        if frames and sent >= frames and not self.interrupted:
+            heard = self.text.strip()
+        else:
+            heard = " ".join(words[:round(len(words) * sent / frames)]) if frames else ""
+        return SpeechResult(self.text.strip(), heard, self.interrupted or sent < frames,
+                            sum(p.seconds_sent for p in self.playouts))
+
+
+class RealtimeConversation:
+    """One call's conversation with a :class:`RealtimeModel`."""
+
+    def __init__(self, model: RealtimeModel, audio_in: AudioInput, audio_out: AudioOutput,
+                 events: EventEmitter, *, sample_rate: int, instructions: str | None = None,
+                 tools: Iterable[Callable[..., Any] | Tool] = (),
+                 interruptions: bool = True) -> None:
+        self.model = model
+        self._input = audio_in
+        self._output = audio_out
+        self.events = events
+        self.state = VoiceState.IDLE
+        #: The conversation so far as chat messages (the caller's words as the model
+        #: transcribed them, the model's replies as far as the caller heard them).
+        self.history: list[ChatMessage] = []
+        if instructions:
+            self.history.append(ChatMessage("system", instructions))
+        self.tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.tool(tool)
+        self._options = RealtimeOptions(instructions, (), sample_rate, interruptions)
+        self._session: RealtimeSession | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._playing: list[_Reply] = []
+        self._reply: _Reply | None = None
+        self._heard_from = 0.0
+        self._heard_to: float | None = None
+        self._metrics: TurnMetrics | None = None
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def tool(self, function: Callable[..., Any] | Tool) -> Callable[..., Any] | Tool:
+        """Let the model call ``function`` (before :meth:`start`; usable as a decorator)."""
+        tool = function if isinstance(function, Tool) else Tool(function)
+        self.tools[tool.name] = tool
+        return function
+
+    # Lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect to the model and start streaming the caller's audio to it."""
+        options = RealtimeOptions(self._options.instructions, list(self.tools.values()),
+                                  self._options.sample_rate, self._options.interruptions)
+        self._session = await self.model.connect(options)
+        self._spawn(self._send_audio(self._session))
+        self._spawn(self._receive(self._session))
+        self._set_state(VoiceState.LISTENING)
+
+    async def wait(self) -> None:
+        """Return when the conversation has been closed; raise :class:`ProviderError`
+        if the model's connection was lost."""
+        await asyncio.shield(self._ended)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.aclose()
+        if not self._ended.done():
+            self._ended.set_result(None)
+        self._set_state(VoiceState.IDLE)
+
+    # Verbs ---------------------------------------------------------------------
+
+    async def respond(self, instructions: str | None = None) -> None:
+        """Ask the model to speak now (``instructions`` for this reply only)."""
+        await self._connected().respond(instructions)
+
+    async def say(self, text: str) -> None:
+        """Have the model say ``text`` (a greeting, an announcement)."""
+        await self.respond(f"Say exactly this to the caller, and nothing else: {text}")
+
+    async def commit(self) -> None:
+        """End the caller's turn and ask for a reply (for models whose own turn
+        detection is off)."""
+        session = self._connected()
+        self._caller_stopped()
+        await session.commit()
+        await session.respond()
+
+    def interrupt(self) -> Interrupted | None:
+        """Cut the model's reply as barge-in does; None if it was not speaking."""
+        return self._cut(cancel=True)
+
+    def _connected(self) -> RealtimeSession:
+        if self._session is None:
+            raise ProviderError(type(self.model).__name__, "the conversation is not started",
+                                retryable=False)
+        return self._session
+
+    # Audio up ------------------------------------------------------------------
+
+    async def _send_audio(self, session: RealtimeSession) -> None:
+        async for chunk in self._input.subscribe():
+            await session.send_audio(chunk)
+
+    # Events down ---------------------------------------------------------------
+
+    async def _receive(self, session: RealtimeSession) -> None:
+        try:
+            async for event in session.events():
+                self._handle(event)
+        except ProviderError as exc:
+            self._report(exc)
+            if not self._ended.done():
+                self._ended.set_exception(exc)
+        except Exception as exc:
+            error = ProviderError(type(self.model).__name__, str(exc) or repr(exc))
+            self._report(error)
+            if not self._ended.done():
+                self._ended.set_exception(error)
+        else:
+            if not self._ended.done():
+                self._ended.set_result(None)
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._set_state(VoiceState.IDLE)
+
+    def _handle(self, event: RealtimeEvent) -> None:
+        if isinstance(event, ReplyAudio):
+            self._audio(event)
+        elif isinstance(event, ReplyText):
+            if self._reply is not None and not self._reply.interrupted:
+                self._reply.text += event.text
+        elif isinstance(event, CallerSpeechStarted):
+            self._caller_started()
+        elif isinstance(event, CallerSpeechStopped):
+            self._caller_stopped()
+        elif isinstance(event, CallerTranscript):
+            self._transcript(event.text)
+        elif isinstance(event, ReplyStarted):
+            self._reply = _Reply(event.response_id, self._metrics or TurnMetrics(),
+                                 time.monotonic())
+            self._metrics = None
+        elif isinstance(event, ReplyToolCall):
+            if self._reply is not None:
+                self._reply.tool_calls.append(event.call)
+        elif isinstance(event, ReplyDone):
+            self._done(event)
+        elif isinstance(event, ModelError):
+            self._report(event.error)
+
+    def _caller_started(self) -> None:
+        now = time.monotonic()
+        self._heard_from, self._heard_to = now, None
+        self.events.emit(SpeechStarted(now))
+        if self._options.interruptions:
+            # The model stops generating by itself on the caller's speech (its turn
+            # detection interrupts its reply); what is queued here must go too.
+            self._cut(cancel=not self.model.turn_detection)
+
+    def _caller_stopped(self) -> None:
+        now = time.monotonic()
+        self._heard_to = now
+        self._metrics = TurnMetrics()
+        self.events.emit(SpeechEnded(now, now - self._heard_from))
+        if not self._playing:
+            self._set_state(VoiceState.PROCESSING)
+
+    def _transcript(self, text: str) -> None:
+        ended = self._heard_to or time.monotonic()
+        metrics = self._metrics or (self._reply.metrics if self._reply is not None else None)
+        if metrics is not None and self._heard_to is not None:
+            metrics.end_of_speech_to_transcript = time.monotonic() - self._heard_to
+        self.events.emit(UserTranscriptEvent(text, 1.0, self._heard_from, ended, final=True))
+        if text.strip():
+            self.history.append(ChatMessage("user", text))
+
+    def _audio(self, event: ReplyAudio) -> None:
+        reply = self._reply
+        if reply is None or reply.interrupted:
+            return  # the rest of a reply that was cut: never played
+        reply.item_id = event.item_id
+        if not reply.playouts:
+            self._playing.append(reply)
+            if self._heard_to is not None and reply.metrics.llm_first_token is None:
+                reply.metrics.llm_first_token = time.monotonic() - self._heard_to
+        playout = self._output.push(event.pcm, event.sample_rate)
+        if not reply.playouts:
+            playout.started.add_done_callback(lambda _: self._speaking(reply, playout))
+        reply.playouts.append(playout)
+
+    def _speaking(self, reply: _Reply, playout: Playout) -> None:
+        if playout.started_at is None or reply.interrupted:
+            return
+        self._set_state(VoiceState.SPEAKING)
+        if self._heard_to is not None and reply.metrics.voice_to_voice is None:
+            reply.metrics.voice_to_voice = playout.started_at - self._heard_to
+        self.events.emit(ResponseStarted(playout.started_at))
+
+    def _done(self, event: ReplyDone) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        reply.generating = False
+        reply.tool_calls = reply.tool_calls or event.tool_calls
+        if reply.tool_calls:
+            self.history.append(ChatMessage("assistant", reply.text, list(reply.tool_calls)))
+            self._spawn(self._run_tools(reply))
+        if reply.playouts:
+            self._spawn(self._played(reply))
+        elif not reply.tool_calls and not self._playing:
+            self._set_state(VoiceState.LISTENING)
+
+    async def _run_tools(self, reply: _Reply) -> None:
+        session = self._connected()
+        for call in reply.tool_calls:
+            tool = self.tools.get(call.name)
+            output = (await tool.call(call.arguments) if tool is not None
+                      else f"error: there is no tool named {call.name}")
+            self.history.append(ChatMessage("tool", output, tool_call_id=call.id))
+            await session.tool_result(call.id, output)
+        self._metrics = reply.metrics  # the spoken answer completes this turn
+        await session.respond()
+
+    async def _played(self, reply: _Reply) -> None:
+        """Wait until the reply's audio has played (or was cleared), then report it."""
+        await asyncio.wait([p.done for p in reply.playouts])
+        with contextlib.suppress(ValueError):
+            self._playing.remove(reply)
+        result = reply.result()
+        if not reply.tool_calls:
+            self.history.append(ChatMessage("assistant", result.heard_text))
+        self.events.emit(AgentResponseEvent(result.text, list(reply.tool_calls),
+                                            reply.metrics.llm_first_token,
+                                            time.monotonic() - reply.began))
+        self.events.emit(ResponseEnded(result))
+        self.events.emit(reply.metrics)
+        if not self._playing:
+            self._set_state(VoiceState.LISTENING)
+
+    def _cut(self, *, cancel: bool) -> Interrupted | None:
+        playing = [r for r in self._playing if not r.interrupted]
+        if not playing:
+            return None
+        at = time.monotonic()
+        to_silence = self._output.clear()
+        session = self._session
+        for reply in playing:
+            reply.interrupted = True
+            reply.metrics.barge_in_to_silence = to_silence
+            if session is not None and reply.item_id is not None:
+                self._spawn(session.truncate(reply.item_id, reply.heard_ms))
+            if session is not None and cancel and reply.generating:
+                self._spawn(session.cancel())
+        event = Interrupted(at, to_silence, playing[0].result())
+        self.events.emit(event)
+        return event
+
+    # Reporting -----------------------------------------------------------------
+
+    def _report(self, error: ProviderError) -> None:
+        log.warning("realtime model failed: %s", error)
+        self.events.emit(VoiceError(STAGE, error, error.retryable))
+
+    def _set_state(self, state: VoiceState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.events.emit(StateChanged(state))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, ProviderError):
+            self._report(error)
+        elif error is not None:
+            self._report(ProviderError(type(self.model).__name__, str(error) or repr(error)))
