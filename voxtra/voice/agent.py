@@ -78,6 +78,9 @@ class AgentReply:
         self._agent = agent
         self.result: AgentResponseEvent | None = None
         self.messages: list[ChatMessage] = []
+        #: Seconds from the request to the first token (known before the reply ends,
+        #: and kept when it is cut short).
+        self.first_token: float | None = None
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._generate()
@@ -85,7 +88,6 @@ class AgentReply:
     async def _generate(self) -> AsyncIterator[str]:
         agent = self._agent
         began = time.monotonic()
-        first_token: float | None = None
         spoken: list[str] = []
         called: list[ToolCall] = []
         for _ in range(agent.max_tool_rounds):
@@ -93,9 +95,9 @@ class AgentReply:
             self.messages.append(message)
             agent.history.append(message)
             try:
-                async for delta in self._stream(first_token is None):
-                    if first_token is None:
-                        first_token = time.monotonic() - began
+                async for delta in self._stream(self.first_token is None):
+                    if self.first_token is None:
+                        self.first_token = time.monotonic() - began
                     if delta.text:
                         message.content += delta.text
                         yield delta.text
@@ -112,7 +114,7 @@ class AgentReply:
                 result = await agent.tools[call.name].call(call.arguments)
                 agent.history.append(ChatMessage("tool", result, tool_call_id=call.id))
         self.result = AgentResponseEvent(" ".join(s for s in spoken if s), called,
-                                         first_token, time.monotonic() - began)
+                                         self.first_token, time.monotonic() - began)
         agent.last_response = self.result
 
     async def _stream(self, timed: bool) -> AsyncIterator[Any]:

@@ -204,8 +204,8 @@ class VoicePipeline:
             if result.interrupted:
                 self._keep_heard(text, result)
             metrics.tts_first_audio = speech.tts_first_audio
-            if isinstance(text, AgentReply) and text.result is not None:
-                metrics.llm_first_token = text.result.first_token
+            if isinstance(text, AgentReply):
+                metrics.llm_first_token = text.first_token
             elif self.agent is not None and self.agent.last_response is not None:
                 metrics.llm_first_token = self.agent.last_response.first_token
                 self.agent.last_response = None
