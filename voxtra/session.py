@@ -529,6 +529,11 @@ class CallSession:
         return self._conversation
 
     @property
+    def conversation(self) -> RealtimeConversation | None:
+        """The speech-to-speech conversation, once :meth:`converse` started it."""
+        return self._conversation
+
+    @property
     def speech_to_speech(self) -> bool:
         """A speech-to-speech model is configured for :meth:`converse`."""
         return self._voice_config.providers.realtime is not None

@@ -148,9 +148,9 @@ class FakeDeepgram(LocalServer):
                  "request_id": request_id}, status=401, headers={"dg-request-id": request_id})
         seen.accepted = True
         session = _Session(self, seen, self._script(), request_id)
-        ws = web.WebSocketResponse()
-        ws.headers["dg-request-id"] = request_id
-        await ws.prepare(request)
+        ws = await self.accept_websocket(request, {"dg-request-id": request_id})
+        if ws is None:
+            raise web.HTTPBadRequest(text="expected a websocket upgrade")
         try:
             await session.serve(ws, request)
         finally:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 
 class LocalServer:
@@ -17,12 +17,30 @@ class LocalServer:
     def __init__(self) -> None:
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
 
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
+    async def accept_websocket(self, request: web.Request, headers: dict[str, str] | None = None,
+                               **options: Any) -> web.WebSocketResponse | None:
+        """Upgrade ``request`` to a websocket (None if it asked for no upgrade); the
+        server closes it when it stops, as a service going away does (1001)."""
+        ws = web.WebSocketResponse(**options)
+        if not ws.can_prepare(request).ok:
+            return None
+        ws.headers.update(headers or {})
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        return ws
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
     async def __aenter__(self) -> Self:
         app = web.Application()
+        app.on_shutdown.append(self._close_sockets)
         self.routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()

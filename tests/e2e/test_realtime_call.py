@@ -1,0 +1,91 @@
+"""A whole call held by a speech-to-speech model through the sandbox Asterisk: the
+``openai`` SDK's realtime client talks to a local server speaking the Realtime event
+protocol, the ready-made agent handler greets the caller, the model answers a
+question, the caller talks over the next reply and cuts it, and the model is told how
+much of it was heard.
+
+Protocol facts: those of :mod:`voxtra.testing.fake_openai_realtime` (server VAD on
+the μ-law it is sent, replies as base64 ``audio/pcmu`` deltas, ``conversation.item.truncate``
+checked against the audio sent), and of ``test_voice.py`` for SIPp and Asterisk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from voxtra.app import VoxtraApp
+from voxtra.handlers import agent
+from voxtra.session import CallSession
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.audio import audible_spans
+from voxtra.testing.fake_openai_realtime import FakeRealtime
+from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.testing.voice import speech_wav
+from voxtra.voice.events import SpeechResult, TurnMetrics
+from voxtra.voice.providers.openai_realtime import OpenAIRealtime
+from voxtra.voice.providers.piper import PiperTTS
+
+GREETING = "Hello, how can I help?"
+LONG_REPLY = ("On Saturdays the store opens at nine in the morning and closes at six in "
+              "the evening, and on Sundays it opens at ten and closes at four. On public "
+              "holidays it stays closed all day.")
+QUESTION = "What time does the store open on Saturday?"
+FOLLOW_UP = "Where can I park my car?"
+
+
+async def test_a_call_held_by_a_speech_to_speech_model_with_barge_in(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, piper: PiperTTS,
+        tmp_path: Path) -> None:
+    wav = await speech_wav(tmp_path / "caller.wav", piper, 2.0, QUESTION, 2.0, FOLLOW_UP, 4.0)
+    seen: dict[str, Any] = {"metrics": [], "transcripts": [], "replies": [], "errors": []}
+
+    async def watch(call: CallSession) -> None:
+        seen["call"] = call
+        call.on("metrics", seen["metrics"].append)
+        call.on("transcript", seen["transcripts"].append)
+        call.on("response_ended", lambda e: seen["replies"].append(e.result))
+        call.on("error", seen["errors"].append)
+
+    async with FakeRealtime(replies=[GREETING, LONG_REPLY, "Behind the store."],
+                            transcripts=[QUESTION, FOLLOW_UP]) as server:
+        model = OpenAIRealtime(api_key="test-key", base_url=server.url,
+                               silence_duration_ms=700, voice="marin")
+        app = VoxtraApp(voxtra_settings, realtime=model)
+        app.route()(agent(greeting="Greet the caller.", setup=watch))
+        async with app:
+            result = await sip_caller.call(CallerScript(
+                "830", audio=wav, capture_audio=True, hangup_after=14))
+    assert result.succeeded, result.stderr
+    assert seen["errors"] == []
+    # The call's μ-law went to the model as μ-law, and came back as μ-law.
+    audio = server.session["audio"]
+    assert audio["input"]["format"]["type"] == audio["output"]["format"]["type"] == "audio/pcmu"
+    assert audio["input"]["turn_detection"]["silence_duration_ms"] == 700
+    assert audio["output"]["voice"] == "marin"
+    assert server.appended_seconds > 10  # the caller's audio all along
+    assert [t.text for t in seen["transcripts"]] == [QUESTION, FOLLOW_UP]
+
+    greeting, cut, answer = seen["replies"]
+    assert greeting == SpeechResult(GREETING, GREETING, False, greeting.played_seconds)
+    assert cut.interrupted and 0 < len(cut.heard_text) < len(LONG_REPLY)
+    assert answer.heard_text == "Behind the store." and not answer.interrupted
+    # The model was told how much of the cut reply was played: no more than was sent.
+    [truncation] = server.truncations
+    assert truncation["audio_end_ms"] == round(cut.played_seconds * 1000)
+    # What the caller heard: the greeting, the start of the long reply, the answer.
+    spans = audible_spans(result.captured, received=True)
+    assert len(spans) == 3, spans
+    heard_of_cut = spans[1][1] - spans[1][0]
+    assert abs(heard_of_cut - cut.played_seconds) < 0.25
+    assert heard_of_cut < len(LONG_REPLY) * server.seconds_per_char / 2
+    call: CallSession = seen["call"]
+    assert call.conversation is not None
+    assert [(m.role, m.content) for m in call.conversation.history] == [
+        ("assistant", GREETING), ("user", QUESTION), ("assistant", cut.heard_text),
+        ("user", FOLLOW_UP), ("assistant", "Behind the store.")]
+    metrics: list[TurnMetrics] = seen["metrics"]
+    assert len(metrics) == 3
+    assert all(m.voice_to_voice is not None and m.llm_first_token is not None
+               for m in metrics[1:])  # each of the caller's turns
+    assert metrics[1].barge_in_to_silence is not None
