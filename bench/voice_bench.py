@@ -6,16 +6,18 @@
    from the end-of-turn decision to the reply's first frame sent by the pacer
    (listen → agent → sentence → TTS → pacer); beside it, in the same run, the
    bare reference of one asyncio queue hand-off, and the ratio of the two.
-2. barge_in: the same pipeline, caller speech over Voxtra's reply: from the
+2. realtime: OpenAI Realtime on its SDK behind a local server answering at once:
+   the model's end of turn → the reply's first frame, and the framework's part of it.
+3. barge_in: the same pipeline, caller speech over Voxtra's reply: from the
    decision to interrupt until the last frame sent has played out (silence), and
    from the caller's speech onset to then (no backchannel filter: any 0.3 s of
    speech interrupts).
-3. conversation: sequential calls through the sandbox Asterisk with the offline
+4. conversation: sequential calls through the sandbox Asterisk with the offline
    stack (Silero VAD, Whisper tiny.en, scripted agent, Piper); each caller speaks
    a question made with Piper; the capture at SIPp gives the end of the caller's
    speech → first reply audio at the caller, p50/p95; the app's turn metrics
    give the stages.
-4. memory: RSS of the app process with N concurrent AI calls (models shared, each
+5. memory: RSS of the app process with N concurrent AI calls (models shared, each
    call listening through VAD and the recogniser) against the same process with
    none; reported per call.
 """
@@ -29,6 +31,7 @@ import logging
 import socket
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
+from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
@@ -43,10 +47,12 @@ from voxtra.testing.audio import audible_spans
 from voxtra.testing.fake_deepgram import FakeDeepgram
 from voxtra.testing.fake_elevenlabs import FakeElevenLabs
 from voxtra.testing.fake_openai import FakeOpenAI
+from voxtra.testing.fake_openai_realtime import FakeRealtime
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.testing.sipp import CallerScript, SipCaller, free_port
 from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio, speech_wav
 from voxtra.voice.agent import AgentClient
+from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import TurnMetrics
 from voxtra.voice.llm import LLM
@@ -54,10 +60,12 @@ from voxtra.voice.pipeline import Providers, VoicePipeline
 from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.providers.elevenlabs import ElevenLabsTTS
 from voxtra.voice.providers.openai import OpenAILLM
+from voxtra.voice.providers.openai_realtime import OpenAIRealtime
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.scripted import ScriptedLLM
 from voxtra.voice.providers.silero import SileroVAD
 from voxtra.voice.providers.whisper import WhisperSTT
+from voxtra.voice.realtime import RealtimeEvent, RealtimeOptions, RealtimeSession, ReplyAudio
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.stt import STT, STTStream, Transcript
 from voxtra.voice.tts import TTS
@@ -202,6 +210,78 @@ async def cloud_providers(turns: int) -> dict[str, Any]:
     return results
 
 
+class _TimedSession(RealtimeSession):
+    """A realtime session that notes when each reply's first audio reached Voxtra."""
+
+    def __init__(self, inner: RealtimeSession, arrivals: list[float]) -> None:
+        self.inner = inner
+        self.arrivals = arrivals
+        self._seen: set[str] = set()
+
+    async def events(self) -> AsyncIterator[RealtimeEvent]:
+        async for event in self.inner.events():
+            if isinstance(event, ReplyAudio) and event.item_id not in self._seen:
+                self._seen.add(event.item_id)
+                self.arrivals.append(time.monotonic())
+            yield event
+
+    async def send_audio(self, chunk: AudioChunk) -> None:
+        await self.inner.send_audio(chunk)
+
+    async def respond(self, instructions: str | None = None) -> None:
+        await self.inner.respond(instructions)
+
+    async def commit(self) -> None:
+        await self.inner.commit()
+
+    async def cancel(self) -> None:
+        await self.inner.cancel()
+
+    async def truncate(self, item_id: str, heard_ms: int) -> None:
+        await self.inner.truncate(item_id, heard_ms)
+
+    async def tool_result(self, call_id: str, output: str) -> None:
+        await self.inner.tool_result(call_id, output)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def realtime(turns: int) -> dict[str, Any]:
+    """OpenAI Realtime on its SDK behind a local server that answers at once: the
+    model's end of turn → the reply's first frame sent, and of that, the reply's first
+    audio reaching Voxtra → its first frame sent (the framework's own part)."""
+    async with FakeRealtime(replies=["Hi there."] * turns, speed=0) as server:
+        model = OpenAIRealtime(api_key=server.api_key, base_url=server.url,
+                               silence_duration_ms=200, transcription_model=None)
+        arrivals: list[float] = []
+        audio = MemoryAudio()
+        events = EventEmitter()
+        conversation = RealtimeConversation(model, audio, audio, events, sample_rate=8000)
+        connect = model.connect
+
+        async def timed(options: RealtimeOptions) -> RealtimeSession:
+            return _TimedSession(await connect(options), arrivals)
+
+        model.connect = timed  # type: ignore[method-assign]
+        stopped: list[float] = []
+        started: list[float] = []
+        events.on("speech_ended", lambda e: stopped.append(e.at))
+        events.on("response_started", lambda e: started.append(e.at))
+        await conversation.start()
+        for _ in range(turns):
+            await audio.speak(0.2)
+            await audio.silence(0.6)
+        await conversation.aclose()
+        await audio.close()
+    count = min(len(stopped), len(started), len(arrivals))
+    return {"turns": count,
+            "end_of_turn_to_first_frame_ms": percentiles(
+                [started[i] - stopped[i] for i in range(count)]),
+            "framework_added_ms": percentiles(
+                [started[i] - arrivals[i] for i in range(count)])}
+
+
 async def barge_in(rounds: int) -> dict[str, Any]:
     turn = TurnSettings(backchannel_words=[], min_interruption_speech=0.3)
     decision: list[float] = []
@@ -318,6 +398,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     print("framework:", json.dumps(await fake_providers(args.turns)), flush=True)
     print("cloud:", json.dumps(await cloud_providers(args.turns)), flush=True)
+    print("realtime:", json.dumps(await realtime(args.turns)), flush=True)
     print("barge_in:", json.dumps(await barge_in(10)), flush=True)
     stt, tts = WhisperSTT(), PiperTTS()
     stt.load()

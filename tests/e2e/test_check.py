@@ -1,4 +1,5 @@
-"""``voxtra check`` against the sandbox Asterisk and a local OpenAI-compatible server."""
+"""``voxtra check`` against the sandbox Asterisk and local servers speaking OpenAI's chat
+and Realtime protocols."""
 
 from __future__ import annotations
 
@@ -11,16 +12,20 @@ import yaml
 from voxtra.cli import main
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.fake_openai import FakeOpenAI
+from voxtra.testing.fake_openai_realtime import FakeRealtime
 
 
-def config(path: Path, settings: VoxtraSettings, base_url: str, key: str) -> Path:
+def config(path: Path, settings: VoxtraSettings, base_url: str, realtime_url: str,
+           key: str) -> Path:
     path.write_text(yaml.safe_dump({
         "ari_url": settings.ari_url, "ari_user": settings.ari_user,
         "ari_password": settings.ari_password.get_secret_value(),
         "app_name": settings.app_name,
         "voice": {"llm": {"provider": "openai", "model": "fake-model", "base_url": base_url,
                           "api_key": key},
-                  "tts": {"provider": "espeak"}, "vad": {"provider": "energy"}},
+                  "tts": {"provider": "espeak"}, "vad": {"provider": "energy"},
+                  "realtime": {"provider": "openai", "base_url": realtime_url,
+                               "api_key": key, "voice": "marin"}},
     }))
     return path
 
@@ -29,9 +34,9 @@ def config(path: Path, settings: VoxtraSettings, base_url: str, key: str) -> Pat
 async def test_check_reports_ari_and_each_provider(
         key: str, voxtra_settings: VoxtraSettings, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    async with FakeOpenAI() as server:
-        monkeypatch.setenv("VOXTRA_CONFIG", str(config(tmp_path / "voxtra.yaml",
-                                                       voxtra_settings, server.url, key)))
+    async with FakeOpenAI() as server, FakeRealtime() as realtime:
+        monkeypatch.setenv("VOXTRA_CONFIG", str(config(
+            tmp_path / "voxtra.yaml", voxtra_settings, server.url, realtime.url, key)))
         monkeypatch.delenv("VOXTRA_ARI_PASSWORD", raising=False)
         status = await asyncio.to_thread(main, ["check"])
     out = capsys.readouterr().out
@@ -39,6 +44,8 @@ async def test_check_reports_ari_and_each_provider(
     assert "tts: OK: EspeakTTS" in out and "stt: not configured" in out
     if key == "test-key":
         assert status == 0 and "llm: OK: OpenAILLM: credentials accepted" in out
+        assert "realtime: OK: OpenAIRealtime: credentials accepted" in out
     else:
         assert status == 1 and "llm: FAILED: OpenAILLM" in out and "rejected" in out
+        assert "realtime: FAILED: OpenAIRealtime" in out
     assert key not in out

@@ -9,6 +9,7 @@ from voxtra.voice.fallback import FallbackTTS
 from voxtra.voice.providers import ProviderConfigError
 from voxtra.voice.providers.espeak import EspeakTTS
 from voxtra.voice.providers.openai import OpenAILLM
+from voxtra.voice.providers.openai_realtime import OpenAIRealtime
 from voxtra.voice.providers.scripted import ScriptedLLM
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.vad import EnergyVAD
@@ -22,13 +23,17 @@ def test_providers_come_from_settings_with_their_options() -> None:
     built = app({"llm": {"provider": "openai", "model": "llama3", "api_key": "sk-secret",
                          "base_url": "http://127.0.0.1:11434/v1"},
                  "tts": [{"provider": "espeak", "voice": "en-gb"}, {"provider": "espeak"}],
-                 "vad": {"provider": "energy", "margin_db": 9}})
+                 "vad": {"provider": "energy", "margin_db": 9},
+                 "realtime": {"provider": "openai", "voice": "marin", "api_key": "sk-secret",
+                              "turn_detection": False}})
     providers = built.voice.providers
     assert isinstance(providers.llm, OpenAILLM) and providers.llm.model == "llama3"
     assert isinstance(providers.tts, FallbackTTS)
     assert [type(p) for p in providers.tts.providers] == [EspeakTTS, EspeakTTS]
     assert isinstance(providers.vad, EnergyVAD) and providers.vad.margin_db == 9
-    assert "sk-secret" not in repr(built.settings)
+    assert isinstance(providers.realtime, OpenAIRealtime)
+    assert providers.realtime.voice == "marin" and not providers.realtime.turn_detection
+    assert "sk-secret" not in repr(built.settings) + repr(providers.realtime)
 
 
 def test_code_takes_precedence_over_settings() -> None:
