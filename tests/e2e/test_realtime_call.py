@@ -89,3 +89,22 @@ async def test_a_call_held_by_a_speech_to_speech_model_with_barge_in(
     assert all(m.voice_to_voice is not None and m.llm_first_token is not None
                for m in metrics[1:])  # each of the caller's turns
     assert metrics[1].barge_in_to_silence is not None
+
+
+async def test_a_lost_model_ends_the_call_cleanly_with_asterisks_prompt(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller) -> None:
+    async with FakeRealtime(replies=[LONG_REPLY]) as server:
+        server.drop_after_deltas = 3
+        app = VoxtraApp(voxtra_settings,
+                        realtime=OpenAIRealtime(api_key="test-key", base_url=server.url))
+        app.route()(agent(greeting="Greet the caller."))
+        async with app:
+            result = await sip_caller.call(CallerScript("831", capture_audio=True,
+                                                        wait_for_bye=15))
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert server.responses[0]["status"] == "in_progress"  # cut off mid-reply
+    # The start of the greeting (3 deltas of 100 ms), then Asterisk's apology
+    # (sound:please-try-call-later, 1.8 s), and the app hung up.
+    spans = audible_spans(result.captured, received=True)
+    heard = sum(end - start for start, end in spans)
+    assert 1.5 < heard < 3.0, spans

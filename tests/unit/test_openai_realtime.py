@@ -226,3 +226,22 @@ async def test_a_dropped_connection_ends_the_conversation_with_a_retryable_error
     await asyncio.sleep(0.3)
     assert 0 < call.audio.heard().size <= 2 * 0.1 * 8000 + 160
     assert np.abs(call.audio.heard()).max() > 1000
+
+
+async def test_a_server_that_never_answers_the_upgrade_times_out_retryably() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # the upgrade request is never answered; until the client goes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        realtime = OpenAIRealtime(api_key="test-key", base_url=f"http://127.0.0.1:{port}/v1",
+                                  timeout=0.5)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ProviderError, match="timed out") as raised:
+            await realtime.connect(RealtimeOptions())
+        assert asyncio.get_running_loop().time() - started < 2
+        assert raised.value.retryable
+    finally:
+        server.close()
