@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
+from voxtra import runner
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
 from voxtra.ari.events import EventStream, Reconciliation
@@ -232,7 +233,7 @@ class VoxtraApp:
     def run(self) -> None:
         """Blocking entry point: ``app.run()``. An ARI error ends it with a clear message."""
         try:
-            asyncio.run(self.serve())
+            runner.run(self.serve())
         except AriError as exc:
             log.error("%s", exc)
             raise SystemExit(f"voxtra: {exc}") from None

@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voxtra import runner
 from voxtra.ari.errors import AriError
 from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing.errors import SandboxError, SippError
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "render-conf":
             return _render_conf(args)
         if args.command == "check":
-            return asyncio.run(_check())
+            return runner.run(_check())
         options = SandboxOptions(name=args.name, ari_port=args.ari_port,
                                  sip_port=args.sip_port)
         if args.command == "sandbox":
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         app_file = Path(args.app)
         if args.agent and args.app == demo.get_default("app"):
             app_file = Path("examples/voice_agent.py")
-        return asyncio.run(_demo(app_file, args.number, AsteriskSandbox(options), args.agent))
+        return runner.run(_demo(app_file, args.number, AsteriskSandbox(options), args.agent))
     except (SandboxError, SippError, AriError, AsteriskConfError) as exc:
         print(f"voxtra: {exc}", file=sys.stderr)
         return 1
