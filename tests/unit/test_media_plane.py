@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voxtra.media.audio import AudioFormat
+from voxtra.media.clock import MediaClock
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.jitter import JitterBuffer
 from voxtra.media.pacer import Pacer
@@ -69,8 +70,8 @@ async def test_pacer_sends_on_schedule_and_recovers_from_a_stall() -> None:
     await asyncio.wait_for(done.done, 2)
     await pacer.stop()
     gaps = np.diff(sent)
-    assert len(sent) == 30
-    assert pacer.stats.stalls == 1
+    assert len(sent) == 30 and pacer.stats.late == 0  # 50 ms late is within max_lag
+    assert MediaClock.current().stats.stalls >= 1
     assert gaps.min() > 0.010  # no burst after the stall (a burst sends back to back)
     assert abs(np.median(gaps) - 0.020) < 0.005
 
@@ -157,3 +158,36 @@ async def test_protected_audio_survives_clear_and_cancel_drops_one_group() -> No
     await pacer.stop()
     assert cut.done.cancelled() and dropped.done.cancelled()
     assert sent.count(b"p") == 5 and b"d" not in sent and sent.count(b"i") < 20
+
+
+async def test_frames_too_late_to_be_heard_are_dropped_not_delayed() -> None:
+    sent: list[float] = []
+    pacer = Pacer(lambda payload, marker: sent.append(time.monotonic()), max_lag=0.1)
+    pacer.start()
+    playout = pacer.enqueue([b"f"] * 40)
+    await asyncio.sleep(0.1)
+    time.sleep(0.25)  # noqa: ASYNC251 - a deliberate 250 ms event-loop stall
+    await asyncio.wait_for(playout.done, 2)
+    await pacer.stop()
+    # The frames due more than 100 ms before the loop came back were dropped: the
+    # rest of the playout is at most 100 ms behind its schedule, not 250 ms.
+    assert pacer.stats.late >= 5 and len(sent) + pacer.stats.late == 40
+    assert sent[-1] - sent[0] < 40 * 0.020 + 0.1 + 0.03
+    assert np.diff(sent).min() > 0.010
+
+
+async def test_one_clock_drives_every_pacer_of_the_loop() -> None:
+    clock = MediaClock.current()
+    before = clock.members
+    pacers = [Pacer(lambda payload, marker: None) for _ in range(50)]
+    for pacer in pacers:
+        pacer.start()
+    assert clock.members == before + 50
+    ticks_before = clock.stats.ticks
+    playouts = [pacer.enqueue([b"f"] * 10) for pacer in pacers]
+    await asyncio.wait_for(asyncio.gather(*(p.done for p in playouts)), 2)
+    ticks = clock.stats.ticks - ticks_before
+    assert 8 <= ticks <= 12  # 10 frames each, one tick for all of them
+    for pacer in pacers:
+        await pacer.stop()
+    assert clock.members == before and 0 <= clock.load < 0.5

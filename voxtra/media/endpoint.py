@@ -6,6 +6,12 @@ back to it; anything else is dropped and counted. Received packets are parsed
 and validated (:mod:`voxtra.media.rtp`), put in order by the jitter buffer and
 decoded to PCM chunks; sent audio is split into 20 ms frames and paced.
 
+Packets go into the jitter buffer as they arrive; once per tick of the process's
+:class:`~voxtra.media.clock.MediaClock` what it released is decoded and handed to
+the subscribers, so a consumer is woken once per tick, not once per packet. If more
+audio is waiting than ``jitter_depth`` and a few frames (the process fell behind),
+the oldest is dropped and counted instead of being delivered late.
+
 Two facts of Asterisk 22's chan_rtp shape the formats (both seen against the
 sandbox): it sends PCMU (payload type 0) when asked for ``slin``, so received
 audio is decoded by the payload type that arrives; and it ignores RTP it
@@ -26,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from voxtra.media.audio import AudioChunk, AudioFormat
+from voxtra.media.clock import MediaClock
 from voxtra.media.fanout import Fanout, Subscription
 from voxtra.media.g711 import Pcm
 from voxtra.media.jitter import JitterBuffer, JitterStats
@@ -38,11 +45,17 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 
 
+#: Frames beyond the jitter depth that may wait for the next tick before the oldest go.
+BACKLOG_FRAMES = 3
+
+
 @dataclass
 class EndpointStats:
     dropped_foreign: int = 0
     dropped_malformed: int = 0
     dropped_payload_type: int = 0
+    #: Received frames dropped because the process fell behind (delivered too late).
+    dropped_late: int = 0
 
 
 class RtpEndpoint(asyncio.DatagramProtocol):
@@ -66,8 +79,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.payload_type: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._jitter = JitterBuffer(self._conceal, jitter_depth, fmt.sample_rate)
+        self._released: list[tuple[bytes, int]] = []
+        self._backlog = jitter_depth + BACKLOG_FRAMES
         self._received: Fanout[AudioChunk] = Fanout(max_queued_chunks)
         self._pacer = Pacer(self._send_frame)
+        self._clock: MediaClock | None = None
         self._sequence = random.randrange(0x10000)
         self._timestamp = random.randrange(0x100000000)
         self._ssrc = random.randrange(1, 0x100000000)
@@ -75,7 +91,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._last_packet = 0.0
         self._inactivity_timeout = inactivity_timeout
         self._on_inactive = on_inactive
-        self._watchdog: asyncio.Task[None] | None = None
         self._resamplers: dict[int, Resampler] = {}
 
     # Lifecycle -----------------------------------------------------------------
@@ -88,17 +103,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         sockname = transport.get_extra_info("sockname")
         self.local = (str(sockname[0]), int(sockname[1]))
         self._pacer.start()
+        self._clock = MediaClock.current()
+        self._clock.add(self, receive=self._tick)
         return self.local
 
     def connect(self, remote: Address) -> None:
         """Accept packets from, and send to, ``remote`` only (symmetric RTP)."""
         self.remote = remote
-        if self._inactivity_timeout and self._watchdog is None:
-            self._watchdog = asyncio.create_task(self._watch(), name="rtp-inactivity")
+        self._last_packet = time.monotonic()
 
     async def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        if self._clock is not None:
+            self._clock.remove(self)
+            self._clock = None
         await self._pacer.stop()
         if self._transport is not None:
             self._transport.close()
@@ -142,13 +159,29 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self._first_timestamp is None:
             self._first_timestamp = packet.timestamp
         for payload in self._jitter.push(packet, now):
-            self._deliver(payload, packet.timestamp)
+            self._released.append((payload, packet.timestamp))
 
-    def _deliver(self, payload: bytes, timestamp: int) -> None:
-        assert self._first_timestamp is not None
-        fmt = self.receive_format
-        elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / fmt.sample_rate
-        self._received.publish(AudioChunk(fmt.decode(payload), fmt.sample_rate, elapsed))
+    def _tick(self, now: float) -> None:
+        """The clock's receive phase: deliver what the jitter buffer released."""
+        released = self._released
+        if released:
+            if len(released) > self._backlog:
+                self.stats.dropped_late += len(released) - self._backlog
+                del released[:len(released) - self._backlog]
+            fmt = self.receive_format
+            assert self._first_timestamp is not None
+            for payload, timestamp in released:
+                elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / fmt.sample_rate
+                self._received.publish(AudioChunk(fmt.decode(payload), fmt.sample_rate,
+                                                  elapsed))
+            released.clear()
+        elif (self._inactivity_timeout and self.remote is not None
+              and now - self._last_packet > self._inactivity_timeout):
+            log.warning("no RTP from %s for %.0f s: the call is dead", self.remote,
+                        self._inactivity_timeout)
+            self._inactivity_timeout = None
+            if self._on_inactive is not None:
+                self._on_inactive()
 
     def _conceal(self, last: bytes | None, index: int) -> bytes:
         fmt = self.receive_format
@@ -160,18 +193,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         """Received audio from now on, in order, until the endpoint closes; each
         subscriber gets every chunk (its oldest are dropped if it falls behind)."""
         return self._received.subscribe(max_chunks)
-
-    async def _watch(self) -> None:
-        assert self._inactivity_timeout is not None
-        self._last_packet = time.monotonic()
-        while True:
-            await asyncio.sleep(self._inactivity_timeout / 4)
-            if time.monotonic() - self._last_packet > self._inactivity_timeout:
-                log.warning("no RTP from %s for %.0f s: the call is dead", self.remote,
-                            self._inactivity_timeout)
-                if self._on_inactive is not None:
-                    self._on_inactive()
-                return
 
     # Send ----------------------------------------------------------------------
 

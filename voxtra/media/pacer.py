@@ -1,26 +1,30 @@
-"""Send-side pacing: one 20 ms frame per tick against absolute monotonic deadlines.
+"""Send-side pacing: one 20 ms frame per tick of the process's media clock.
 
-Deadlines are ``start + n * 20 ms``, so timer error never accumulates. After an
-event-loop stall the schedule is re-anchored at the present instead of sending
-the backlog in a burst (a burst would arrive as a clump the far end must drop).
-Each queued group of frames is a :class:`Playout` that counts its frames as they
-are sent and resolves when its last one has gone (playout acknowledgement);
-:meth:`Pacer.clear` drops everything queued at once (barge-in) and reports when
-the far end stops hearing audio.
+Each pacer sends at most one frame per tick of :class:`~voxtra.media.clock.MediaClock`,
+so frames of a call leave 20 ms apart on the clock's absolute schedule, and after an
+event-loop stall the clock re-anchors instead of letting the backlog out in a burst
+(a burst would arrive as a clump the far end must drop). The first frame of a
+talkspurt goes out at once rather than waiting for the next tick. Each frame has a
+due time (its slot in the schedule when it was queued); a frame that could not be
+sent within ``max_lag`` of it is dropped and counted, so an overloaded process
+loses audio instead of building up delay. Each queued group of frames is a
+:class:`Playout` that counts its frames as they are sent and resolves when its last
+one has gone (playout acknowledgement); :meth:`Pacer.clear` drops everything queued
+at once (barge-in) and reports when the far end stops hearing audio.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from voxtra.media.audio import FRAME_MS
+from voxtra.media.clock import FRAME, MediaClock
 
-FRAME = FRAME_MS / 1000
+#: A frame that could not be sent within this many seconds of its due time is dropped.
+MAX_LAG = 0.1
 
 
 class Playout:
@@ -28,7 +32,7 @@ class Playout:
     when its first frame has gone (``started``) and its last (``done``); ``done`` is
     cancelled if the group was dropped."""
 
-    __slots__ = ("done", "frames", "sent", "started", "started_at")
+    __slots__ = ("done", "frames", "late", "sent", "started", "started_at")
 
     def __init__(self, frames: int) -> None:
         loop = asyncio.get_running_loop()
@@ -37,6 +41,8 @@ class Playout:
         self.frames = frames
         #: Frames sent so far, and when the first one was sent (monotonic seconds).
         self.sent = 0
+        #: Frames dropped because they were too late to be worth sending.
+        self.late = 0
         self.started_at: float | None = None
         if not frames:
             self.done.set_result(None)
@@ -51,46 +57,49 @@ class _Frame:
     payload: bytes
     playout: Playout
     protected: bool
+    due: float
 
 
 @dataclass
 class PacerStats:
     sent: int = 0
     cleared: int = 0
-    #: Times the schedule was re-anchored after falling more than a frame behind.
-    stalls: int = 0
-    #: With ``record_errors``: send-time error against the schedule, and send times
+    #: Frames dropped because they could not be sent within ``max_lag`` of their due time.
+    late: int = 0
+    #: With ``record_errors``: send-time error against the due time, and send times
     #: (monotonic seconds), one entry per frame.
     errors: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 
 
 class Pacer:
-    """Sends queued frames through ``send(payload, marker)`` at 50 frames per second."""
+    """Sends queued frames through ``send(payload, marker)`` at 50 frames per second,
+    on the running loop's media clock from :meth:`start` to :meth:`stop`."""
 
     def __init__(self, send: Callable[[bytes, bool], None], record_errors: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 max_lag: float = MAX_LAG) -> None:
         self._send = send
-        self._clock = clock
         self._frames: deque[_Frame] = deque()
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._clock: MediaClock | None = None
         self._talkspurt = True
-        self._last_sent = 0.0
+        self._last_sent = -1.0
+        self.max_lag = max_lag
         self.record_errors = record_errors
         self.stats = PacerStats()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="rtp-pacer")
+        if self._clock is None:
+            self._clock = MediaClock.current()
+            self._clock.add(self, send=self.tick)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._clock is not None:
+            self._clock.remove(self)
+            self._clock = None
         self.clear()
+
+    def _now(self) -> float:
+        return self._clock.now() if self._clock is not None else time.monotonic()
 
     def enqueue(self, frames: list[bytes], protected: bool = False) -> Playout:
         """Queue frames as one :class:`Playout`.
@@ -98,9 +107,17 @@ class Pacer:
         ``protected`` frames survive :meth:`clear` (a prompt that must not be cut).
         """
         playout = Playout(len(frames))
-        self._frames.extend(_Frame(payload, playout, protected) for payload in frames)
-        if frames:
-            self._wakeup.set()
+        if not frames:
+            return playout
+        now = self._now()
+        idle = not self._frames
+        due = max(now, self._frames[-1].due + FRAME) if self._frames else now
+        for payload in frames:
+            self._frames.append(_Frame(payload, playout, protected, due))
+            due += FRAME
+        if idle and self._clock is not None and now - self._last_sent >= 1.5 * FRAME:
+            self._talkspurt = True
+            self._send_next(now)  # a new talkspurt starts now, not at the next tick
         return playout
 
     @property
@@ -122,7 +139,7 @@ class Pacer:
         far end hears silence (at most the one frame already on its way), or until the
         protected audio still queued has played."""
         self._drop(lambda frame: not frame.protected)
-        tail = max(0.0, self._last_sent + FRAME - self._clock()) if self.stats.sent else 0.0
+        tail = max(0.0, self._last_sent + FRAME - self._now()) if self.stats.sent else 0.0
         return tail + len(self._frames) * FRAME
 
     def _drop(self, condition: Callable[[_Frame], bool]) -> None:
@@ -132,43 +149,49 @@ class Pacer:
                 kept.append(frame)
                 continue
             self.stats.cleared += 1
-            for future in (frame.playout.started, frame.playout.done):
-                if not future.done():
-                    future.cancel()
+            _cancel(frame.playout)
         self._frames = kept
         if not kept:
             self._talkspurt = True
 
-    async def _run(self) -> None:
-        deadline = self._clock()
-        while True:
-            if not self._frames:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                self._talkspurt = True
-                deadline = self._clock()
-            now = self._clock()
-            if now < deadline:
-                await asyncio.sleep(deadline - now)
-                now = self._clock()
-            if now - deadline > FRAME:  # a stall: re-anchor, do not burst the backlog
-                self.stats.stalls += 1
-                deadline = now
-            if not self._frames:  # cleared while we slept
-                continue
-            frame = self._frames.popleft()
-            self._send(frame.payload, self._talkspurt)
-            self._talkspurt = False
-            self._last_sent = now
-            self.stats.sent += 1
-            if self.record_errors:
-                self.stats.errors.append(now - deadline)
-                self.stats.times.append(now)
-            playout = frame.playout
-            if playout.started_at is None:
-                playout.started_at = now
+    def tick(self, now: float) -> None:
+        """The clock's send phase: the next frame, unless one left less than half a
+        frame ago (the first of a talkspurt, sent between ticks)."""
+        if self._frames and now - self._last_sent >= FRAME / 2:
+            self._send_next(now)
+
+    def _send_next(self, now: float) -> None:
+        frames = self._frames
+        while frames and now - frames[0].due > self.max_lag and not frames[0].protected:
+            late = frames.popleft().playout  # too late to be worth hearing
+            self.stats.late += 1
+            late.late += 1
+            if late.sent + late.late == late.frames and not late.done.done():
+                late.done.set_result(None)
+        if not frames:
+            return
+        frame = frames.popleft()
+        self._send(frame.payload, self._talkspurt)
+        self._talkspurt = False
+        self._last_sent = now
+        stats = self.stats
+        stats.sent += 1
+        if self.record_errors:
+            stats.errors.append(now - frame.due)
+            stats.times.append(now)
+        playout = frame.playout
+        if playout.started_at is None:
+            playout.started_at = now
+            if not playout.started.done():
                 playout.started.set_result(None)
-            playout.sent += 1
-            if playout.sent == playout.frames and not playout.done.done():
-                playout.done.set_result(None)
-            deadline += FRAME
+        playout.sent += 1
+        if playout.sent + playout.late == playout.frames and not playout.done.done():
+            playout.done.set_result(None)
+        if not frames:
+            self._talkspurt = True
+
+
+def _cancel(playout: Playout) -> None:
+    for future in (playout.started, playout.done):
+        if not future.done():
+            future.cancel()

@@ -1,0 +1,119 @@
+"""The media clock: one 20 ms tick per event loop drives every call's audio.
+
+Instead of a task and a timer per call, one task wakes every 20 ms against absolute
+deadlines (``start + n * 20 ms``, so timer error never accumulates) and runs two
+phases: first every receiver (jitter buffers release what is due and wake their
+consumers, once per tick), then, after the consumers woken by it have run in the
+same loop iteration, every sender (each pacer sends its due frame). Audio a consumer
+answers with in that iteration therefore goes out in the same tick.
+
+After a stall (the loop was blocked for longer than a frame) the schedule is
+re-anchored at the present instead of catching up in a burst. :attr:`MediaClock.load`
+is the share of each tick spent on media work: near 1 the process cannot keep up, and
+it is time to run another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voxtra.media.audio import FRAME_MS
+
+FRAME = FRAME_MS / 1000
+#: Smoothing of :attr:`MediaClock.load` (share of the latest tick in the average).
+LOAD_SMOOTHING = 0.05
+
+Phase = Callable[[float], None]
+
+
+@dataclass
+class ClockStats:
+    ticks: int = 0
+    #: Ticks more than a frame late: the schedule was re-anchored.
+    stalls: int = 0
+    #: The latest tick's lateness and the worst seen, in seconds.
+    lateness: float = 0.0
+    worst_lateness: float = 0.0
+
+
+class MediaClock:
+    """Ticks while it has members; one per event loop (:meth:`current`)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._receivers: dict[object, Phase] = {}
+        self._senders: dict[object, Phase] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.stats = ClockStats()
+        #: Share of each tick spent on media work, smoothed (0 idle, 1 saturated).
+        self.load = 0.0
+
+    @classmethod
+    def current(cls) -> MediaClock:
+        """The running loop's clock."""
+        loop = asyncio.get_running_loop()
+        clock = _CLOCKS.get(loop)
+        if clock is None:
+            clock = _CLOCKS[loop] = cls()
+        return clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    def add(self, owner: object, *, receive: Phase | None = None,
+            send: Phase | None = None) -> None:
+        """Run ``receive`` in the first phase and ``send`` in the second of every tick."""
+        if receive is not None:
+            self._receivers[owner] = receive
+        if send is not None:
+            self._senders[owner] = send
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="media-clock")
+
+    def remove(self, owner: object) -> None:
+        self._receivers.pop(owner, None)
+        self._senders.pop(owner, None)
+
+    @property
+    def members(self) -> int:
+        return len(self._receivers.keys() | self._senders.keys())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stats = self.stats
+        deadline = self._clock()
+        while self._receivers or self._senders:
+            now = self._clock()
+            if now < deadline:
+                await asyncio.sleep(deadline - now)
+                now = self._clock()
+            stats.lateness = now - deadline
+            stats.worst_lateness = max(stats.worst_lateness, stats.lateness)
+            if stats.lateness > FRAME:
+                stats.stalls += 1
+                deadline = now
+            stats.ticks += 1
+            for receive in list(self._receivers.values()):
+                receive(now)
+            done = loop.create_future()
+            loop.call_soon(self._send, now, done)
+            await done
+            busy = self._clock() - now
+            self.load += (min(busy / FRAME, 1.0) - self.load) * LOAD_SMOOTHING
+            deadline += FRAME
+        self._task = None
+
+    def _send(self, now: float, done: asyncio.Future[None]) -> None:
+        """The second phase: runs after the consumers woken in the first."""
+        for send in list(self._senders.values()):
+            send(now)
+        if not done.done():
+            done.set_result(None)
+
+
+_CLOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaClock] = \
+    weakref.WeakKeyDictionary()
