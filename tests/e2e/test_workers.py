@@ -1,0 +1,80 @@
+"""Several Voxtra processes on one Asterisk (one per core): each serves its own Stasis
+application name (Asterisk allows one event websocket per name), and the bundled
+dialplan hands calls to them in turn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from voxtra.ari.client import AriClient
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.sipp import CallerScript, SipCaller
+
+WORKER = textwrap.dedent("""
+    import logging
+    import os
+    from voxtra import CallSession, VoxtraApp
+
+    logging.basicConfig(level=logging.INFO)
+    app = VoxtraApp()
+
+    @app.route()
+    async def serve(call: CallSession) -> None:
+        print(os.environ["VOXTRA_APP_NAME"], call.id, flush=True)
+        await call.answer()
+        await call.play_file("sound:beep")
+        await call.hangup()
+
+    app.run()
+""")
+
+
+async def start_worker(script: Path, settings: VoxtraSettings,
+                       name: str) -> asyncio.subprocess.Process:
+    env = dict(os.environ, VOXTRA_ARI_URL=settings.ari_url, VOXTRA_ARI_USER=settings.ari_user,
+               VOXTRA_ARI_PASSWORD=settings.ari_password.get_secret_value(),
+               VOXTRA_APP_NAME=name)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert process.stderr is not None
+    async with asyncio.timeout(15):  # until its event stream is connected
+        while b"connected" not in await process.stderr.readline():
+            pass
+    return process
+
+
+async def served_by(process: asyncio.subprocess.Process) -> list[str]:
+    process.terminate()
+    out, _ = await asyncio.wait_for(process.communicate(), 15)
+    return [line.split()[0] for line in out.decode().splitlines() if line.strip()]
+
+
+@pytest.fixture
+async def two_workers(ari: AriClient) -> AsyncIterator[None]:
+    await ari.asterisk.set_global_variable("VOXTRA_WORKERS", "2")
+    yield
+    await ari.asterisk.set_global_variable("VOXTRA_WORKERS", "1")
+
+
+@pytest.mark.usefixtures("two_workers")
+async def test_calls_are_spread_over_two_processes(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    names = [f"{voxtra_settings.app_name}-1", f"{voxtra_settings.app_name}-2"]
+    workers = [await start_worker(script, voxtra_settings, n) for n in names]
+    try:
+        results = await asyncio.gather(*(
+            sip_caller.call(CallerScript("960", wait_for_bye=10)) for _ in range(6)))
+    finally:
+        served = [await served_by(worker) for worker in workers]
+    assert all(r.succeeded and r.hung_up_by_remote for r in results)
+    assert served == [[names[0]] * 3, [names[1]] * 3]
