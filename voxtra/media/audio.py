@@ -13,7 +13,7 @@ from voxtra.media.g711 import Pcm, alaw_decode, alaw_encode, ulaw_decode, ulaw_e
 FRAME_MS = 20
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AudioChunk:
     """PCM audio: int16 samples, mono, at ``sample_rate``; ``timestamp`` in seconds
     since the start of the stream (from RTP timestamps on receive)."""

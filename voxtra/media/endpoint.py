@@ -245,8 +245,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             return
         fmt = self.send_format
         assert fmt.static_payload_type is not None
-        packet = RtpPacket(fmt.static_payload_type, self._sequence, self._timestamp,
-                           self._ssrc, payload, marker)
-        self._transport.sendto(packet.build(), self.remote)
+        self._transport.sendto(RtpPacket.header(fmt.static_payload_type, self._sequence,
+                                                self._timestamp, self._ssrc, marker)
+                               + payload, self.remote)
         self._sequence = (self._sequence + 1) & 0xFFFF
         self._timestamp = (self._timestamp + fmt.samples_per_frame) & 0xFFFFFFFF

@@ -92,14 +92,16 @@ class JitterBuffer:
             self._recent.discard(self._recent_order.popleft())
 
     def _extend(self, sequence: int) -> int:
-        if self._highest < 0:
+        """The extended sequence number nearest the highest seen (RFC 3550 A.1)."""
+        highest = self._highest
+        if highest < 0:
             self._highest = sequence
             return sequence
-        cycle = self._highest & ~0xFFFF
-        candidates = (cycle - 0x10000 + sequence, cycle + sequence, cycle + 0x10000 + sequence)
-        extended = min(candidates, key=lambda c: abs(c - self._highest))
-        self._highest = max(self._highest, extended)
-        return extended
+        delta = (sequence - highest) & 0xFFFF
+        if delta < 0x8000:  # ahead (or equal)
+            self._highest = highest + delta
+            return highest + delta
+        return highest - (0x10000 - delta)
 
     def _update_jitter(self, packet: RtpPacket, arrival: float) -> None:
         transit = arrival * self.clock_rate - packet.timestamp

@@ -29,27 +29,72 @@ MAX_LAG = 0.1
 
 class Playout:
     """One group of queued frames: how far it has been sent, and futures that resolve
-    when its first frame has gone (``started``) and its last (``done``); ``done`` is
-    cancelled if the group was dropped."""
+    when its first frame has gone (``started``) and its last (``done``); both are
+    cancelled if the group was dropped. The futures are made only when asked for
+    (most audio is never waited on)."""
 
-    __slots__ = ("done", "frames", "late", "sent", "started", "started_at")
+    __slots__ = ("_done", "_ended", "_started", "frames", "late", "sent", "started_at")
 
     def __init__(self, frames: int) -> None:
-        loop = asyncio.get_running_loop()
-        self.started: asyncio.Future[None] = loop.create_future()
-        self.done: asyncio.Future[None] = loop.create_future()
         self.frames = frames
         #: Frames sent so far, and when the first one was sent (monotonic seconds).
         self.sent = 0
         #: Frames dropped because they were too late to be worth sending.
         self.late = 0
         self.started_at: float | None = None
-        if not frames:
-            self.done.set_result(None)
+        self._started: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        #: None while queued, then "done" or "cancelled".
+        self._ended: str | None = None if frames else "done"
+
+    @property
+    def started(self) -> asyncio.Future[None]:
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_future()
+            if self.started_at is not None:
+                self._started.set_result(None)
+            elif self._ended == "cancelled":
+                self._started.cancel()
+        return self._started
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+            if self._ended == "done":
+                self._done.set_result(None)
+            elif self._ended == "cancelled":
+                self._done.cancel()
+        return self._done
 
     @property
     def seconds_sent(self) -> float:
         return self.sent * FRAME
+
+    def _frame_sent(self, now: float) -> None:
+        self.sent += 1
+        if self.started_at is None:
+            self.started_at = now
+            if self._started is not None and not self._started.done():
+                self._started.set_result(None)
+        self._settle()
+
+    def _frame_late(self) -> None:
+        self.late += 1
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.sent + self.late == self.frames and self._ended is None:
+            self._ended = "done"
+            if self._done is not None and not self._done.done():
+                self._done.set_result(None)
+
+    def _cancel(self) -> None:
+        if self._ended is None:
+            self._ended = "cancelled"
+        for future in (self._started, self._done):
+            if future is not None and not future.done():
+                future.cancel()
 
 
 @dataclass(slots=True)
@@ -149,7 +194,7 @@ class Pacer:
                 kept.append(frame)
                 continue
             self.stats.cleared += 1
-            _cancel(frame.playout)
+            frame.playout._cancel()
         self._frames = kept
         if not kept:
             self._talkspurt = True
@@ -163,11 +208,8 @@ class Pacer:
     def _send_next(self, now: float) -> None:
         frames = self._frames
         while frames and now - frames[0].due > self.max_lag and not frames[0].protected:
-            late = frames.popleft().playout  # too late to be worth hearing
+            frames.popleft().playout._frame_late()  # too late to be worth hearing
             self.stats.late += 1
-            late.late += 1
-            if late.sent + late.late == late.frames and not late.done.done():
-                late.done.set_result(None)
         if not frames:
             return
         frame = frames.popleft()
@@ -179,19 +221,7 @@ class Pacer:
         if self.record_errors:
             stats.errors.append(now - frame.due)
             stats.times.append(now)
-        playout = frame.playout
-        if playout.started_at is None:
-            playout.started_at = now
-            if not playout.started.done():
-                playout.started.set_result(None)
-        playout.sent += 1
-        if playout.sent + playout.late == playout.frames and not playout.done.done():
-            playout.done.set_result(None)
+        frame.playout._frame_sent(now)
         if not frames:
             self._talkspurt = True
 
-
-def _cancel(playout: Playout) -> None:
-    for future in (playout.started, playout.done):
-        if not future.done():
-            future.cancel()

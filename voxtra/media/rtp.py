@@ -28,6 +28,9 @@ class RtpPacket:
         if len(data) < _HEADER.size:
             raise RtpError(f"{len(data)} bytes is shorter than the 12-byte RTP header")
         first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(data)
+        if first == 0x80:  # the usual packet: no CSRC, extension or padding
+            return cls(second & 0x7F, sequence, timestamp, ssrc, data[_HEADER.size:],
+                       bool(second & 0x80))
         if first >> 6 != 2:
             raise RtpError(f"RTP version {first >> 6}, expected 2")
         offset = _HEADER.size + 4 * (first & 0x0F)
@@ -49,6 +52,13 @@ class RtpPacket:
             raise RtpError("header runs past the end of the packet")
         return cls(second & 0x7F, sequence, timestamp, ssrc, bytes(data[offset:end]),
                     bool(second & 0x80), tuple(csrcs))
+
+    @staticmethod
+    def header(payload_type: int, sequence: int, timestamp: int, ssrc: int,
+               marker: bool = False) -> bytes:
+        """The 12-byte header of a packet with no CSRC, extension or padding."""
+        return _HEADER.pack(0x80, (0x80 if marker else 0) | payload_type, sequence, timestamp,
+                            ssrc)
 
     def build(self) -> bytes:
         """The packet as bytes (no padding, no extension)."""
