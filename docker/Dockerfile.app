@@ -5,6 +5,6 @@ COPY pyproject.toml README.md ./
 COPY voxtra ./voxtra
 COPY asterisk-conf ./asterisk-conf
 COPY examples ./examples
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[speed]"
 USER nobody
 CMD ["python", "examples/hello.py"]
