@@ -50,7 +50,7 @@ async def test_a_call_held_by_a_speech_to_speech_model_with_barge_in(
     async with FakeRealtime(replies=[GREETING, LONG_REPLY, "Behind the store."],
                             transcripts=[QUESTION, FOLLOW_UP]) as server:
         model = OpenAIRealtime(api_key="test-key", base_url=server.url,
-                               silence_duration_ms=700, voice="marin")
+                               silence_duration_ms=900, voice="marin")
         app = VoxtraApp(voxtra_settings, realtime=model)
         app.route()(agent(greeting="Greet the caller.", setup=watch))
         async with app:
@@ -61,10 +61,10 @@ async def test_a_call_held_by_a_speech_to_speech_model_with_barge_in(
     # The call's μ-law went to the model as μ-law, and came back as μ-law.
     audio = server.session["audio"]
     assert audio["input"]["format"]["type"] == audio["output"]["format"]["type"] == "audio/pcmu"
-    assert audio["input"]["turn_detection"]["silence_duration_ms"] == 700
+    assert audio["input"]["turn_detection"]["silence_duration_ms"] == 900
     assert audio["output"]["voice"] == "marin"
     assert server.appended_seconds > 10  # the caller's audio all along
-    assert [t.text for t in seen["transcripts"]] == [QUESTION, FOLLOW_UP]
+    assert [t.text for t in seen["transcripts"]] == [QUESTION, FOLLOW_UP], server.speech_events
 
     greeting, cut, answer = seen["replies"]
     assert greeting == SpeechResult(GREETING, GREETING, False, greeting.played_seconds)
