@@ -213,10 +213,14 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             else:
                 pcm, rate = audio, sample_rate or self.format.sample_rate
             if rate != fmt.sample_rate:
-                resampler = self._resamplers.setdefault(rate, Resampler(rate, fmt.sample_rate))
+                resampler = self._resamplers.get(rate)
+                if resampler is None:
+                    resampler = self._resamplers[rate] = Resampler(rate, fmt.sample_rate)
                 pcm = resampler.process(pcm)
             payload = fmt.encode(pcm)
         size = fmt.frame_bytes
+        if len(payload) == size:  # one frame, as a call's own audio comes
+            return self._pacer.enqueue([payload], protected)
         frames = [payload[i:i + size] for i in range(0, len(payload), size)]
         if frames and len(frames[-1]) < size:
             frames[-1] += fmt.silence()[: size - len(frames[-1])]

@@ -57,6 +57,12 @@ class JitterBuffer:
             else:
                 self.stats.late += 1  # its slot was concealed already
             return []
+        if seq == self._next and not self._held:  # in order, nothing waiting: the usual case
+            self._remember(seq)
+            self._last_payload = packet.payload
+            self.stats.released += 1
+            self._next = seq + 1
+            return [packet.payload]
         if seq in self._held:
             self.stats.duplicates += 1
             return []

@@ -155,10 +155,11 @@ class Pacer:
         if not frames:
             return playout
         now = self._now()
-        idle = not self._frames
-        due = max(now, self._frames[-1].due + FRAME) if self._frames else now
+        queue = self._frames
+        idle = not queue
+        due = now if idle else max(now, queue[-1].due + FRAME)
         for payload in frames:
-            self._frames.append(_Frame(payload, playout, protected, due))
+            queue.append(_Frame(payload, playout, protected, due))
             due += FRAME
         if idle and self._clock is not None and now - self._last_sent >= 1.5 * FRAME:
             self._talkspurt = True

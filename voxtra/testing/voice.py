@@ -95,7 +95,9 @@ class MemoryAudio:
              protected: bool = False) -> Playout:
         rate = sample_rate or self.sample_rate
         if rate != self.sample_rate:
-            resampler = self._resamplers.setdefault(rate, Resampler(rate, self.sample_rate))
+            resampler = self._resamplers.get(rate)
+            if resampler is None:
+                resampler = self._resamplers[rate] = Resampler(rate, self.sample_rate)
             audio = resampler.process(audio)
         size = self.sample_rate * FRAME_MS // 1000
         frames = [audio[i:i + size].astype("<i2").tobytes() for i in range(0, len(audio), size)]
