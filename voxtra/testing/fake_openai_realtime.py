@@ -53,7 +53,8 @@ GA interface that the ``openai`` SDK's ``client.realtime.connect()`` speaks):
   ``invalid_request_error`` for an unknown event type or a bad message.
 
 What the fake makes up: a 20 ms frame is speech when its RMS is at least
-``threshold * 1000`` (the default 0.5 means 500 of 32767); ``semantic_vad`` behaves as
+``threshold * 1000`` (the default 0.5 means 500 of 32767), and speech starts after
+100 ms of such frames (a click at the start of a call is not speech); ``semantic_vad`` behaves as
 ``server_vad`` with that one's default settings; ``format`` and ``turn_detection`` in an
 update replace the old value whole (the missing VAD settings take their defaults),
 everything else is merged. A reply is a 440 Hz tone ``seconds_per_char`` long per
@@ -88,6 +89,8 @@ from voxtra.testing.local_server import LocalServer
 RATES = {"audio/pcm": 24000, "audio/pcmu": 8000, "audio/pcma": 8000}
 FREQUENCY = 440.0
 VAD_FRAME_MS = 20
+#: Loud audio needed before speech counts as started (a click is not speech).
+MIN_SPEECH_MS = 100
 MIN_COMMIT_MS = 100
 #: Each turn detection type's settings, with their defaults (also what the fake's VAD
 #: uses for a ``semantic_vad`` session).
@@ -302,6 +305,7 @@ class _Connection:
         self.speaking = False
         self.speech_item_id = ""
         self.silence_ms = 0.0
+        self.loud_ms = 0
         self.active: _Response | None = None
         self.send_lock = asyncio.Lock()
         self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
@@ -480,18 +484,22 @@ class _Connection:
         self.audio_ms += VAD_FRAME_MS
         if loud:
             self.silence_ms = 0
-            if self.speaking:
+            self.loud_ms += VAD_FRAME_MS
+            if self.speaking or self.loud_ms < MIN_SPEECH_MS:
                 return
             self.speaking, self.speech_item_id = True, new_id("item")
             padding = int(vad["prefix_padding_ms"])
+            start -= MIN_SPEECH_MS - VAD_FRAME_MS
             audio_start_ms = max(0, round(start) - padding)
-            self.buffer_keep_last(VAD_FRAME_MS + padding)
+            self.buffer_keep_last(MIN_SPEECH_MS + padding)
             self.server.speech_events.append(("started", audio_start_ms))
             await self.send("input_audio_buffer.speech_started",
                             audio_start_ms=audio_start_ms, item_id=self.speech_item_id)
             if self.active is not None and vad.get("interrupt_response", True):
                 await self.cancel("turn_detected")
-        elif self.speaking:
+            return
+        self.loud_ms = 0
+        if self.speaking:
             self.silence_ms += VAD_FRAME_MS
             if self.silence_ms < int(vad["silence_duration_ms"]):
                 return
