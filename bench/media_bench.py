@@ -1,17 +1,26 @@
-"""Media-plane benchmark, one run, figures printed as JSON.
+"""Media-plane benchmark, one run, figures printed as JSON lines.
 
-    .venv/bin/python bench/media_bench.py [--seconds 5] [--calls 25,50,100,200,300]
-        [--loop asyncio|uvloop]
+    .venv/bin/python bench/media_bench.py [--seconds 4] [--overload-seconds 30]
+        [--kinds bare,engine] [--loops asyncio,uvloop]
 
-1. Echo capacity: one Voxtra process pinned to one core runs N echo calls
-   (RtpEndpoint → jitter buffer → decode → encode → pacer → RTP), against
-   synthetic RTP peers in a second process on the other core, 50 packets/s each
-   way per call over loopback. For each N: packets lost (sent by peers, not
-   echoed back), p50/p99 of |interval between frames sent on a call - 20 ms|,
-   CPU per call, frames dropped as too late, and the media clock's stalls.
-2. G.711 throughput: numpy tables against a pure-Python per-sample codec.
-3. Pacing after a forced 50 ms event-loop stall: the largest and smallest
-   interval between frames around it (no burst means no interval near zero).
+1. Echo capacity, searched: a server process pinned to one core runs N echo calls,
+   each on its own UDP port, against ``rtpload`` (bench/rtpload.c, compiled here
+   with the system's C compiler) on the other core, which sends 50 packets/s per
+   call with the send time inside each payload. Two servers, each on asyncio's
+   loop and on uvloop: ``bare`` is the simplest asyncio UDP echo (no parsing, codec
+   or pacing: the socket layer's ceiling), ``engine`` is Voxtra's media path
+   (RtpEndpoint → jitter buffer → decode → subscriber → push → encode → pacer on
+   the media clock). The largest N with loss < 0.05 % and p99 return-interval
+   error ≤ 25 ms is found by doubling then bisection. For each: CPU per call, p99
+   interval error between a call's returning packets, echo round-trip latency,
+   and the engine/bare ratio.
+2. Added latency: bare and engine at the same call count, latency p50/p99 apart.
+3. Overload: the engine at 1.5 times its capacity for ``--overload-seconds``: loss,
+   frames dropped as late, and the echo latency second by second (flat, or growing).
+4. G.711 per frame: one call's 20 ms frame alone, and a tick's frames of many calls
+   in one array; numpy against a per-sample pure-Python codec.
+5. Pacing after a forced 50 ms event-loop stall: the largest and smallest interval
+   between frames around it (no burst means no interval near zero).
 """
 
 from __future__ import annotations
@@ -19,11 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import resource
-import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,89 +43,167 @@ from voxtra.media.clock import MediaClock
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.pacer import Pacer
-from voxtra.media.rtp import RtpPacket
-from voxtra.runner import loop_factory
+from voxtra.runner import loop_factory, tune_gc
 
 FRAME = 0.020
+HERE = Path(__file__).resolve().parent
+#: Zero loss, as the search counts it: below this share lost, and a bounded p99 interval.
+MAX_LOSS = 0.0005
+MAX_INTERVAL_ERROR_MS = 25.0
+SERVER_CORE, LOAD_CORE = 0, 1 % (os.cpu_count() or 1)
 
 
-def peers(sockets: list[socket.socket], targets: list[tuple[str, int]], seconds: float,
-          results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """Send 50 packets/s to each target from its socket; count what comes back."""
-    os.sched_setaffinity(0, {1 % os.cpu_count()})  # type: ignore[operator]
+def raise_file_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    async def run() -> tuple[int, int]:
-        loop = asyncio.get_running_loop()
-        received = 0
 
-        class Counter(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: object) -> None:
-                nonlocal received
-                received += 1
+# The server process ---------------------------------------------------------------
 
-        transports = []
-        for sock in sockets:
-            transport, _ = await loop.create_datagram_endpoint(Counter, sock=sock)
+class BareEcho(asyncio.DatagramProtocol):
+    """The reference: every datagram straight back to its sender."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(data, addr)
+
+
+async def serve(kind: str, calls: int) -> None:
+    """Echo ``calls`` streams; talk to the bench over stdin/stdout, one line each way.
+    Both kinds run as a Voxtra app does (:func:`voxtra.runner.tune_gc`)."""
+    os.sched_setaffinity(0, {SERVER_CORE})
+    tune_gc()
+    loop = asyncio.get_running_loop()
+
+    async def read_line() -> str:
+        return await loop.run_in_executor(None, sys.stdin.readline)
+
+    endpoints: list[RtpEndpoint] = []
+    transports = []
+    if kind == "engine":
+        endpoints = [RtpEndpoint(AudioFormat.ULAW, jitter_depth=3) for _ in range(calls)]
+        ports = [(await e.open())[1] for e in endpoints]
+    else:
+        for _ in range(calls):
+            transport, _ = await loop.create_datagram_endpoint(
+                BareEcho, local_addr=("127.0.0.1", 0))
             transports.append(transport)
-        payload = bytes([0x55]) * 160
-        start = time.monotonic()
-        frames = int(seconds / FRAME)
-        for n in range(frames):
-            delay = start + n * FRAME - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            packet = RtpPacket(0, n & 0xFFFF, n * 160, 0x1234, payload).build()
-            for transport, target in zip(transports, targets, strict=True):
-                transport.sendto(packet, target)
-        await asyncio.sleep(0.5)  # let the last echoes come back
-        return frames * len(sockets), received
-
-    results.put(asyncio.run(run()))
-
-
-async def echo_capacity(calls: int, seconds: float) -> dict[str, float]:
-    endpoints = [RtpEndpoint(AudioFormat.ULAW, jitter_depth=3) for _ in range(calls)]
-    local = [await e.open() for e in endpoints]
-    sockets = []
-    for endpoint in endpoints:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sockets.append(sock)
-        endpoint.connect(sock.getsockname())
-        endpoint.pacer.record_errors = True
+        ports = [t.get_extra_info("sockname")[1] for t in transports]
+    print("ports", *ports, flush=True)
+    peers = [int(p) for p in (await read_line()).split()[1:]]
 
     async def echo(endpoint: RtpEndpoint) -> None:
         async for chunk in endpoint.subscribe():
             endpoint.push(chunk)
 
-    tasks = [asyncio.create_task(echo(e)) for e in endpoints]
-    results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    process = multiprocessing.get_context("fork").Process(
-        target=peers, args=(sockets, local, seconds, results))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    began = time.monotonic()
-    process.start()
-    for sock in sockets:
-        sock.close()
-    while process.is_alive():
-        await asyncio.sleep(0.05)
-    elapsed = time.monotonic() - began
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    sent, received = results.get()
+    tasks = []
+    for endpoint, peer in zip(endpoints, peers, strict=False):
+        endpoint.connect(("127.0.0.1", peer))
+        endpoint.pacer.record_errors = True
+        tasks.append(asyncio.create_task(echo(endpoint)))
+    print("ready", flush=True)
+    await read_line()  # go
+    began = resource.getrusage(resource.RUSAGE_SELF)
+    await read_line()  # stop
+    ended = resource.getrusage(resource.RUSAGE_SELF)
+    figures: dict[str, Any] = {
+        "cpu_seconds": (ended.ru_utime + ended.ru_stime) - (began.ru_utime + began.ru_stime),
+        "max_rss_mib": ended.ru_maxrss / 1024}
+    if endpoints:
+        # Interval between consecutive frames the pacer sent, against the nominal 20 ms.
+        errors = np.abs(np.concatenate([np.diff(e.pacer.stats.times) - FRAME
+                                        for e in endpoints])) * 1000
+        clock = MediaClock.current()
+        figures.update(
+            pacer_interval_error_p99_ms=float(np.percentile(errors, 99)) if len(errors) else -1,
+            late_frames_dropped=sum(e.pacer.stats.late for e in endpoints),
+            received_dropped_late=sum(e.stats.dropped_late for e in endpoints),
+            clock_stalls=clock.stats.stalls, clock_load=round(clock.load, 3))
     for task in tasks:
         task.cancel()
     for endpoint in endpoints:
         await endpoint.close()
-    # Interval between consecutive frames sent on a call, against the nominal 20 ms.
-    errors = np.abs(np.concatenate([np.diff(e.pacer.stats.times) - FRAME
-                                    for e in endpoints])) * 1000
-    cpu = (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
-    return {"calls": calls, "packets_sent_by_peers": sent, "lost": sent - received,
-            "send_interval_error_p50_ms": float(np.percentile(errors, 50)),
-            "send_interval_error_p99_ms": float(np.percentile(errors, 99)),
-            "cpu_per_call_percent_of_core": 100 * cpu / elapsed / calls,
-            "late_frames_dropped": sum(e.pacer.stats.late for e in endpoints),
-            "clock_stalls": MediaClock.current().stats.stalls}
+    for transport in transports:
+        transport.close()
+    print(json.dumps(figures), flush=True)
+
+
+# The bench ------------------------------------------------------------------------
+
+def build_load_generator() -> Path:
+    binary = Path(os.environ.get("TMPDIR", "/tmp")) / "voxtra-rtpload"
+    source = HERE / "rtpload.c"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["cc", "-O2", "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+def probe(generator: Path, kind: str, loop: str, calls: int, seconds: float) -> dict[str, Any]:
+    """One run: ``calls`` echo calls for ``seconds``; the generator's and server's figures."""
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--loops", loop, "--calls", str(calls)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    load = None
+    try:
+        assert server.stdin is not None and server.stdout is not None
+        ports = server.stdout.readline().split()[1:]
+        load = subprocess.Popen([str(generator), str(seconds), *ports],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: os.sched_setaffinity(0, {LOAD_CORE}))
+        assert load.stdin is not None and load.stdout is not None
+        peers = load.stdout.readline().split()[1:]
+        server.stdin.write("peers " + " ".join(peers) + "\n")
+        server.stdin.flush()
+        if server.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{kind} server did not start")
+        server.stdin.write("go\n")
+        server.stdin.flush()
+        load.stdin.write("go\n")
+        load.stdin.flush()
+        figures: dict[str, Any] = json.loads(load.stdout.readline())
+        server.stdin.write("stop\n")
+        server.stdin.flush()
+        figures.update(json.loads(server.stdout.readline()))
+        server.wait(timeout=30)
+    finally:
+        for process in (load, server):
+            if process is not None:
+                process.kill()
+                process.wait()
+    lost = figures["sent"] - figures["received"]
+    per_second = figures.pop("latency_p50_ms_per_second")
+    figures.update(
+        kind=kind, loop=loop, lost=lost, loss_percent=round(100 * lost / figures["sent"], 3),
+        cpu_per_call_percent_of_core=round(100 * figures["cpu_seconds"] / seconds / calls, 4),
+        zero_loss=lost <= MAX_LOSS * figures["sent"]
+        and figures["interval_error_p99_ms"] <= MAX_INTERVAL_ERROR_MS)
+    figures["latency_p50_ms_per_second"] = per_second
+    return figures
+
+
+def search(generator: Path, kind: str, loop: str, seconds: float,
+           start: int = 200, limit: int = 4000) -> dict[str, Any]:
+    """The largest call count at zero loss: double until a run loses, then bisect to 5 %."""
+    good: dict[str, Any] | None = None
+    low, high, calls = 0, limit + 1, start
+    while True:
+        run = probe(generator, kind, loop, calls, seconds)
+        run.pop("latency_p50_ms_per_second")
+        print(f"  {kind}/{loop} {calls} calls: lost {run['lost']} of {run['sent']}, "
+              f"interval p99 {run['interval_error_p99_ms']} ms, "
+              f"CPU {run['cpu_per_call_percent_of_core']} %/call", file=sys.stderr, flush=True)
+        if run["zero_loss"]:
+            low, good = calls, run
+        else:
+            high = calls
+        if high - low <= max(10, low // 20):
+            break
+        calls = min(calls * 2, limit) if high > limit else (low + high) // 2
+        if calls == low:
+            break
+    return {"kind": kind, "loop": loop, "zero_loss_calls": low, "at_capacity": good}
 
 
 def python_ulaw_encode(samples: list[int]) -> bytes:
@@ -141,22 +230,28 @@ def python_ulaw_decode(data: bytes) -> list[int]:
     return out
 
 
-def codec_throughput() -> dict[str, float]:
-    pcm = (np.random.default_rng(1).normal(0, 4000, 8000 * 60)).astype(np.int16)
+def codec_per_frame(calls: int = 1000) -> dict[str, float]:
+    """G.711 decode + encode of one 20 ms frame: alone, batched over a tick of
+    ``calls`` calls, and in pure Python."""
+    rng = np.random.default_rng(1)
+    frames = [ulaw_encode(rng.normal(0, 4000, 160).astype(np.int16)) for _ in range(calls)]
     began = time.perf_counter()
-    encoded = ulaw_encode(pcm)
-    decoded = ulaw_decode(encoded)
-    numpy_seconds = time.perf_counter() - began
-    sample = pcm[:8000 * 5].tolist()
+    for frame in frames:
+        ulaw_encode(ulaw_decode(frame))
+    alone = (time.perf_counter() - began) / calls
     began = time.perf_counter()
-    python_bytes = python_ulaw_encode(sample)
-    python_ulaw_decode(python_bytes)
-    python_seconds = (time.perf_counter() - began) * 12  # scaled to the same 60 s
-    assert python_bytes == encoded[:len(python_bytes)] and len(decoded) == len(pcm)
-    audio_seconds = 60.0
-    return {"numpy_audio_seconds_per_second": audio_seconds / numpy_seconds,
-            "python_audio_seconds_per_second": audio_seconds / python_seconds,
-            "speedup": python_seconds / numpy_seconds}
+    rounds = 20
+    for _ in range(rounds):
+        joined = ulaw_encode(ulaw_decode(b"".join(frames)))
+        [joined[i * 160:(i + 1) * 160] for i in range(calls)]
+    batched = (time.perf_counter() - began) / rounds / calls
+    began = time.perf_counter()
+    for frame in frames[:100]:
+        assert python_ulaw_encode(python_ulaw_decode(frame)) == ulaw_encode(ulaw_decode(frame))
+    python = (time.perf_counter() - began) / 100
+    return {"numpy_one_frame_us": round(alone * 1e6, 2),
+            f"numpy_batched_{calls}_calls_us_per_frame": round(batched * 1e6, 3),
+            "pure_python_us": round(python * 1e6, 1)}
 
 
 async def pacing_after_stall() -> dict[str, float]:
@@ -176,20 +271,54 @@ async def pacing_after_stall() -> dict[str, float]:
             "due_time_error_p99_ms": float(np.percentile(errors, 99))}
 
 
-async def main(args: argparse.Namespace) -> None:
-    os.sched_setaffinity(0, {0})
-    print("g711:", json.dumps(codec_throughput()))
-    print("pacing_after_50ms_stall:", json.dumps(await pacing_after_stall()))
-    for calls in (int(c) for c in args.calls.split(",")):
-        print("echo:", json.dumps(await echo_capacity(calls, args.seconds)), flush=True)
+def main(args: argparse.Namespace) -> None:
+    raise_file_limit()
+    if args.serve:
+        with asyncio.Runner(loop_factory=loop_factory() if args.loops == "uvloop"
+                            else None) as runner:
+            runner.run(serve(args.serve, args.calls))
+        return
+    os.sched_setaffinity(0, {SERVER_CORE})
+    print("g711:", json.dumps(codec_per_frame()), flush=True)
+    print("pacing_after_50ms_stall:", json.dumps(asyncio.run(pacing_after_stall())), flush=True)
+    os.sched_setaffinity(0, {LOAD_CORE})  # the bench itself stays off the server's core
+    generator = build_load_generator()
+    kinds, loops = args.kinds.split(","), args.loops.split(",")
+    capacity: dict[tuple[str, str], dict[str, Any]] = {}
+    for loop in loops:
+        for kind in kinds:
+            found = capacity[kind, loop] = search(generator, kind, loop, args.seconds)
+            print("capacity:", json.dumps(found), flush=True)
+        if {"bare", "engine"} <= set(kinds):
+            bare, engine = capacity["bare", loop], capacity["engine", loop]
+            calls = engine["zero_loss_calls"]
+            if calls and bare["zero_loss_calls"]:
+                same = probe(generator, "bare", loop, calls, args.seconds)
+                at = engine["at_capacity"]
+                print("engine_vs_bare:", json.dumps({
+                    "loop": loop, "ratio": round(calls / bare["zero_loss_calls"], 2),
+                    "calls": calls,
+                    "added_latency_p50_ms": round(at["latency_p50_ms"]
+                                                  - same["latency_p50_ms"], 2),
+                    "added_latency_p99_ms": round(at["latency_p99_ms"]
+                                                  - same["latency_p99_ms"], 2)}), flush=True)
+        engine_calls = capacity["engine", loop]["zero_loss_calls"] if "engine" in kinds else 0
+        if engine_calls and args.overload_seconds:
+            calls = engine_calls * 3 // 2
+            run = probe(generator, "engine", loop, calls, args.overload_seconds)
+            series = run["latency_p50_ms_per_second"]
+            run.update(latency_p50_first_5s_ms=float(np.median(series[:5])),
+                       latency_p50_last_5s_ms=float(np.median(series[-5:])))
+            print("overload_1.5x:", json.dumps(run), flush=True)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--calls", default="25,50,100,200,300")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
-    arguments = parser.parse_args()
-    with asyncio.Runner(loop_factory=loop_factory() if arguments.loop == "uvloop"
-                        else None) as runner:
-        runner.run(main(arguments))
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--overload-seconds", type=float, default=30.0)
+    parser.add_argument("--kinds", default="bare,engine")
+    parser.add_argument("--loops", default="asyncio,uvloop")
+    parser.add_argument("--serve", choices=["bare", "engine"], help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
+    main(parser.parse_args())

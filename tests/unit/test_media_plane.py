@@ -32,7 +32,7 @@ def test_jitter_buffer_reorders_drops_duplicates_and_conceals() -> None:
     out: list[bytes] = []
     for seq, payload in [(10, b"a"), (12, b"c"), (11, b"b"), (11, b"b"), (9, b"z"),
                          (14, b"e"), (15, b"f"), (16, b"g")]:
-        out += buffer.push(packet(seq, payload), time.monotonic())
+        buffer.push(seq, seq * 160, payload, time.monotonic(), out)
     assert out == [b"a", b"b", b"c", b"C", b"e", b"f", b"g"]
     stats = buffer.stats
     assert (stats.duplicates, stats.late, stats.lost, stats.released) == (1, 1, 1, 6)
@@ -42,7 +42,7 @@ def test_jitter_buffer_survives_the_sequence_wrap() -> None:
     buffer = JitterBuffer(conceal, depth=2)
     out: list[bytes] = []
     for seq in (65534, 65535, 1, 0, 2):
-        out += buffer.push(packet(seq, str(seq).encode()), 0.0)
+        buffer.push(seq, seq * 160, str(seq).encode(), 0.0, out)
     assert out == [b"65534", b"65535", b"0", b"1", b"2"]
     assert buffer.stats.lost == 0
 

@@ -2,15 +2,16 @@
 
 Instead of a task and a timer per call, one task wakes every 20 ms against absolute
 deadlines (``start + n * 20 ms``, so timer error never accumulates) and runs two
-phases: first every receiver (jitter buffers release what is due and wake their
-consumers, once per tick), then, after the consumers woken by it have run in the
-same loop iteration, every sender (each pacer sends its due frame). Audio a consumer
-answers with in that iteration therefore goes out in the same tick.
+phases: first every sender (each pacer sends its due frame), so frames leave at the
+tick's instant whatever else the process is doing, then every receiver (jitter
+buffers hand over what they released, waking each consumer once per tick). Audio a
+consumer answers with goes out at the next tick: one frame of output buffering, the
+price of an exact send schedule.
 
 After a stall (the loop was blocked for longer than a frame) the schedule is
 re-anchored at the present instead of catching up in a burst. :attr:`MediaClock.load`
-is the share of each tick spent on media work: near 1 the process cannot keep up, and
-it is time to run another process.
+is the process's CPU time per tick of wall time (one core's share): near 1 the process
+cannot keep up, and it is time to run another process.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class MediaClock:
         self._senders: dict[object, Phase] = {}
         self._task: asyncio.Task[None] | None = None
         self.stats = ClockStats()
-        #: Share of each tick spent on media work, smoothed (0 idle, 1 saturated).
+        #: The process's CPU time per wall time over recent ticks (0 idle, 1 a full core).
         self.load = 0.0
 
     @classmethod
@@ -83,9 +84,9 @@ class MediaClock:
         return len(self._receivers.keys() | self._senders.keys())
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         stats = self.stats
         deadline = self._clock()
+        cpu, wall = time.process_time(), deadline
         while self._receivers or self._senders:
             now = self._clock()
             if now < deadline:
@@ -97,22 +98,16 @@ class MediaClock:
                 stats.stalls += 1
                 deadline = now
             stats.ticks += 1
+            for send in list(self._senders.values()):
+                send(now)
             for receive in list(self._receivers.values()):
                 receive(now)
-            done = loop.create_future()
-            loop.call_soon(self._send, now, done)
-            await done
-            busy = self._clock() - now
-            self.load += (min(busy / FRAME, 1.0) - self.load) * LOAD_SMOOTHING
+            if now > wall:
+                busy = (time.process_time() - cpu) / (now - wall)
+                self.load += (min(busy, 1.0) - self.load) * LOAD_SMOOTHING
+                cpu, wall = time.process_time(), now
             deadline += FRAME
         self._task = None
-
-    def _send(self, now: float, done: asyncio.Future[None]) -> None:
-        """The second phase: runs after the consumers woken in the first."""
-        for send in list(self._senders.values()):
-            send(now)
-        if not done.done():
-            done.set_result(None)
 
 
 _CLOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MediaClock] = \

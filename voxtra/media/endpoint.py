@@ -79,7 +79,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.payload_type: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._jitter = JitterBuffer(self._conceal, jitter_depth, fmt.sample_rate)
-        self._released: list[tuple[bytes, int]] = []
+        self._released: list[bytes] = []
+        self._position = 0  # samples delivered so far: the next chunk's timestamp
         self._backlog = jitter_depth + BACKLOG_FRAMES
         self._received: Fanout[AudioChunk] = Fanout(max_queued_chunks)
         self._pacer = Pacer(self._send_frame)
@@ -87,7 +88,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._sequence = random.randrange(0x10000)
         self._timestamp = random.randrange(0x100000000)
         self._ssrc = random.randrange(1, 0x100000000)
-        self._first_timestamp: int | None = None
         self._last_packet = 0.0
         self._inactivity_timeout = inactivity_timeout
         self._on_inactive = on_inactive
@@ -142,24 +142,20 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self.stats.dropped_foreign += 1
             return
         try:
-            packet = RtpPacket.parse(data)
+            payload_type, sequence, timestamp, payload = RtpPacket.fields(data)
         except RtpError:
             self.stats.dropped_malformed += 1
             return
-        if self.payload_type is None:
-            self.payload_type = packet.payload_type
-            self.receive_format = AudioFormat.for_payload_type(packet.payload_type) or \
-                self.format
+        if payload_type != self.payload_type:
+            if self.payload_type is not None:
+                self.stats.dropped_payload_type += 1
+                return
+            self.payload_type = payload_type
+            self.receive_format = AudioFormat.for_payload_type(payload_type) or self.format
             self._jitter.clock_rate = self.receive_format.sample_rate
-        elif packet.payload_type != self.payload_type:
-            self.stats.dropped_payload_type += 1
-            return
         now = time.monotonic()
         self._last_packet = now
-        if self._first_timestamp is None:
-            self._first_timestamp = packet.timestamp
-        for payload in self._jitter.push(packet, now):
-            self._released.append((payload, packet.timestamp))
+        self._jitter.push(sequence, timestamp, payload, now, self._released)
 
     def _tick(self, now: float) -> None:
         """The clock's receive phase: deliver what the jitter buffer released."""
@@ -169,11 +165,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 self.stats.dropped_late += len(released) - self._backlog
                 del released[:len(released) - self._backlog]
             fmt = self.receive_format
-            assert self._first_timestamp is not None
-            for payload, timestamp in released:
-                elapsed = ((timestamp - self._first_timestamp) & 0xFFFFFFFF) / fmt.sample_rate
-                self._received.publish(AudioChunk(fmt.decode(payload), fmt.sample_rate,
-                                                  elapsed))
+            rate = fmt.sample_rate
+            for payload in released:
+                pcm = fmt.decode(payload)
+                self._received.publish(AudioChunk(pcm, rate, self._position / rate))
+                self._position += len(pcm)
             released.clear()
         elif (self._inactivity_timeout and self.remote is not None
               and now - self._last_packet > self._inactivity_timeout):

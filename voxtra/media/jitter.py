@@ -13,8 +13,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voxtra.media.rtp import RtpPacket
-
 #: Concealment frames built from the last good payload (or silence); returns payload bytes.
 Conceal = Callable[[bytes | None, int], bytes]
 
@@ -36,66 +34,66 @@ class JitterBuffer:
         self.clock_rate = clock_rate
         self.conceal = conceal
         self.stats = JitterStats()
-        self._held: dict[int, RtpPacket] = {}
-        self._next: int | None = None  # extended sequence expected next
+        self._held: dict[int, bytes] = {}
+        self._first: int | None = None  # extended sequence of the first packet
+        self._next = 0  # extended sequence expected next
         self._highest = -1
         self._last_payload: bytes | None = None
         self._transit: float | None = None
-        self._recent: set[int] = set()  # sequences released lately (duplicate detection)
-        self._recent_order: deque[int] = deque()
+        # Sequences concealed lately: a packet arriving for one of them is late, not a
+        # duplicate (everything else below ``_next`` was released).
+        self._concealed: deque[int] = deque(maxlen=256)
 
-    def push(self, packet: RtpPacket, arrival: float) -> list[bytes]:
-        """Add a packet (``arrival`` in seconds); return the payloads now released in order."""
-        self.stats.received += 1
-        self._update_jitter(packet, arrival)
-        seq = self._extend(packet.sequence)
-        if self._next is None:
-            self._next = seq
-        if seq < self._next:
-            if seq in self._recent:
-                self.stats.duplicates += 1
-            else:
-                self.stats.late += 1  # its slot was concealed already
-            return []
+    def push(self, sequence: int, timestamp: int, payload: bytes, arrival: float,
+             out: list[bytes]) -> None:
+        """Add a packet (``arrival`` in seconds); append the payloads it releases to
+        ``out``, in order."""
+        stats = self.stats
+        stats.received += 1
+        transit = arrival * self.clock_rate - timestamp
+        if self._transit is not None:
+            stats.jitter += (abs(transit - self._transit) - stats.jitter) / 16
+        self._transit = transit
+        seq = self._extend(sequence)
+        if self._first is None:
+            self._first = self._next = seq
         if seq == self._next and not self._held:  # in order, nothing waiting: the usual case
-            self._remember(seq)
-            self._last_payload = packet.payload
-            self.stats.released += 1
+            self._last_payload = payload
+            stats.released += 1
             self._next = seq + 1
-            return [packet.payload]
+            out.append(payload)
+            return
+        if seq < self._next:
+            if seq < self._first or seq in self._concealed:
+                stats.late += 1  # its slot was concealed already (or came before the start)
+            else:
+                stats.duplicates += 1
+            return
         if seq in self._held:
-            self.stats.duplicates += 1
-            return []
-        self._held[seq] = packet
-        return self._release()
+            stats.duplicates += 1
+            return
+        self._held[seq] = payload
+        self._release(out)
 
-    def _release(self) -> list[bytes]:
-        out: list[bytes] = []
-        assert self._next is not None
-        while self._held:
-            packet = self._held.pop(self._next, None)
-            if packet is not None:
-                self._remember(self._next)
-                out.append(packet.payload)
-                self._last_payload = packet.payload
+    def _release(self, out: list[bytes]) -> None:
+        held = self._held
+        while held:
+            payload = held.pop(self._next, None)
+            if payload is not None:
+                out.append(payload)
+                self._last_payload = payload
                 self.stats.released += 1
                 self._next += 1
                 continue
-            if len(self._held) < self.depth:
+            if len(held) < self.depth:
                 break
             # Give up on the gap: conceal every missing frame up to the next held one.
-            missing = min(self._held) - self._next
+            missing = min(held) - self._next
             for index in range(missing):
                 out.append(self.conceal(self._last_payload, index))
+                self._concealed.append(self._next + index)
             self.stats.lost += missing
             self._next += missing
-        return out
-
-    def _remember(self, sequence: int) -> None:
-        self._recent.add(sequence)
-        self._recent_order.append(sequence)
-        if len(self._recent_order) > 256:
-            self._recent.discard(self._recent_order.popleft())
 
     def _extend(self, sequence: int) -> int:
         """The extended sequence number nearest the highest seen (RFC 3550 A.1)."""
@@ -108,10 +106,3 @@ class JitterBuffer:
             self._highest = highest + delta
             return highest + delta
         return highest - (0x10000 - delta)
-
-    def _update_jitter(self, packet: RtpPacket, arrival: float) -> None:
-        transit = arrival * self.clock_rate - packet.timestamp
-        if self._transit is not None:
-            delta = abs(transit - self._transit)
-            self.stats.jitter += (delta - self.stats.jitter) / 16
-        self._transit = transit

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,10 +34,13 @@ class Playout:
     cancelled if the group was dropped. The futures are made only when asked for
     (most audio is never waited on)."""
 
-    __slots__ = ("_done", "_ended", "_started", "frames", "late", "sent", "started_at")
+    __slots__ = ("_done", "_ended", "_started", "frames", "late", "protected", "sent",
+                 "started_at")
 
-    def __init__(self, frames: int) -> None:
+    def __init__(self, frames: int, protected: bool = False) -> None:
         self.frames = frames
+        #: Survives :meth:`Pacer.clear` (a prompt that must not be cut).
+        self.protected = protected
         #: Frames sent so far, and when the first one was sent (monotonic seconds).
         self.sent = 0
         #: Frames dropped because they were too late to be worth sending.
@@ -97,14 +101,6 @@ class Playout:
                 future.cancel()
 
 
-@dataclass(slots=True)
-class _Frame:
-    payload: bytes
-    playout: Playout
-    protected: bool
-    due: float
-
-
 @dataclass
 class PacerStats:
     sent: int = 0
@@ -112,9 +108,9 @@ class PacerStats:
     #: Frames dropped because they could not be sent within ``max_lag`` of their due time.
     late: int = 0
     #: With ``record_errors``: send-time error against the due time, and send times
-    #: (monotonic seconds), one entry per frame.
-    errors: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
+    #: (monotonic seconds), one entry per frame (arrays: nothing for the GC to scan).
+    errors: array[float] = field(default_factory=lambda: array("d"))
+    times: array[float] = field(default_factory=lambda: array("d"))
 
 
 class Pacer:
@@ -124,7 +120,11 @@ class Pacer:
     def __init__(self, send: Callable[[bytes, bool], None], record_errors: bool = False,
                  max_lag: float = MAX_LAG) -> None:
         self._send = send
-        self._frames: deque[_Frame] = deque()
+        # The queue, one entry per frame in each: payload, due time, and its playout
+        # (parallel deques, so queueing a frame allocates no object).
+        self._payloads: deque[bytes] = deque()
+        self._dues: deque[float] = deque()
+        self._owners: deque[Playout] = deque()
         self._clock: MediaClock | None = None
         self._talkspurt = True
         self._last_sent = -1.0
@@ -151,15 +151,17 @@ class Pacer:
 
         ``protected`` frames survive :meth:`clear` (a prompt that must not be cut).
         """
-        playout = Playout(len(frames))
+        playout = Playout(len(frames), protected)
         if not frames:
             return playout
         now = self._now()
-        queue = self._frames
-        idle = not queue
-        due = now if idle else max(now, queue[-1].due + FRAME)
-        for payload in frames:
-            queue.append(_Frame(payload, playout, protected, due))
+        dues = self._dues
+        idle = not dues
+        due = now if idle else max(now, dues[-1] + FRAME)
+        self._payloads.extend(frames)
+        for _ in frames:
+            dues.append(due)
+            self._owners.append(playout)
             due += FRAME
         if idle and self._clock is not None and now - self._last_sent >= 1.5 * FRAME:
             self._talkspurt = True
@@ -169,60 +171,67 @@ class Pacer:
     @property
     def queued(self) -> float:
         """Seconds of audio queued and not yet sent."""
-        return len(self._frames) * FRAME
+        return len(self._dues) * FRAME
 
     async def wait_for_playout(self) -> None:
         """Return once everything queued now has been sent (or dropped)."""
-        if self._frames:
-            await asyncio.wait([self._frames[-1].playout.done])
+        if self._owners:
+            await asyncio.wait([self._owners[-1].done])
 
     def cancel(self, playout: Playout) -> None:
         """Drop the queued frames of one playout (e.g. a playback that was cancelled)."""
-        self._drop(lambda frame: frame.playout is playout)
+        self._drop(lambda owner: owner is playout)
 
     def clear(self) -> float:
         """Drop every queued frame that is not protected, now; return seconds until the
         far end hears silence (at most the one frame already on its way), or until the
         protected audio still queued has played."""
-        self._drop(lambda frame: not frame.protected)
+        self._drop(lambda owner: not owner.protected)
         tail = max(0.0, self._last_sent + FRAME - self._now()) if self.stats.sent else 0.0
-        return tail + len(self._frames) * FRAME
+        return tail + len(self._dues) * FRAME
 
-    def _drop(self, condition: Callable[[_Frame], bool]) -> None:
-        kept: deque[_Frame] = deque()
-        for frame in self._frames:
-            if not condition(frame):
-                kept.append(frame)
-                continue
-            self.stats.cleared += 1
-            frame.playout._cancel()
-        self._frames = kept
-        if not kept:
+    def _drop(self, condition: Callable[[Playout], bool]) -> None:
+        """Drop the queued frames whose playout meets ``condition``."""
+        payloads: deque[bytes] = deque()
+        dues: deque[float] = deque()
+        owners: deque[Playout] = deque()
+        for payload, due, owner in zip(self._payloads, self._dues, self._owners, strict=True):
+            if condition(owner):
+                self.stats.cleared += 1
+                owner._cancel()
+            else:
+                payloads.append(payload)
+                dues.append(due)
+                owners.append(owner)
+        self._payloads, self._dues, self._owners = payloads, dues, owners
+        if not dues:
             self._talkspurt = True
 
     def tick(self, now: float) -> None:
         """The clock's send phase: the next frame, unless one left less than half a
         frame ago (the first of a talkspurt, sent between ticks)."""
-        if self._frames and now - self._last_sent >= FRAME / 2:
+        if self._dues and now - self._last_sent >= FRAME / 2:
             self._send_next(now)
 
     def _send_next(self, now: float) -> None:
-        frames = self._frames
-        while frames and now - frames[0].due > self.max_lag and not frames[0].protected:
-            frames.popleft().playout._frame_late()  # too late to be worth hearing
-            self.stats.late += 1
-        if not frames:
+        dues, payloads, owners = self._dues, self._payloads, self._owners
+        stats = self.stats
+        while dues and now - dues[0] > self.max_lag and not owners[0].protected:
+            dues.popleft()  # too late to be worth hearing
+            payloads.popleft()
+            owners.popleft()._frame_late()
+            stats.late += 1
+        if not dues:
             return
-        frame = frames.popleft()
-        self._send(frame.payload, self._talkspurt)
+        due = dues.popleft()
+        self._send(payloads.popleft(), self._talkspurt)
         self._talkspurt = False
         self._last_sent = now
-        stats = self.stats
         stats.sent += 1
         if self.record_errors:
-            stats.errors.append(now - frame.due)
+            stats.errors.append(now - due)
             stats.times.append(now)
-        frame.playout._frame_sent(now)
-        if not frames:
+        owners.popleft()._frame_sent(now)
+        if not dues:
             self._talkspurt = True
 
