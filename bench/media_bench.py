@@ -184,7 +184,7 @@ def probe(generator: Path, kind: str, loop: str, calls: int, seconds: float) -> 
 
 
 def search(generator: Path, kind: str, loop: str, seconds: float,
-           start: int = 200, limit: int = 4000) -> dict[str, Any]:
+           start: int = 250, limit: int = 6000) -> dict[str, Any]:
     """The largest call count at zero loss: double until a run loses, then bisect to 5 %."""
     good: dict[str, Any] | None = None
     low, high, calls = 0, limit + 1, start

@@ -47,6 +47,45 @@ def test_jitter_buffer_survives_the_sequence_wrap() -> None:
     assert buffer.stats.lost == 0
 
 
+def test_jitter_buffer_follows_a_stream_restart_behind_or_ahead() -> None:
+    for restart in (40000, 30100):  # far behind (past the half-range), then far ahead
+        buffer = JitterBuffer(conceal, depth=3)
+        out: list[bytes] = []
+        for n, seq in enumerate(list(range(100, 110)) + list(range(restart, restart + 10))):
+            buffer.push(seq, n * 160, b"%d" % seq, n * 0.02, out)
+        # One packet confirms nothing; from the second on, the new stream plays.
+        assert out[:10] == [b"%d" % s for s in range(100, 110)]
+        assert out[10:] == [b"%d" % s for s in range(restart + 1, restart + 10)]
+        assert buffer.stats.restarts == 1 and buffer.stats.late == 1
+
+
+def test_jitter_buffer_skips_a_long_gap_instead_of_concealing_it() -> None:
+    buffer = JitterBuffer(conceal, depth=2)
+    out: list[bytes] = []
+    for n, seq in enumerate([1, 2, 2000, 2001, 2002]):  # a 1,997-frame gap (within dropout)
+        buffer.push(seq, seq * 160, b"p", n * 0.02, out)
+    assert out.count(b"C") == 5 and len(out) == 2 + 5 + 3
+    assert buffer.stats.lost == 1997
+
+
+def test_jitter_buffer_drops_audio_delayed_past_its_bound_and_tolerates_drift() -> None:
+    buffer = JitterBuffer(conceal, depth=3, max_delay=0.2)
+    out: list[bytes] = []
+    # 100 frames on time, then the receiver stalls: frames 100-129 all arrive 0.5 s late.
+    for seq in range(100):
+        buffer.push(seq, seq * 160, b"p", seq * 0.02, out)
+    for seq in range(100, 130):
+        buffer.push(seq, seq * 160, b"p", 3.0 + seq * 0.001, out)
+    for seq in range(130, 160):  # caught up
+        buffer.push(seq, seq * 160, b"p", seq * 0.02 + 0.01, out)
+    assert buffer.stats.delayed == 30 and len(out) == 100 + 5 + 30
+    # A sender whose clock runs 100 ppm slow (its timestamps lag ours more and more).
+    slow = JitterBuffer(conceal, depth=3, max_delay=0.2)
+    for seq in range(180000):  # an hour of audio: 360 ms of drift in all
+        slow.push(seq & 0xFFFF, seq * 160, b"p", seq * 0.02 * 1.0001, out)
+    assert slow.stats.delayed == 0 and slow.stats.released == 180000
+
+
 def test_resampler_keeps_tones_and_removes_aliases() -> None:
     t = np.arange(16000) / 16000
     tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)

@@ -22,7 +22,7 @@ class Subscription(Generic[T]):
         self._fanout = fanout
         self._items: deque[T] = deque()
         self._maxsize = maxsize
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # the reader's, while it waits
         self.closed = False
         #: Items dropped because this subscriber did not keep up.
         self.dropped = 0
@@ -33,11 +33,16 @@ class Subscription(Generic[T]):
             self.dropped += 1
             self._fanout.dropped += 1
         self._items.append(item)
-        self._ready.set()
+        self._wake()
 
     def end(self) -> None:
         self.closed = True
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self) -> None:
         """Stop receiving (the iterator ends once what is queued has been read)."""
@@ -51,8 +56,11 @@ class Subscription(Generic[T]):
         while not self._items:
             if self.closed:
                 raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return self._items.popleft()
 
 

@@ -19,13 +19,19 @@ import asyncio
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from voxtra.media.clock import FRAME, MediaClock
+from voxtra.media.g711 import Pcm
+
+#: A queued frame: encoded bytes, or PCM its sender encodes when it goes out.
+Payload = bytes | Pcm
+P = TypeVar("P")
 
 #: A frame that could not be sent within this many seconds of its due time is dropped.
-MAX_LAG = 0.1
+MAX_LAG = 0.06
 
 
 class Playout:
@@ -113,16 +119,16 @@ class PacerStats:
     times: array[float] = field(default_factory=lambda: array("d"))
 
 
-class Pacer:
+class Pacer(Generic[P]):
     """Sends queued frames through ``send(payload, marker)`` at 50 frames per second,
     on the running loop's media clock from :meth:`start` to :meth:`stop`."""
 
-    def __init__(self, send: Callable[[bytes, bool], None], record_errors: bool = False,
+    def __init__(self, send: Callable[[P, bool], None], record_errors: bool = False,
                  max_lag: float = MAX_LAG) -> None:
-        self._send = send
+        self._send: Callable[[P, bool], None] = send
         # The queue, one entry per frame in each: payload, due time, and its playout
         # (parallel deques, so queueing a frame allocates no object).
-        self._payloads: deque[bytes] = deque()
+        self._payloads: deque[P] = deque()
         self._dues: deque[float] = deque()
         self._owners: deque[Playout] = deque()
         self._clock: MediaClock | None = None
@@ -132,10 +138,13 @@ class Pacer:
         self.record_errors = record_errors
         self.stats = PacerStats()
 
-    def start(self) -> None:
+    def start(self, own_phase: bool = True) -> None:
+        """Pace on the running loop's clock; with ``own_phase=False`` the owner calls
+        :meth:`tick` in its own send phase (to handle many pacers' frames together)."""
         if self._clock is None:
             self._clock = MediaClock.current()
-            self._clock.add(self, send=self.tick)
+            if own_phase:
+                self._clock.add(self, send=self.tick)
 
     async def stop(self) -> None:
         if self._clock is not None:
@@ -146,7 +155,7 @@ class Pacer:
     def _now(self) -> float:
         return self._clock.now() if self._clock is not None else time.monotonic()
 
-    def enqueue(self, frames: list[bytes], protected: bool = False) -> Playout:
+    def enqueue(self, frames: Sequence[P], protected: bool = False) -> Playout:
         """Queue frames as one :class:`Playout`.
 
         ``protected`` frames survive :meth:`clear` (a prompt that must not be cut).
@@ -192,7 +201,7 @@ class Pacer:
 
     def _drop(self, condition: Callable[[Playout], bool]) -> None:
         """Drop the queued frames whose playout meets ``condition``."""
-        payloads: deque[bytes] = deque()
+        payloads: deque[P] = deque()
         dues: deque[float] = deque()
         owners: deque[Playout] = deque()
         for payload, due, owner in zip(self._payloads, self._dues, self._owners, strict=True):
