@@ -1,22 +1,28 @@
-"""Sample-rate conversion: a polyphase windowed-sinc resampler in numpy.
+"""Sample-rate conversion: streams in 20 ms chunks, and whole signals.
 
-For a ratio L/M (e.g. 8000 to 22050 is 441/160) the input is, in effect,
-upsampled by L, low-pass filtered below the lower Nyquist frequency with a
-Kaiser-windowed sinc, and decimated by M; only the filter phases that produce
-output samples are computed. :class:`Resampler` keeps its state between chunks
-so a stream can be converted piece by piece without clicks at the seams.
+Streams (:class:`Resampler`) use a polyphase windowed-sinc filter in numpy: for a
+ratio L/M (e.g. 8000 to 22050 is 441/160) the input is, in effect, upsampled by L,
+low-pass filtered below the lower Nyquist frequency with a Kaiser-windowed sinc,
+and decimated by M; only the filter phases that produce output samples are
+computed. It keeps its state between chunks, so a stream converted piece by piece
+has no clicks at the seams, and every chunk comes out at once with a delay of under
+2 ms. (soxr's streaming mode returns audio in blocks of 60-100 ms when fed 20 ms
+chunks, which would delay every voice-activity and barge-in decision; see the
+media benchmark's notes.) Whole signals (:func:`resample`) go through soxr.
 """
 
 from __future__ import annotations
 
-from math import gcd
+from math import ceil, gcd
 
 import numpy as np
 import numpy.typing as npt
+import soxr
 
 from voxtra.media.g711 import Pcm
 
-#: Filter taps per polyphase branch: quality against cost (about 80 dB stop band).
+#: Filter taps per polyphase branch when converting up: quality against cost (about
+#: 80 dB of image rejection); converting down, the branches grow by the ratio.
 TAPS_PER_PHASE = 24
 
 
@@ -29,8 +35,9 @@ class Resampler:
         self.down = source_rate // divisor
         self.source_rate = source_rate
         self.target_rate = target_rate
-        self._filter = _design(self.up, self.down)
-        self._history = np.zeros(TAPS_PER_PHASE - 1, dtype=np.float64)
+        self.taps = ceil(TAPS_PER_PHASE * max(1.0, self.down / self.up))
+        self._filter = _design(self.up, self.down, self.taps)
+        self._history = np.zeros(self.taps - 1, dtype=np.float64)
         self._position = 0  # index (in upsampled units) of the next output sample
 
     def process(self, pcm: Pcm) -> Pcm:
@@ -42,27 +49,32 @@ class Resampler:
         positions = np.arange(self._position, available, self.down)
         phase = positions % self.up
         base = positions // self.up + offset
-        taps = np.arange(TAPS_PER_PHASE)
+        taps = np.arange(self.taps)
         window = signal[base[:, None] - taps[None, :]]
         out: npt.NDArray[np.float64] = np.einsum("ij,ij->i", window, self._filter[phase])
         self._position = int(positions[-1] + self.down - available) if len(positions) else \
             self._position - available
-        self._history = signal[-(TAPS_PER_PHASE - 1):]
+        self._history = signal[-(self.taps - 1):]
         result: Pcm = np.clip(np.rint(out), -32768, 32767).astype(np.int16)
         return result
 
 
 def resample(pcm: Pcm, source_rate: int, target_rate: int) -> Pcm:
-    """Convert a whole signal (see :class:`Resampler` for streams)."""
-    return Resampler(source_rate, target_rate).process(pcm)
+    """Convert a whole signal with soxr's high-quality preset (see :class:`Resampler`
+    for streams)."""
+    if source_rate == target_rate:
+        return np.asarray(pcm, dtype=np.int16)
+    out: Pcm = soxr.resample(np.ascontiguousarray(pcm, dtype=np.int16), source_rate,
+                             target_rate, quality="HQ")
+    return out
 
 
-def _design(up: int, down: int) -> npt.NDArray[np.float64]:
-    """Polyphase branches (``up`` rows of TAPS_PER_PHASE) of the anti-alias filter."""
-    length = up * TAPS_PER_PHASE
+def _design(up: int, down: int, taps: int) -> npt.NDArray[np.float64]:
+    """Polyphase branches (``up`` rows of ``taps``) of the anti-alias filter."""
+    length = up * taps
     cutoff = 0.5 / max(up, down) * 0.92  # of the upsampled rate, with a transition band
     n = np.arange(length) - (length - 1) / 2
-    taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(length, 8.0)
-    taps *= up / taps.sum()  # unity gain after zero-stuffing by `up`
-    branches: npt.NDArray[np.float64] = taps.reshape(TAPS_PER_PHASE, up).T.copy()
+    coefficients = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(length, 8.0)
+    coefficients *= up / coefficients.sum()  # unity gain after zero-stuffing by `up`
+    branches: npt.NDArray[np.float64] = coefficients.reshape(taps, up).T.copy()
     return branches
