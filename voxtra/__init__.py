@@ -1,9 +1,12 @@
 """Voxtra: phone-call applications on Asterisk's REST Interface (ARI)."""
 
 from voxtra.app import VoxtraApp
+from voxtra.dialing import Outcome, TransferFailed
+from voxtra.errors import CallEndedError, VoxtraError
 from voxtra.session import CallSession, CallState, Direction
 from voxtra.settings import VoxtraSettings
 
 __version__ = "0.1.0"
 
-__all__ = ["CallSession", "CallState", "Direction", "VoxtraApp", "VoxtraSettings"]
+__all__ = ["CallEndedError", "CallSession", "CallState", "Direction", "Outcome",
+           "TransferFailed", "VoxtraApp", "VoxtraError", "VoxtraSettings"]

@@ -412,7 +412,8 @@ class VoxtraApp:
         except Exception:
             log.exception("handler %s failed on call %s", call.handler.__name__, session.id)
             session.state = CallState.FAILED
-        await self._hangup_quietly(session, "normal")
+        if not session.handed_off or session.state is CallState.FAILED:
+            await self._hangup_quietly(session, "normal")
 
     async def _hangup_quietly(self, session: CallSession, reason: str) -> None:
         try:

@@ -34,12 +34,19 @@ class OwnLegs:
 
     def __init__(self) -> None:
         self._entered: dict[str, asyncio.Event] = {}
+        self._observers: dict[str, Callable[[Message], None]] = {}
 
-    def add(self, channel_id: str) -> asyncio.Event:
+    def add(self, channel_id: str,
+            observer: Callable[[Message], None] | None = None) -> asyncio.Event:
+        """Register a leg (before the request that creates it); ``observer`` gets each
+        of its events."""
+        if observer is not None:
+            self._observers[channel_id] = observer
         return self._entered.setdefault(channel_id, asyncio.Event())
 
     def discard(self, channel_id: str) -> None:
         self._entered.pop(channel_id, None)
+        self._observers.pop(channel_id, None)
 
     def __contains__(self, channel_id: object) -> bool:
         return channel_id in self._entered
@@ -52,6 +59,9 @@ class OwnLegs:
         """Note an event about one of our legs (called by the app's dispatcher)."""
         if isinstance(event, StasisStart) and event.channel.id in self._entered:
             self._entered[event.channel.id].set()
+        observer = self._observers.get(event.channel_id or "")
+        if observer is not None:
+            observer(event)
 
 
 @dataclass(frozen=True)

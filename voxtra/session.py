@@ -34,6 +34,8 @@ from voxtra.ari.models import (
     StasisStart,
 )
 from voxtra.call_media import CallMedia, MediaConfig, OwnLegs
+from voxtra.dialing import DialedLeg, Outcome
+from voxtra.errors import CallEndedError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
@@ -74,24 +76,6 @@ class Direction(StrEnum):
     OUTBOUND = "outbound"
 
 
-class Outcome(StrEnum):
-    """How an originated call ended up (from the hangup cause when it was not answered)."""
-
-    ANSWERED = "answered"
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    FAILED = "failed"
-
-    @classmethod
-    def from_cause(cls, cause: int | None) -> Outcome:
-        """Q.850 cause of an unanswered call: 17 user busy; 18, 19 no answer."""
-        if cause == 17:
-            return cls.BUSY
-        if cause in (18, 19):
-            return cls.NO_ANSWER
-        return cls.FAILED
-
-
 class BridgeRegistry:
     """Bridges that calls of one app share; a bridge is destroyed when its last call ends."""
 
@@ -119,6 +103,20 @@ class BridgeRegistry:
     @property
     def active(self) -> set[str]:
         return set(self._members)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A caller connected to a dialled target in a bridge of the app's."""
+
+    leg: DialedLeg
+    bridge_id: str
+    hand_off: bool
+
+    @property
+    def ended(self) -> asyncio.Future[None]:
+        """Resolves when the target has hung up."""
+        return self.leg.gone
 
 
 @dataclass(frozen=True)
@@ -174,6 +172,10 @@ class CallSession:
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         self._playout_until = 0.0
         self._hangup_requested = False
+        self._transfers: list[Transfer] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
+        #: A transfer handed the call off: the handler's end does not hang it up.
+        self.handed_off = False
 
     def __repr__(self) -> str:
         return f"<CallSession {self.id} {self.caller_id!r}->{self.called_number!r} {self.state}>"
@@ -312,14 +314,81 @@ class CallSession:
         await self._client.channels.stop_moh(self.id)
         self.state = CallState.IN_PROGRESS
 
-    async def transfer_to(self, endpoint: str, *, timeout: int = 30) -> None:
-        """Blind transfer: the call leaves the app and Asterisk dials ``endpoint``.
+    async def transfer_to(self, target: str, *, timeout: int = 30,
+                          caller_id: str | None = None, headers: dict[str, str] | None = None,
+                          ringback: str | None = "ring", hand_off: bool = True) -> Transfer:
+        """Blind transfer through ARI alone (nothing needed in the dialplan): dial
+        ``target`` (a dial string: ``PJSIP/200``, ``PJSIP/trunk/sip:+15551234@host``)
+        while the caller hears ``ringback`` ("ring", "moh" or None), and bridge the
+        two once it answers. ``headers`` go on the INVITE to the target.
 
-        ``endpoint`` is a dial string (``PJSIP/loopback/sip:200@host``, ``PJSIP/200@trunk``).
-        The session ends (``on_hangup`` runs) when the call has left the app.
+        Raises :class:`~voxtra.dialing.TransferFailed` (busy, no answer, failed) with the
+        caller still in the app. With ``hand_off`` (the default) the handler may return
+        and leave them talking: the call ends when either side hangs up. With
+        ``hand_off=False`` the app keeps control: the handler's end hangs up both, and
+        the target hanging up leaves the caller in the app (``transfer.ended``).
+        Audio the app was sending or hearing on the call stops.
         """
-        await self._leave_to("dial", {"VOXTRA_TRANSFER_TARGET": endpoint,
-                                      "VOXTRA_TRANSFER_TIMEOUT": str(timeout)})
+        self._check_active()
+        await self._release_audio()
+        ringing = await self._ringback(ringback, start=True)
+        try:
+            leg = await DialedLeg.dial(self._client, self._own_legs, self.app_name, target,
+                                       timeout=timeout,
+                                       caller_id=caller_id or self.caller_id or None,
+                                       headers=headers)
+        finally:
+            await self._ringback(ringback, start=False, playback=ringing)
+        if self.ended:
+            await leg.hangup()
+            raise CallEndedError(f"call {self.id} ended while {target} was ringing")
+        transfer = Transfer(leg, f"voxtra-br-{uuid.uuid4().hex}", hand_off)
+        self._transfers.append(transfer)
+        await self._client.bridges.create("mixing", bridge_id=transfer.bridge_id,
+                                          name=f"transfer-{self.id}")
+        await self._client.bridges.add_channel(transfer.bridge_id, [self.id, leg.id])
+        self.handed_off = self.handed_off or hand_off
+        leg.gone.add_done_callback(lambda _: self._own(self._target_left(transfer)))
+        return transfer
+
+    async def _ringback(self, kind: str | None, *, start: bool,
+                        playback: str | None = None) -> str | None:
+        """Start (or stop) what the caller hears while a target rings: a ring indication
+        before the answer, the ring tone after it, or music on hold."""
+        if kind is None or self.ended:
+            return None
+        with contextlib.suppress(AriError):
+            if kind == "moh":
+                await (self._client.channels.start_moh(self.id) if start
+                       else self._client.channels.stop_moh(self.id))
+            elif self.state is CallState.RINGING:
+                await (self._client.channels.ring(self.id) if start
+                       else self._client.channels.ring_stop(self.id))
+            elif start:
+                playback_id = f"voxtra-pb-{uuid.uuid4().hex}"
+                await self._client.channels.play(self.id, "tone:ring",
+                                                 playback_id=playback_id)
+                return playback_id
+            elif playback is not None:
+                await self._client.playbacks.stop(playback)
+        return None
+
+    async def _target_left(self, transfer: Transfer) -> None:
+        """The target hung up: the bridge goes; a handed-off call ends with it."""
+        with contextlib.suppress(AriError):
+            await self._client.bridges.destroy(transfer.bridge_id)
+        if transfer.hand_off and not self.ended:
+            await self.hangup()
+
+    def _own(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` as a task of this call (awaited when the call finishes)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _check_active(self) -> None:
+        if self.ended:
+            raise CallEndedError(f"call {self.id} has ended")
 
     async def transfer_to_queue(self, queue: str) -> None:
         """Send the call to an Asterisk queue (queues.conf); the session ends."""
@@ -441,6 +510,18 @@ class CallSession:
     def media(self) -> CallMedia | None:
         """The media leg, once audio has been used (its endpoint holds the RTP counters)."""
         return self._media
+
+    async def _release_audio(self) -> None:
+        """Stop the call's voice and media leg (before the call joins another bridge)."""
+        if self._conversation is not None:
+            await self._conversation.aclose()
+            self._conversation = None
+        if self._voice is not None:
+            await self._voice.aclose()
+            self._voice = None
+        if self._media is not None:
+            await self._media.close()
+            self._media = None
 
     async def _media_leg(self) -> CallMedia:
         async with self._media_lock:
@@ -640,6 +721,10 @@ class CallSession:
             await self._voice.aclose()
         if self._media is not None:
             await self._media.close()
+        for transfer in self._transfers:
+            await transfer.leg.hangup()
+            with contextlib.suppress(AriError):
+                await self._client.bridges.destroy(transfer.bridge_id)
         await self._bridges.leave(self.id)
         await self._recorder.finish_all(self._party)
         for callback in self._hangup_callbacks:
@@ -649,6 +734,8 @@ class CallSession:
                     await result
             except Exception:
                 log.exception("on_hangup callback failed for call %s", self.id)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _until_ended(self, waiter: asyncio.Future[Any]) -> bool:
         ended: asyncio.Future[Any] = asyncio.ensure_future(self._ended.wait())

@@ -48,6 +48,24 @@ def asterisk_sandbox() -> Iterator[AsteriskSandbox]:
 
 
 @pytest.fixture(scope="session")
+def plain_asterisk() -> Iterator[SandboxState]:
+    """A second Asterisk as somebody else configured it: Debian's stock configuration
+    with one endpoint (calls from 127.0.0.1) sending every number to
+    ``Stasis(voxtra-plain)``; no Voxtra contexts, no spool/recording directory."""
+    rtp_start = 32000 + 2 * random.randrange(500)
+    options = SandboxOptions(
+        name=f"pytest-plain-{os.getpid()}", profile="plain", app_name="voxtra-plain",
+        ari_port=free_port(socket.SOCK_STREAM), sip_port=free_port(socket.SOCK_DGRAM),
+        rtp_start=rtp_start, rtp_end=rtp_start + 999)
+    sandbox = AsteriskSandbox(options)
+    state = sandbox.start()
+    try:
+        yield state
+    finally:
+        sandbox.stop(keep_files=bool(os.environ.get("VOXTRA_SANDBOX_KEEP")))
+
+
+@pytest.fixture(scope="session")
 def sandbox_state(asterisk_sandbox: AsteriskSandbox) -> SandboxState:
     assert asterisk_sandbox.current is not None
     return asterisk_sandbox.current

@@ -4,6 +4,10 @@
 cached Debian sid root file system (see :mod:`voxtra.testing.rootfs`), runs
 Debian's Asterisk there with ``chroot``, waits until ARI answers and stops it
 cleanly by pid. Several named instances can run side by side on other ports.
+
+The ``plain`` profile stands for somebody else's Asterisk instead: Debian's stock
+configuration with only an endpoint, ``Stasis(app)`` and ARI added
+(``plain-asterisk/``), and the package's spool directories only.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from voxtra.testing.errors import SandboxError
 
 #: Where instances live inside the root file system.
 INSTANCES = "/var/lib/voxtra-sandbox"
+#: What the plain profile lays over Debian's stock configuration.
+PLAIN_TEMPLATES = Path(__file__).resolve().parent / "plain-asterisk"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class SandboxOptions:
     app_name: str = "voxtra"
     queue_agent_uri: str = "sip:agent@127.0.0.1:15099"
     bind: str = "127.0.0.1"
+    #: "voxtra" (the bundled asterisk-conf/) or "plain" (stock Debian, see the module).
+    profile: str = "voxtra"
 
 
 @dataclass(frozen=True)
@@ -110,11 +118,24 @@ class AsteriskSandbox:
             raise SandboxError(str(exc)) from None
         instance = self.host_path(self.instance)
         shutil.rmtree(instance, ignore_errors=True)
-        render(conf, self.host_path(conf.etc_dir))
-        # Asterisk writes into these but does not create them (ARI recording answers
-        # 500 without spool/recording).
-        for directory in (conf.run_dir, conf.log_dir, conf.varlib_dir, conf.cache_dir,
-                          f"{conf.spool_dir}/recording", f"{conf.spool_dir}/tmp"):
+        etc = self.host_path(conf.etc_dir)
+        if opts.profile == "plain":
+            shutil.copytree(self.host_path("/etc/asterisk"), etc)
+            render(conf, etc, PLAIN_TEMPLATES)
+            # The package's spool directories, empty: no spool/recording.
+            stock = self.host_path("/var/spool/asterisk")
+            for found in [stock, *stock.iterdir()]:
+                if found.is_dir():
+                    spool = self.host_path(conf.spool_dir) / found.relative_to(stock)
+                    spool.mkdir(parents=True, exist_ok=True)
+            directories = [conf.run_dir, conf.log_dir, conf.varlib_dir, conf.cache_dir]
+        else:
+            render(conf, etc)
+            # Asterisk writes into these but does not create them (ARI recording answers
+            # 500 without spool/recording).
+            directories = [conf.run_dir, conf.log_dir, conf.varlib_dir, conf.cache_dir,
+                           f"{conf.spool_dir}/recording", f"{conf.spool_dir}/tmp"]
+        for directory in directories:
             self.host_path(directory).mkdir(parents=True, exist_ok=True)
         uid, gid = self._asterisk_ids()
         for path in [instance, *instance.rglob("*")]:

@@ -1,0 +1,95 @@
+"""Voxtra against an Asterisk configured by somebody else.
+
+The ``plain_asterisk`` sandbox is Debian's stock configuration with one endpoint
+(``phone``, calls from 127.0.0.1), ``exten => _X.,1,Stasis(voxtra-plain)`` and ARI
+enabled: no Voxtra contexts, no ``spool/recording`` directory. Protocol facts relied on:
+an originated channel's events reach the originating ARI application before it is
+answered and it enters Stasis when answered; a SIP 486 becomes Q.850 cause 17 and an
+unanswered dial that times out ends with cause 19 (or 18); a BYE from Asterisk ends the
+caller's dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import SecretStr
+
+from voxtra import CallSession, Outcome, TransferFailed, VoxtraApp, VoxtraSettings
+from voxtra.testing.sandbox import SandboxState
+from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+
+
+def settings(plain: SandboxState) -> VoxtraSettings:
+    return VoxtraSettings(ari_url=plain.ari_url, ari_user=plain.ari_user,
+                          ari_password=SecretStr(plain.ari_password), app_name=plain.app_name,
+                          shutdown_grace=2.0)
+
+
+def caller(plain: SandboxState) -> SipCaller:
+    return SipCaller(plain.sip_host, plain.sip_port)
+
+
+async def wait_idle(app: VoxtraApp) -> None:
+    async with asyncio.timeout(10):
+        while app.calls:
+            await asyncio.sleep(0.05)
+
+
+async def test_blind_transfer_reaches_the_target_through_ari_alone(
+        plain_asterisk: SandboxState) -> None:
+    callee = SipCallee(CalleeScript("answer", ring_for=0.5, hangup_after=1.5))
+    await callee.start()
+    app = VoxtraApp(settings(plain_asterisk))
+    ended: list[str] = []
+
+    @app.route()
+    async def transfer(call: CallSession) -> None:
+        call.on_hangup(lambda c: ended.append(c.id))
+        await call.answer()
+        await call.transfer_to(f"PJSIP/phone/{callee.uri}", headers={"X-Order": "4321"})
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript("200", wait_for_bye=20))
+        answered = await callee.result()
+        await wait_idle(app)
+        left = await app.client.bridges.list()
+    assert answered.succeeded, answered.stderr
+    invite = answered.received("INVITE")[0]
+    assert {k.lower(): v for k, v in invite.headers.items()}.get("x-order") == "4321"
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert ended and len(ended) == 1
+    assert left == []
+
+
+async def test_busy_and_unanswered_targets_leave_the_caller_in_the_app(
+        plain_asterisk: SandboxState) -> None:
+    busy = SipCallee(CalleeScript("busy"))
+    silent = SipCallee(CalleeScript("no-answer"))
+    for callee in (busy, silent):
+        await callee.start()
+    app = VoxtraApp(settings(plain_asterisk))
+    failures: list[TransferFailed] = []
+    after: list[str] = []
+
+    @app.route()
+    async def transfer(call: CallSession) -> None:
+        await call.answer()
+        for target in (busy, silent):
+            try:
+                await call.transfer_to(f"PJSIP/phone/{target.uri}", timeout=2)
+            except TransferFailed as failure:
+                failures.append(failure)
+        # Still here: the caller hears the apology, then the app hangs up.
+        after.append(str(await call.play_file("sound:vm-goodbye")))
+
+    async with app:
+        result = await caller(plain_asterisk).call(
+            CallerScript("201", wait_for_bye=20, capture_audio=True))
+        await asyncio.gather(busy.result(), silent.result())
+        await wait_idle(app)
+    assert [f.outcome for f in failures] == [Outcome.BUSY, Outcome.NO_ANSWER]
+    assert failures[0].cause == 17
+    assert after == ["True"]
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert len(result.heard()) > 8000  # the ringback and the goodbye reached the caller
