@@ -26,6 +26,7 @@ from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.call_media import MediaConfig, OwnLegs
+from voxtra.errors import VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.media.audio import AudioFormat
 from voxtra.retry import Backoff
@@ -345,10 +346,9 @@ class VoxtraApp:
         headers = {}
         for name in self.router.header_names:
             try:
-                value = await self.client.channels.get_variable(
-                    session.id, f"PJSIP_HEADER(read,{name})")
-            except AriError as exc:  # an INVITE without the header gets an error status
-                log.debug("call %s: no SIP header %s (%s)", session.id, name, exc)
+                value = await session.sip_header(name)
+            except VoxtraError as exc:  # the call ended while being routed
+                log.debug("call %s: SIP header %s not read (%s)", session.id, name, exc)
                 value = None
             if value:
                 headers[name] = value

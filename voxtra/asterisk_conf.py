@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import voxtra
+from voxtra.errors import VoxtraError
 
 PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 
@@ -24,7 +25,7 @@ WELL_KNOWN_PASSWORDS = frozenset(
 )
 
 
-class AsteriskConfError(ValueError):
+class AsteriskConfError(VoxtraError, ValueError):
     """A configuration value cannot be rendered; the message says which and why."""
 
 

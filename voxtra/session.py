@@ -12,14 +12,21 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import AriError
+from voxtra.ari.errors import AriError, AriHttpError, NotFoundError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import (
     Channel,
@@ -173,6 +180,7 @@ class CallSession:
         self._playout_until = 0.0
         self._hangup_requested = False
         self._transfers: list[Transfer] = []
+        self._sip_headers: dict[str, str | None] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         #: A transfer handed the call off: the handler's end does not hang it up.
         self.handed_off = False
@@ -194,7 +202,8 @@ class CallSession:
     # Verbs -------------------------------------------------------------------
 
     async def answer(self) -> None:
-        await self._client.channels.answer(self.id)
+        with self._on_channel():
+            await self._client.channels.answer(self.id)
         if self._answered_at is None:
             self._answered_at = time.monotonic()
         self.state = CallState.IN_PROGRESS
@@ -302,16 +311,47 @@ class CallSession:
     async def send_dtmf(self, digits: str, *, between_ms: int = 100,
                         duration_ms: int = 100) -> None:
         """Send DTMF to the caller (RFC 4733 events, or SIP INFO, as negotiated)."""
-        await self._client.channels.send_dtmf(self.id, digits, between=between_ms,
-                                              duration=duration_ms)
+        with self._on_channel():
+            await self._client.channels.send_dtmf(self.id, digits, between=between_ms,
+                                                  duration=duration_ms)
+
+    async def sip_header(self, name: str) -> str | None:
+        """The value of SIP header ``name`` in the INVITE that started the call, or None
+        (read with chan_pjsip's ``PJSIP_HEADER(read,name)``)."""
+        if name not in self._sip_headers:
+            with self._on_channel():
+                try:
+                    value = await self._client.channels.get_variable(
+                        self.id, f"PJSIP_HEADER(read,{name})")
+                except AriHttpError as exc:
+                    if exc.status != 500:
+                        raise
+                    value = None  # the INVITE lacks it: chan_pjsip cannot read it (HTTP 500)
+            self._sip_headers[name] = value or None
+        return self._sip_headers[name]
+
+    async def sip_headers(self, prefix: str = "") -> dict[str, str]:
+        """Every header of the INVITE whose name starts with ``prefix`` (all by default),
+        by name (chan_pjsip's ``PJSIP_HEADERS(prefix)`` lists the names)."""
+        with self._on_channel():
+            listed = await self._client.channels.get_variable(
+                self.id, f"PJSIP_HEADERS({prefix})")
+        headers = {}
+        for name in dict.fromkeys(n.strip() for n in (listed or "").split(",") if n.strip()):
+            value = await self.sip_header(name)
+            if value is not None:
+                headers[name] = value
+        return headers
 
     async def hold(self, moh_class: str | None = None) -> None:
         """Put the caller on hold: they hear music on hold until :meth:`unhold`."""
-        await self._client.channels.start_moh(self.id, moh_class)
+        with self._on_channel():
+            await self._client.channels.start_moh(self.id, moh_class)
         self.state = CallState.ON_HOLD
 
     async def unhold(self) -> None:
-        await self._client.channels.stop_moh(self.id)
+        with self._on_channel():
+            await self._client.channels.stop_moh(self.id)
         self.state = CallState.IN_PROGRESS
 
     async def transfer_to(self, target: str, *, timeout: int = 30,
@@ -389,6 +429,16 @@ class CallSession:
     def _check_active(self) -> None:
         if self.ended:
             raise CallEndedError(f"call {self.id} has ended")
+
+    @contextlib.contextmanager
+    def _on_channel(self) -> Iterator[None]:
+        """A request about the call's channel: :class:`CallEndedError` if the call has
+        ended, before or during it (ARI answers 404 for a channel that is gone)."""
+        self._check_active()
+        try:
+            yield
+        except NotFoundError as exc:
+            raise CallEndedError(f"call {self.id} has ended") from exc
 
     async def transfer_to_queue(self, queue: str) -> None:
         """Send the call to an Asterisk queue (queues.conf); the session ends."""

@@ -24,12 +24,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from voxtra.errors import VoxtraError
 from voxtra.voice.settings import VoiceSettings
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(ValueError):
+class ConfigError(VoxtraError, ValueError):
     """The configuration file cannot be used; the message says where and why."""
 
 

@@ -15,7 +15,15 @@ import asyncio
 
 from pydantic import SecretStr
 
-from voxtra import CallSession, Outcome, TransferFailed, VoxtraApp, VoxtraSettings
+from voxtra import (
+    CallEndedError,
+    CallSession,
+    Outcome,
+    TransferFailed,
+    VoxtraApp,
+    VoxtraError,
+    VoxtraSettings,
+)
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
@@ -93,3 +101,28 @@ async def test_busy_and_unanswered_targets_leave_the_caller_in_the_app(
     assert after == ["True"]
     assert result.succeeded and result.hung_up_by_remote, result.stderr
     assert len(result.heard()) > 8000  # the ringback and the goodbye reached the caller
+
+
+async def test_sip_headers_and_a_verb_on_an_ended_call(plain_asterisk: SandboxState) -> None:
+    app = VoxtraApp(settings(plain_asterisk))
+    seen: dict[str, object] = {}
+
+    @app.route(header={"X-Customer": "42"})
+    async def known_customer(call: CallSession) -> None:
+        seen["customer"] = await call.sip_header("X-Customer")
+        seen["missing"] = await call.sip_header("X-Missing")
+        seen["custom"] = await call.sip_headers("X-")
+        await call.answer()
+        await call.wait_ended()
+        try:
+            await call.answer()
+        except CallEndedError as error:
+            seen["after the end"] = isinstance(error, VoxtraError)
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript(
+            "202", headers={"X-Customer": "42", "X-Tier": "gold"}, hangup_after=0.5))
+        await wait_idle(app)
+    assert result.succeeded, result.stderr
+    assert seen == {"customer": "42", "missing": None,
+                    "custom": {"X-Customer": "42", "X-Tier": "gold"}, "after the end": True}

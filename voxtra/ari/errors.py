@@ -9,8 +9,10 @@ Messages never contain credentials.
 
 from __future__ import annotations
 
+from voxtra.errors import VoxtraError
 
-class AriError(Exception):
+
+class AriError(VoxtraError):
     """Base of every error raised by :mod:`voxtra.ari`."""
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from voxtra.errors import VoxtraError
+
 _HEADER = struct.Struct("!BBHII")
 
 
-class RtpError(ValueError):
+class RtpError(VoxtraError, ValueError):
     """The bytes are not a valid RTP packet; the message says which rule failed."""
 
 

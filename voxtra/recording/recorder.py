@@ -22,12 +22,13 @@ from pathlib import Path
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError, NotFoundError
 from voxtra.ari.models import RecordingFailed, RecordingFinished
+from voxtra.errors import VoxtraError
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
 
 
-class RecordingError(RuntimeError):
+class RecordingError(VoxtraError, RuntimeError):
     """Asterisk reported the recording failed, or its file never appeared."""
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voxtra.errors import VoxtraError
 from voxtra.retry import Backoff
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class RecordingSinkError(RuntimeError):
+class RecordingSinkError(VoxtraError, RuntimeError):
     """A sink gave up; ``path`` still holds the recording."""
 
     def __init__(self, message: str, path: Path) -> None:

@@ -1,9 +1,13 @@
 """Errors of the test tooling; each message says what to do about it."""
 
+from __future__ import annotations
 
-class SandboxError(RuntimeError):
+from voxtra.errors import VoxtraError
+
+
+class SandboxError(VoxtraError, RuntimeError):
     """The sandbox Asterisk cannot be built, started or stopped."""
 
 
-class SippError(RuntimeError):
+class SippError(VoxtraError, RuntimeError):
     """SIPp is missing or could not run the scenario."""
