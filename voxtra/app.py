@@ -29,6 +29,7 @@ from voxtra.call_media import MediaConfig, OwnLegs
 from voxtra.errors import VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.media.audio import AudioFormat
+from voxtra.recording.sinks import RecordingSink
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
 from voxtra.session import BridgeRegistry, CallSession, CallState, Direction, VoiceConfig
@@ -77,10 +78,13 @@ class VoxtraApp:
     def __init__(self, settings: VoxtraSettings | None = None, *,
                  stt: STT | BatchSTT | None = None, llm: LLM | None = None,
                  tts: TTS | None = None, vad: VAD | None = None,
-                 realtime: RealtimeModel | None = None, **overrides: Any) -> None:
+                 realtime: RealtimeModel | None = None,
+                 recording_sink: RecordingSink | None = None, **overrides: Any) -> None:
         """``stt``, ``llm``, ``tts``, ``vad`` and the speech-to-speech ``realtime``
         model are the voice providers every call shares (models load once per
-        process); ``overrides`` are settings."""
+        process); ``recording_sink`` is where recordings go unless ``record_start``
+        names another (local files in ``recordings_dir`` by default); ``overrides``
+        are settings."""
         self.settings = settings or VoxtraSettings(**overrides)
         voice = self.settings.voice
         providers = Providers(
@@ -90,6 +94,7 @@ class VoxtraApp:
             vad or (build("vad", voice.vad) if voice.vad else default_vad()),
             realtime or (build("realtime", voice.realtime) if voice.realtime else None))
         self.voice = VoiceConfig(providers, voice)
+        self.recording_sink = recording_sink
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
                                 self.settings.ari_password.get_secret_value())
         self.router = Router()
@@ -264,6 +269,7 @@ class VoxtraApp:
             app_name=self.app_name, called_number=endpoint, direction=Direction.OUTBOUND,
             metadata=metadata, bridges=self.bridges,
             recordings_dir=self.settings.recordings_dir,
+            recording_sink=self.recording_sink,
             media_config=self._media_config, own_legs=self.own_legs, voice=self.voice)
         session.caller_id = caller_id or ""
         # Tracked before the request: StasisStart can beat the HTTP response.
@@ -332,6 +338,7 @@ class VoxtraApp:
         session = CallSession(self.client, channel, app_name=self.app_name,
                               called_number=called, bridges=self.bridges,
                               recordings_dir=self.settings.recordings_dir,
+                              recording_sink=self.recording_sink,
                               media_config=self._media_config, own_legs=self.own_legs,
                               voice=self.voice)
         call = self._track(session, self._unrouted)

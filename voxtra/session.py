@@ -143,7 +143,8 @@ class CallSession:
                  bridges: BridgeRegistry | None = None,
                  recordings_dir: Path = Path("recordings"),
                  media_config: MediaConfig | None = None,
-                 own_legs: OwnLegs | None = None, voice: VoiceConfig | None = None) -> None:
+                 own_legs: OwnLegs | None = None, voice: VoiceConfig | None = None,
+                 recording_sink: RecordingSink | None = None) -> None:
         self._client = client
         self._voice_config = voice or VoiceConfig()
         self._voice: VoicePipeline | None = None
@@ -157,7 +158,7 @@ class CallSession:
         self._media_lock = asyncio.Lock()
         self._dead_media: asyncio.Future[None] | None = None
         self._bridges = bridges or BridgeRegistry(client)
-        self._recorder = Recorder(client, channel.id, recordings_dir)
+        self._recorder = Recorder(client, channel.id, recordings_dir, recording_sink)
         self.channel = channel
         self.id = channel.id
         self.app_name = app_name
@@ -493,13 +494,22 @@ class CallSession:
 
         When the recording ends (:meth:`record_stop`, its ``max_duration``, or the
         end of the call) the file is fetched from Asterisk and handed to ``sink``
-        (a :class:`LocalFileSink` in ``recordings/`` by default) exactly once.
+        (the app's ``recording_sink``, else a :class:`LocalFileSink` in ``recordings/``)
+        exactly once. Raises :class:`RecordingError` naming the fix when Asterisk cannot
+        record (a stock install has no ``spool/recording`` directory).
         """
         return await self._recorder.start(name, fmt, sink, max_duration, beep)
 
-    async def record_stop(self, name: str | None = None) -> RecordingMetadata:
-        """Stop a recording (the latest by default) and wait until its sink has the file."""
+    async def record_stop(self, name: str | None = None) -> str | None:
+        """Stop a recording (the latest still running by default) and wait until its sink
+        has the file; returns its name (its metadata is then in :attr:`recordings`), or
+        None when nothing was recording."""
         return await self._recorder.stop(name, self._party)
+
+    @property
+    def recordings(self) -> dict[str, RecordingMetadata]:
+        """Metadata of the call's recordings that reached their sink, by name."""
+        return self._recorder.stored
 
     @property
     def _party(self) -> CallParty:

@@ -24,6 +24,7 @@ from voxtra import (
     VoxtraError,
     VoxtraSettings,
 )
+from voxtra.recording.recorder import RecordingError
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
@@ -126,3 +127,25 @@ async def test_sip_headers_and_a_verb_on_an_ended_call(plain_asterisk: SandboxSt
     assert result.succeeded, result.stderr
     assert seen == {"customer": "42", "missing": None,
                     "custom": {"X-Customer": "42", "X-Tier": "gold"}, "after the end": True}
+
+
+async def test_recording_without_a_recording_directory_names_the_fix(
+        plain_asterisk: SandboxState) -> None:
+    app = VoxtraApp(settings(plain_asterisk))
+    errors: list[RecordingError] = []
+
+    @app.route()
+    async def record(call: CallSession) -> None:
+        await call.answer()
+        try:
+            await call.record_start("plain-test")
+        except RecordingError as error:
+            errors.append(error)
+        await call.play_file("sound:beep")  # the call goes on
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript("203"))
+        await wait_idle(app)
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert len(errors) == 1 and "spool/recording" in str(errors[0])
+    assert "install -d -o asterisk" in str(errors[0])

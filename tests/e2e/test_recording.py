@@ -64,7 +64,8 @@ async def test_recording_lands_in_the_local_sink(settings: VoxtraSettings,
         await call.answer()
         await call.record_start("local-test")
         await asyncio.sleep(2.0)
-        results.append(await call.record_stop())
+        name = await call.record_stop()
+        results.append(call.recordings[name or ""])
 
     async with app:
         caller = await sip_caller.call(CallerScript("900", audio=caller_wav))
@@ -119,7 +120,8 @@ async def test_recording_uploads_to_gcs(settings: VoxtraSettings, sip_caller: Si
             await call.answer()
             await call.record_start("gcs-test", sink=sink)
             await asyncio.sleep(1.5)
-            results.append(await call.record_stop())
+            name = await call.record_stop()
+            results.append(call.recordings[name or ""])
 
         async with app:
             caller = await sip_caller.call(CallerScript("902", audio=caller_wav))
@@ -151,3 +153,27 @@ async def test_failed_upload_is_retried_and_the_file_kept(tmp_path: Path) -> Non
         assert emulator.client().bucket("late").get_blob("late.wav").size > 0
     finally:
         emulator.stop()
+
+
+async def test_the_app_wide_sink_and_record_stop_as_the_reference_has_it(
+        settings: VoxtraSettings, sip_caller: SipCaller, caller_wav: Path,
+        tmp_path: Path) -> None:
+    sink = CountingSink(tmp_path / "app-wide")
+    app = VoxtraApp(settings, recording_sink=sink)
+    stops: list[str | None] = []
+
+    @app.route()
+    async def record(call: CallSession) -> None:
+        await call.answer()
+        stops.append(await call.record_stop())  # nothing recording yet
+        await call.record_start("app-wide-test")
+        await asyncio.sleep(1.0)
+        stops.append(await call.record_stop())
+        stops.append(await call.record_stop())  # stopped already
+
+    async with app:
+        caller = await sip_caller.call(CallerScript("903", audio=caller_wav))
+    assert caller.succeeded, caller.stderr
+    assert stops == [None, "app-wide-test", None]
+    assert [m.name for m in sink.stored] == ["app-wide-test"]
+    assert (tmp_path / "app-wide" / "app-wide-test.wav").stat().st_size > 8000

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import AriError, NotFoundError
+from voxtra.ari.errors import AriError, AriHttpError, NotFoundError
 from voxtra.ari.models import RecordingFailed, RecordingFinished
 from voxtra.errors import VoxtraError
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
@@ -51,32 +51,56 @@ class CallParty:
     called_number: str
 
 
+#: What ARI's 500 to ``POST /channels/{id}/record`` means on a stock Asterisk.
+NO_RECORDING_DIRECTORY = (
+    "Asterisk could not create the recording file (ARI answered HTTP 500): it has no "
+    "spool/recording directory, which Debian's and Ubuntu's packages do not make. Create "
+    "it for the user Asterisk runs as, e.g. "
+    "`install -d -o asterisk -g asterisk /var/spool/asterisk/recording` "
+    "(astspooldir in asterisk.conf says where the spool is)")
+
+
 class Recorder:
-    def __init__(self, client: AriClient, channel_id: str, recordings_dir: Path) -> None:
+    def __init__(self, client: AriClient, channel_id: str, recordings_dir: Path,
+                 default_sink: RecordingSink | None = None) -> None:
         self._client = client
         self._channel_id = channel_id
         self._dir = recordings_dir
+        self._default_sink = default_sink
         self._recordings: dict[str, _Recording] = {}
+        #: Metadata of every recording its sink has stored, by name.
+        self.stored: dict[str, RecordingMetadata] = {}
 
     async def start(self, name: str | None, fmt: str, sink: RecordingSink | None,
                     max_duration: int | None, beep: bool) -> str:
         name = name or f"{self._channel_id}-{len(self._recordings) + 1}"
         loop = asyncio.get_running_loop()
         # Registered before the request: RecordingFinished can beat the HTTP reply.
-        self._recordings[name] = _Recording(name, fmt, sink or LocalFileSink(self._dir),
-                                            datetime.now(UTC), loop.create_future())
-        await self._client.channels.record(self._channel_id, name, fmt,
-                                           max_duration=max_duration, beep=beep,
-                                           if_exists="fail")
+        self._recordings[name] = _Recording(
+            name, fmt, sink or self._default_sink or LocalFileSink(self._dir),
+            datetime.now(UTC), loop.create_future())
+        try:
+            await self._client.channels.record(self._channel_id, name, fmt,
+                                               max_duration=max_duration, beep=beep,
+                                               if_exists="fail")
+        except AriHttpError as exc:
+            del self._recordings[name]
+            if exc.status == 500:
+                raise RecordingError(NO_RECORDING_DIRECTORY) from exc
+            raise
         return name
 
-    async def stop(self, name: str | None, party: CallParty) -> RecordingMetadata:
+    async def stop(self, name: str | None, party: CallParty) -> str | None:
+        """Stop a recording (the latest still running by default) and wait until its
+        sink has the file; its name, or None when nothing was recording."""
         if name is None:
-            if not self._recordings:
-                raise RecordingError(f"call {self._channel_id} has no recording to stop")
-            name = next(reversed(self._recordings))
+            running = [r for r in self._recordings.values() if r.delivery is None]
+            if not running:
+                return None
+            name = running[-1].name
         await self._client.recordings.stop(name)
-        return await self.deliver(self._recordings[name], party)
+        await self.deliver(self._recordings[name], party)
+        return name
 
     def on_event(self, event: RecordingFinished | RecordingFailed) -> None:
         recording = self._recordings.get(event.recording.name or "")
@@ -129,7 +153,8 @@ class Recorder:
         location = await recording.sink.store(path, metadata)
         with contextlib.suppress(AriError):  # the sink has it: free Asterisk's disk
             await self._client.recordings.delete_stored(recording.name)
-        return dataclasses.replace(metadata, location=location)
+        stored = self.stored[recording.name] = dataclasses.replace(metadata, location=location)
+        return stored
 
 
 def _write(path: Path, data: bytes) -> None:
