@@ -25,9 +25,10 @@ from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
 from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
-from voxtra.call_media import MediaConfig, OwnLegs
+from voxtra.call_media import MediaConfig
 from voxtra.errors import VoxtraError
 from voxtra.handlers import agent as conversation
+from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioFormat
 from voxtra.recording.sinks import RecordingSink
 from voxtra.retry import Backoff

@@ -20,8 +20,8 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisStart
-from voxtra.call_media import OwnLegs
 from voxtra.errors import VoxtraError
+from voxtra.legs import OwnLegs
 
 
 class Outcome(StrEnum):

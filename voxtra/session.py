@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 import uuid
@@ -40,9 +41,10 @@ from voxtra.ari.models import (
     StasisEnd,
     StasisStart,
 )
-from voxtra.call_media import CallMedia, MediaConfig, OwnLegs
+from voxtra.call_media import CallMedia, MediaConfig
 from voxtra.dialing import DialedLeg, Outcome
 from voxtra.errors import CallEndedError
+from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
@@ -57,7 +59,8 @@ from voxtra.voice.settings import VoiceSettings
 
 log = logging.getLogger(__name__)
 
-HangupCallback = Callable[["CallSession"], Awaitable[None] | None]
+HangupCallback = (Callable[["CallSession"], Awaitable[None] | None]
+                  | Callable[[], Awaitable[None] | None])
 
 #: Seconds a hangup waits after the end of a playback. Measured against Asterisk 22:
 #: ``PlaybackFinished`` arrives about 120 ms before the last frames of a prompt leave
@@ -158,7 +161,8 @@ class CallSession:
         self._media_lock = asyncio.Lock()
         self._dead_media: asyncio.Future[None] | None = None
         self._bridges = bridges or BridgeRegistry(client)
-        self._recorder = Recorder(client, channel.id, recordings_dir, recording_sink)
+        self._recorder = Recorder(client, channel.id, recordings_dir, recording_sink,
+                                  app_name=app_name, own_legs=self._own_legs)
         self.channel = channel
         self.id = channel.id
         self.app_name = app_name
@@ -718,7 +722,8 @@ class CallSession:
         self._playout_until = max(self._playout_until, time.monotonic() + seconds)
 
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
-        """Run ``callback(call)`` once when the call ends (usable as a decorator)."""
+        """Run ``callback(call)``, or ``callback()`` if it takes no argument, once when
+        the call ends (usable as a decorator)."""
         self._hangup_callbacks.append(callback)
         return callback
 
@@ -789,7 +794,7 @@ class CallSession:
         await self._recorder.finish_all(self._party)
         for callback in self._hangup_callbacks:
             try:
-                result = callback(self)
+                result = callback(self) if _takes_argument(callback) else callback()  # type: ignore[call-arg]
                 if result is not None:
                     await result
             except Exception:
@@ -805,3 +810,13 @@ class CallSession:
             ended.cancel()
         return waiter.done()
 
+
+
+def _takes_argument(callback: Callable[..., Any]) -> bool:
+    """Whether ``callback`` can be called with one positional argument."""
+    try:
+        parameters = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: assume it does
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+               for p in parameters)

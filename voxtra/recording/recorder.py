@@ -1,5 +1,11 @@
 """A call's recordings: started through ARI, delivered to their sink exactly once.
 
+A recording is made of a snoop channel on the call (``POST /channels/{id}/snoop``,
+spying both directions: the caller and what they hear), not of the call's channel
+itself: ARI refuses to add a channel that is recording to a bridge (HTTP 409
+"currently recording"), which would stop the call from getting a media leg, being
+transferred or conferenced while recorded.
+
 ``RecordingFinished`` normally arrives at once when a recording stops; when the
 call ends first, Asterisk finishes the file but the app may no longer hear of it
 (Stasis drops its subscription at ``StasisEnd``), so delivery falls back to
@@ -15,14 +21,17 @@ import contextlib
 import dataclasses
 import io
 import logging
+import uuid
 import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError, AriHttpError, NotFoundError
+from voxtra.ari.model_base import Message
 from voxtra.ari.models import RecordingFailed, RecordingFinished
 from voxtra.errors import VoxtraError
+from voxtra.legs import OwnLegs
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,7 @@ class _Recording:
     sink: RecordingSink
     started_at: datetime
     finished: asyncio.Future[float | None]
+    snoop_id: str = ""
     delivery: asyncio.Task[RecordingMetadata] | None = None
 
 
@@ -62,9 +72,12 @@ NO_RECORDING_DIRECTORY = (
 
 class Recorder:
     def __init__(self, client: AriClient, channel_id: str, recordings_dir: Path,
-                 default_sink: RecordingSink | None = None) -> None:
+                 default_sink: RecordingSink | None = None, *, app_name: str = "",
+                 own_legs: OwnLegs | None = None) -> None:
         self._client = client
         self._channel_id = channel_id
+        self._app_name = app_name
+        self._own_legs = own_legs if own_legs is not None else OwnLegs()
         self._dir = recordings_dir
         self._default_sink = default_sink
         self._recordings: dict[str, _Recording] = {}
@@ -76,19 +89,36 @@ class Recorder:
         name = name or f"{self._channel_id}-{len(self._recordings) + 1}"
         loop = asyncio.get_running_loop()
         # Registered before the request: RecordingFinished can beat the HTTP reply.
-        self._recordings[name] = _Recording(
+        recording = self._recordings[name] = _Recording(
             name, fmt, sink or self._default_sink or LocalFileSink(self._dir),
-            datetime.now(UTC), loop.create_future())
+            datetime.now(UTC), loop.create_future(), f"voxtra-rec-{uuid.uuid4().hex}")
         try:
-            await self._client.channels.record(self._channel_id, name, fmt,
-                                               max_duration=max_duration, beep=beep,
-                                               if_exists="fail")
-        except AriHttpError as exc:
+            entered = self._own_legs.add(recording.snoop_id, self._snoop_event)
+            await self._client.channels.snoop(self._channel_id, self._app_name, spy="both",
+                                              snoop_id=recording.snoop_id)
+            await asyncio.wait_for(entered.wait(), 10)
+            if beep:
+                await self._client.channels.play(self._channel_id, "sound:beep")
+            await self._client.channels.record(recording.snoop_id, name, fmt,
+                                               max_duration=max_duration, if_exists="fail")
+        except BaseException as exc:
             del self._recordings[name]
-            if exc.status == 500:
+            await self._release(recording)
+            if isinstance(exc, AriHttpError) and exc.status == 500:
                 raise RecordingError(NO_RECORDING_DIRECTORY) from exc
             raise
         return name
+
+    def _snoop_event(self, event: Message) -> None:
+        if isinstance(event, RecordingFinished | RecordingFailed):
+            self.on_event(event)
+
+    async def _release(self, recording: _Recording) -> None:
+        """Hang up the recording's snoop channel."""
+        if recording.snoop_id in self._own_legs:
+            with contextlib.suppress(AriError):
+                await self._client.channels.hangup(recording.snoop_id)
+            self._own_legs.discard(recording.snoop_id)
 
     async def stop(self, name: str | None, party: CallParty) -> str | None:
         """Stop a recording (the latest still running by default) and wait until its
@@ -133,6 +163,7 @@ class Recorder:
         reported: float | None = None
         with contextlib.suppress(TimeoutError):
             reported = await asyncio.wait_for(asyncio.shield(recording.finished), 3)
+        await self._release(recording)
         data = b""
         for _ in range(50):
             try:
