@@ -243,8 +243,10 @@ class CallSession:
         Cancelling the call (e.g. ``asyncio.wait_for``) stops the playback; tones
         play until stopped.
         """
-        if ":" not in media or media.startswith(("http://", "https://")):
-            media = f"sound:{media}"  # ARI plays URLs as sound:http(s)://... (media cache)
+        if media.startswith(("http://", "https://")):
+            media = f"sound:{_padded_url(media)}"  # ARI plays URLs through its media cache
+        elif ":" not in media:
+            media = f"sound:{media}"
         playback_id = f"voxtra-pb-{uuid.uuid4().hex}"
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Registered before the request: PlaybackFinished can beat the HTTP reply.
@@ -810,6 +812,20 @@ class CallSession:
             ended.cancel()
         return waiter.done()
 
+
+
+#: Asterisk copies the media cache's local path for a URL into a buffer the length of
+#: the URL (asterisk/asterisk#444, still so in 22): a path longer than the URL fails
+#: the playback ("does not exist in any format"). A fragment, which is never sent to
+#: the server, makes the URL long enough.
+URL_MIN_LENGTH = 300
+
+
+def _padded_url(url: str) -> str:
+    if len(url) >= URL_MIN_LENGTH:
+        return url
+    separator = "" if "#" in url else "#"
+    return url + separator + "-" * (URL_MIN_LENGTH - len(url) - len(separator))
 
 
 def _takes_argument(callback: Callable[..., Any]) -> bool:
