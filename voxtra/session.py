@@ -317,10 +317,14 @@ class CallSession:
 
     async def send_dtmf(self, digits: str, *, between_ms: int = 100,
                         duration_ms: int = 100) -> None:
-        """Send DTMF to the caller (RFC 4733 events, or SIP INFO, as negotiated)."""
+        """Send DTMF to the caller (RFC 4733 events, or SIP INFO, as negotiated).
+
+        Asterisk sends the digits after answering the request; a hangup from now waits
+        until they have gone out."""
         with self._on_channel():
             await self._client.channels.send_dtmf(self.id, digits, between=between_ms,
                                                   duration=duration_ms)
+        self._drain_after(len(digits) * (between_ms + duration_ms) / 1000 + MEDIA_DRAIN)
 
     async def sip_header(self, name: str) -> str | None:
         """The value of SIP header ``name`` in the INVITE that started the call, or None

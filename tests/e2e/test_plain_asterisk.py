@@ -199,3 +199,24 @@ async def test_play_file_of_an_http_url_is_heard(plain_asterisk: SandboxState) -
     start = int(np.argmax(np.abs(heard) > 1000))
     prompt = heard[start:start + 8000]  # the first second of the prompt
     assert len(prompt) == 8000 and abs(dominant_frequency(prompt) - 600) < 10
+
+
+async def test_rfc4733_dtmf_both_ways(plain_asterisk: SandboxState) -> None:
+    app = VoxtraApp(settings(plain_asterisk))
+    gathered: list[str] = []
+
+    @app.route()
+    async def keypad(call: CallSession) -> None:
+        await call.answer()
+        gathered.append(await call.gather(3, timeout=4, finish_on_key=None))
+        await call.send_dtmf("73")
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript(
+            "205", dtmf="24#", dtmf_mode="rfc4733", dtmf_delay=0.4, capture_audio=True))
+        await wait_idle(app)
+    assert result.succeeded, result.stderr
+    assert gathered == ["24#"]  # telephone-event packets, no SIP INFO
+    assert not any(m.cseq_method == "INFO" for m in result.messages)
+    sent = {p.payload[0] for p in result.rtp if p.payload_type == 101}
+    assert sent == {7, 3}  # RFC 4733 event codes of the app's digits

@@ -54,6 +54,11 @@ class CallerScript:
     audio_loops: int = 1
     dtmf: str = ""
     dtmf_delay: float = 0.5
+    #: "info" (SIP INFO, application/dtmf-relay) or "rfc4733" (telephone-event RTP
+    #: packets, from the pcap files SIPp ships; their sequence numbers are fixed and
+    #: rise in the order 1-9, *, #, 0, so digits must come in that order: a digit after
+    #: a later one looks like an old packet to the far end and is dropped).
+    dtmf_mode: str = "info"
     hangup_after: float | None = None
     wait_for_bye: float = 10.0
     expect_status: int = 200
@@ -256,14 +261,20 @@ def caller_scenario(script: CallerScript) -> str:
   </send>""")
     if script.audio is not None:
         steps.append(_rtp_stream(script.audio, script.audio_loops))
-    for index, digit in enumerate(script.dtmf, start=2):
+    cseq = 2
+    for digit in script.dtmf:
         steps.append(f"""  <pause milliseconds="{int(script.dtmf_delay * 1000)}"/>""")
-        steps.append(_in_dialog("INFO", index, "Content-Type: application/dtmf-relay",
+        if script.dtmf_mode == "rfc4733":
+            steps.append(f"""  <nop><action><exec play_pcap_audio="{_dtmf_pcap(digit)}"/>
+  </action></nop>""")
+            continue
+        steps.append(_in_dialog("INFO", cseq, "Content-Type: application/dtmf-relay",
                                 f"Signal={escape(digit)}\nDuration=160"))
         steps.append("""  <recv response="200"/>""")
+        cseq += 1
     if script.hangup_after is not None:
         steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>""")
-        steps.append(_in_dialog("BYE", len(script.dtmf) + 2))
+        steps.append(_in_dialog("BYE", cseq))
         steps.append("""  <recv response="200" crlf="true"/>""")
     else:
         steps.append(_recv_bye(script.wait_for_bye))
@@ -380,6 +391,20 @@ def _recv_bye(wait: float) -> str:
       Content-Length: 0
     ]]>
   </send>"""
+
+
+#: Where SIPp's packages put its RFC 4733 pcap files (dtmf_2833_<digit>.pcap).
+PCAP_DIRS = ("/usr/share/sip-tester", "/usr/share/sipp", "/usr/local/share/sipp")
+
+
+def _dtmf_pcap(digit: str) -> str:
+    name = {"*": "star", "#": "pound"}.get(digit, digit)
+    for directory in PCAP_DIRS:
+        path = Path(directory) / f"dtmf_2833_{name}.pcap"
+        if path.is_file():
+            return str(path)
+    raise SippError(f"no RFC 4733 pcap for DTMF {digit!r} in {', '.join(PCAP_DIRS)}: "
+                    "install SIPp's package (Debian: sip-tester)")
 
 
 def _rtp_stream(audio: Path, loops: int) -> str:
