@@ -117,8 +117,10 @@ class DialedLeg:
                 self.gone.set_result(None)
 
     async def hangup(self) -> None:
-        """Hang the leg up (nothing if it has gone already)."""
+        """Hang the leg up (nothing if it has gone already); :attr:`gone` resolves."""
         if not self.gone.done():
             with contextlib.suppress(AriError):
                 await self._client.channels.hangup(self.id)
         self._own_legs.discard(self.id)
+        if not self.gone.done():
+            self.gone.set_result(None)

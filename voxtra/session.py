@@ -49,6 +49,7 @@ from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
+from voxtra.transfer import Consultation, Transfer, destroy_bridge, new_bridge_id
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter, Listener
@@ -113,20 +114,6 @@ class BridgeRegistry:
     @property
     def active(self) -> set[str]:
         return set(self._members)
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """A caller connected to a dialled target in a bridge of the app's."""
-
-    leg: DialedLeg
-    bridge_id: str
-    hand_off: bool
-
-    @property
-    def ended(self) -> asyncio.Future[None]:
-        """Resolves when the target has hung up."""
-        return self.leg.gone
 
 
 @dataclass(frozen=True)
@@ -393,13 +380,74 @@ class CallSession:
         if self.ended:
             await leg.hangup()
             raise CallEndedError(f"call {self.id} ended while {target} was ringing")
-        transfer = Transfer(leg, f"voxtra-br-{uuid.uuid4().hex}", hand_off)
+        return await self._connect(leg, hand_off)
+
+    async def _connect(self, leg: DialedLeg, hand_off: bool) -> Transfer:
+        """Bridge the caller with an answered leg."""
+        transfer = Transfer(leg, new_bridge_id(), hand_off)
         self._transfers.append(transfer)
         await self._client.bridges.create("mixing", bridge_id=transfer.bridge_id,
                                           name=f"transfer-{self.id}")
         await self._client.bridges.add_channel(transfer.bridge_id, [self.id, leg.id])
+        if self._media is not None:  # the caller has left its media bridge for this one
+            await self._media.close()
+            self._media = None
         self.handed_off = self.handed_off or hand_off
         leg.gone.add_done_callback(lambda _: self._own(self._target_left(transfer)))
+        return transfer
+
+    async def consult(self, target: str, *, timeout: int = 30, caller_id: str | None = None,
+                      headers: dict[str, str] | None = None) -> Consultation:
+        """Warm (attended) transfer: the caller waits on hold (music) while ``target`` is
+        dialled; returns once it answers, with the caller still on hold. The app then
+        talks to the target alone (``consultation.say(...)``, ``send_audio``) and
+        completes the transfer, cancels it or makes it a three-way call
+        (:class:`~voxtra.transfer.Consultation`). Raises
+        :class:`~voxtra.dialing.TransferFailed` with the caller back off hold.
+        The call's speech pipeline stops; its media leg stays for a three-way call.
+        """
+        self._check_active()
+        await self._release_voice()
+        await self._hold_for_consultation(True)
+        try:
+            leg = await DialedLeg.dial(self._client, self._own_legs, self.app_name, target,
+                                       timeout=timeout,
+                                       caller_id=caller_id or self.caller_id or None,
+                                       headers=headers)
+        except BaseException:
+            await self._hold_for_consultation(False)
+            raise
+        return Consultation(self._client, self.app_name, leg, self._media_config,
+                            self._own_legs, self._voice_config.providers.tts,
+                            self._finish_consultation)
+
+    async def _hold_for_consultation(self, hold: bool) -> None:
+        """Music for the caller alone: on its media bridge if it has one (so the app's
+        leg stays bridged for a three-way call), else on its channel."""
+        if self.ended:
+            return
+        with contextlib.suppress(AriError):
+            if self._media is not None:
+                bridge = self._media.bridge_id
+                await (self._client.bridges.start_moh(bridge) if hold
+                       else self._client.bridges.stop_moh(bridge))
+            else:
+                await (self._client.channels.start_moh(self.id) if hold
+                       else self._client.channels.stop_moh(self.id))
+        self.state = CallState.ON_HOLD if hold else CallState.IN_PROGRESS
+
+    async def _finish_consultation(self, result: str,
+                                   consultation: Consultation) -> Transfer | None:
+        await self._hold_for_consultation(False)
+        if result == "cancelled":
+            return None
+        self._check_active()
+        if result == "completed":
+            return await self._connect(consultation.leg, hand_off=True)
+        media = await self._media_leg()  # a three-way call: the app's leg stays in it
+        await self._client.bridges.add_channel(media.bridge_id, consultation.leg.id)
+        transfer = Transfer(consultation.leg, "", hand_off=False)
+        self._transfers.append(transfer)
         return transfer
 
     async def _ringback(self, kind: str | None, *, start: bool,
@@ -426,8 +474,8 @@ class CallSession:
 
     async def _target_left(self, transfer: Transfer) -> None:
         """The target hung up: the bridge goes; a handed-off call ends with it."""
-        with contextlib.suppress(AriError):
-            await self._client.bridges.destroy(transfer.bridge_id)
+        if transfer.bridge_id:
+            await destroy_bridge(self._client, transfer.bridge_id)
         if transfer.hand_off and not self.ended:
             await self.hangup()
 
@@ -581,14 +629,18 @@ class CallSession:
         """The media leg, once audio has been used (its endpoint holds the RTP counters)."""
         return self._media
 
-    async def _release_audio(self) -> None:
-        """Stop the call's voice and media leg (before the call joins another bridge)."""
+    async def _release_voice(self) -> None:
+        """Stop the call's speech pipeline and speech-to-speech conversation."""
         if self._conversation is not None:
             await self._conversation.aclose()
             self._conversation = None
         if self._voice is not None:
             await self._voice.aclose()
             self._voice = None
+
+    async def _release_audio(self) -> None:
+        """Stop the call's voice and media leg (before the call joins another bridge)."""
+        await self._release_voice()
         if self._media is not None:
             await self._media.close()
             self._media = None
@@ -794,8 +846,8 @@ class CallSession:
             await self._media.close()
         for transfer in self._transfers:
             await transfer.leg.hangup()
-            with contextlib.suppress(AriError):
-                await self._client.bridges.destroy(transfer.bridge_id)
+            if transfer.bridge_id:
+                await destroy_bridge(self._client, transfer.bridge_id)
         await self._bridges.leave(self.id)
         await self._recorder.finish_all(self._party)
         for callback in self._hangup_callbacks:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import wave
+from pathlib import Path
 
 import numpy as np
 from aiohttp import web
@@ -29,7 +30,7 @@ from voxtra import (
     VoxtraSettings,
 )
 from voxtra.recording.recorder import RecordingError
-from voxtra.testing.audio import dominant_frequency, tone
+from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
 from voxtra.testing.local_server import LocalServer
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
@@ -220,3 +221,50 @@ async def test_rfc4733_dtmf_both_ways(plain_asterisk: SandboxState) -> None:
     assert not any(m.cseq_method == "INFO" for m in result.messages)
     sent = {p.payload[0] for p in result.rtp if p.payload_type == 101}
     assert sent == {7, 3}  # RFC 4733 event codes of the app's digits
+
+
+def tones(heard: np.ndarray, window: int = 800) -> dict[int, int]:
+    """Dominant frequency (to 10 Hz) of each loud 0.1 s window, and how many windows."""
+    found: dict[int, int] = {}
+    for start in range(0, len(heard) - window, window):
+        piece = heard[start:start + window]
+        if np.abs(piece).max() > 1500:
+            frequency = int(round(dominant_frequency(piece) / 10) * 10)
+            found[frequency] = found.get(frequency, 0) + 1
+    return found
+
+
+async def test_warm_transfer_whispers_to_the_agent_alone_then_connects(
+        plain_asterisk: SandboxState, tmp_path: Path) -> None:
+    agent = SipCallee(CalleeScript(
+        "answer", ring_for=0.3, capture_audio=True, wait_for_bye=30,
+        audio=write_ulaw_wav(tmp_path / "agent.wav", tone(300, 8.0))))
+    await agent.start()
+    app = VoxtraApp(settings(plain_asterisk))
+    steps: list[str] = []
+
+    @app.route()
+    async def warm(call: CallSession) -> None:
+        await call.answer()
+        consultation = await call.consult(f"PJSIP/phone/{agent.uri}")
+        steps.append(str(call.state))
+        await consultation.send_audio(tone(700, 1.0))  # the whisper
+        transfer = await consultation.complete()
+        steps.append(str(call.state))
+        await transfer.ended
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript(
+            "206", audio=write_ulaw_wav(tmp_path / "caller.wav", tone(440, 10.0)),
+            hangup_after=9, capture_audio=True))
+        answered = await agent.result()
+        await wait_idle(app)
+        left = await app.client.bridges.list()
+    assert result.succeeded, result.stderr
+    assert answered.succeeded, answered.stderr
+    assert steps == ["on_hold", "in_progress"]
+    agent_heard, caller_heard = tones(answered.heard()), tones(result.heard())
+    assert agent_heard.get(700, 0) >= 7  # the whisper, to the agent ...
+    assert 700 not in caller_heard  # ... and not to the caller
+    assert agent_heard.get(440, 0) >= 20 and caller_heard.get(300, 0) >= 20  # connected
+    assert left == []

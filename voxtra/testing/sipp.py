@@ -80,6 +80,8 @@ class CalleeScript:
     hangup_after: float | None = None
     audio: Path | None = None
     wait_for_bye: float = 30.0
+    #: Record the RTP that Asterisk sends to the callee (see :attr:`SippResult.heard`).
+    capture_audio: bool = False
 
 
 @dataclass
@@ -184,11 +186,19 @@ class SipCallee:
         """Start listening; returns once SIPp has bound its port."""
         scenario = Path(self._tmp.name) / "callee.xml"
         scenario.write_text(callee_scenario(self.script))
-        self._task = asyncio.create_task(
-            _run(self.sipp, scenario, Path(self._tmp.name), [], timeout, _free_rtp_pair(),
-                 bound=self.port)
-        )
+        self._task = asyncio.create_task(self._answer(scenario, timeout, _free_rtp_pair()))
         await _wait_bound(self.port, self._task)
+
+    async def _answer(self, scenario: Path, timeout: float, media_port: int) -> SippResult:
+        run = _run(self.sipp, scenario, Path(self._tmp.name), [], timeout, media_port,
+                   bound=self.port)
+        if not self.script.capture_audio:
+            return await run
+        async with RtpCapture(media_port) as capture:
+            result = await run
+        result.rtp = capture.packets
+        result.captured = capture.captured
+        return result
 
     async def result(self) -> SippResult:
         """Wait for the one call to end and return what SIPp saw."""

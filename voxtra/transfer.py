@@ -1,0 +1,130 @@
+"""Transfers: a caller bridged to a dialled target, and the warm transfer before it.
+
+In a warm (attended) transfer the caller waits on hold while the app dials the
+target and talks to it alone (a whisper: "call from +1 555 0100, order 4321"), over
+an ExternalMedia leg of the target's own; then the app completes the transfer
+(caller and target bridged), cancels it (the target is hung up, the caller comes back
+off hold) or makes it a three-way call (the target joins the caller and the app's
+audio in one bridge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from voxtra.ari.client import AriClient
+from voxtra.ari.errors import AriError
+from voxtra.call_media import CallMedia, MediaConfig
+from voxtra.dialing import DialedLeg
+from voxtra.errors import VoxtraError
+from voxtra.legs import OwnLegs
+from voxtra.media.audio import AudioChunk
+from voxtra.media.g711 import Pcm
+from voxtra.voice.tts import TTS
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A caller connected to a dialled target in a bridge of the app's."""
+
+    leg: DialedLeg
+    bridge_id: str
+    hand_off: bool
+
+    @property
+    def ended(self) -> asyncio.Future[None]:
+        """Resolves when the target has hung up."""
+        return self.leg.gone
+
+
+class Consultation:
+    """A warm transfer in progress (from :meth:`voxtra.session.CallSession.consult`):
+    the caller on hold, the target answered and hearing only the app."""
+
+    def __init__(self, client: AriClient, app_name: str, leg: DialedLeg,
+                 media_config: MediaConfig, own_legs: OwnLegs, tts: TTS | None,
+                 finish: Callable[[str, Consultation], Awaitable[Transfer | None]]) -> None:
+        self._client = client
+        self._app_name = app_name
+        self.leg = leg
+        self._media = CallMedia(client, app_name, leg.id, media_config, own_legs,
+                                self._media_died)
+        self._media_open = False
+        self._tts = tts
+        self._finish = finish
+        #: None while consulting, then "completed", "cancelled" or "conference".
+        self.result: str | None = None
+
+    @property
+    def target_ended(self) -> asyncio.Future[None]:
+        """Resolves when the target hangs up."""
+        return self.leg.gone
+
+    async def send_audio(self, audio: Pcm | AudioChunk, sample_rate: int | None = None,
+                         ) -> None:
+        """Play PCM to the target alone and wait until it has been sent."""
+        self._check_open()
+        if not self._media_open:
+            await self._media.open()
+            self._media_open = True
+        await self._media.endpoint.push(audio, sample_rate).done
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` to the target alone (the app's TTS) and wait until it is sent."""
+        if self._tts is None:
+            raise VoxtraError("say() to a transfer target needs a TTS (VoxtraApp(tts=...))")
+        async for pcm in self._tts.synthesize(text):
+            await self.send_audio(pcm, self._tts.sample_rate)
+
+    async def complete(self) -> Transfer:
+        """Bridge the caller and the target; the caller comes off hold."""
+        transfer = await self._end("completed")
+        assert transfer is not None
+        return transfer
+
+    async def conference(self) -> Transfer:
+        """A three-way call: the target joins the caller, and the app's audio on the
+        call if it has any (it hears both and both hear it)."""
+        transfer = await self._end("conference")
+        assert transfer is not None
+        return transfer
+
+    async def cancel(self) -> None:
+        """Hang up the target; the caller comes back off hold."""
+        await self._end("cancelled")
+
+    async def _end(self, result: str) -> Transfer | None:
+        self._check_open()
+        self.result = result
+        await self.close_media()
+        if result == "cancelled":
+            await self.leg.hangup()
+        return await self._finish(result, self)
+
+    async def close_media(self) -> None:
+        if self._media_open:
+            self._media_open = False
+            await self._media.close()
+
+    def _check_open(self) -> None:
+        if self.result is not None:
+            raise VoxtraError(f"the consultation was {self.result} already")
+        if self.leg.gone.done():
+            raise VoxtraError(f"{self.leg.target} hung up during the consultation")
+
+    def _media_died(self) -> None:
+        """No RTP from the target's media leg: it is gone; nothing to do here (the
+        leg's own hangup ends the consultation)."""
+
+
+def new_bridge_id() -> str:
+    return f"voxtra-br-{uuid.uuid4().hex}"
+
+
+async def destroy_bridge(client: AriClient, bridge_id: str) -> None:
+    with contextlib.suppress(AriError):
+        await client.bridges.destroy(bridge_id)
