@@ -49,6 +49,7 @@ from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
+from voxtra.supervision import MODES, Supervision
 from voxtra.transfer import Consultation, Transfer, destroy_bridge, new_bridge_id
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.conversation import RealtimeConversation
@@ -172,6 +173,7 @@ class CallSession:
         self._playout_until = 0.0
         self._hangup_requested = False
         self._transfers: list[Transfer] = []
+        self._supervisions: list[Supervision] = []
         self._sip_headers: dict[str, str | None] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         #: A transfer handed the call off: the handler's end does not hang it up.
@@ -420,6 +422,53 @@ class CallSession:
         return Consultation(self._client, self.app_name, leg, self._media_config,
                             self._own_legs, self._voice_config.providers.tts,
                             self._finish_consultation)
+
+    async def supervise(self, supervisor: str | CallSession, mode: str = "listen", *,
+                        timeout: int = 30) -> Supervision:
+        """Put a supervisor on this call: ``listen`` (hears both sides, heard by nobody),
+        ``whisper`` (hears both sides, heard by this call's party alone: coaching) or
+        ``barge`` (joins the call: everyone hears everyone). ``supervisor`` is a dial
+        string the app calls (``PJSIP/supervisor``; :class:`TransferFailed` if it does
+        not answer) or another call in the app. It ends with
+        :meth:`Supervision.end <voxtra.supervision.Supervision.end>`, the supervisor's
+        hangup, or the end of this call.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+        self._check_active()
+        leg = None
+        if isinstance(supervisor, str):
+            leg = await DialedLeg.dial(self._client, self._own_legs, self.app_name,
+                                       supervisor, timeout=timeout)
+            channel = leg.id
+        else:
+            channel = supervisor.id
+        supervision = Supervision(self._client, self._own_legs, mode, channel, leg)
+        self._supervisions.append(supervision)
+        if leg is not None:
+            leg.gone.add_done_callback(lambda _: self._own(supervision.end()))
+        try:
+            if mode == "barge":
+                await supervision.barge(await self._bridge_to_join())
+            else:
+                await supervision.snoop(self.app_name, self.id)
+        except BaseException:
+            await supervision.end()
+            raise
+        return supervision
+
+    async def _bridge_to_join(self) -> str:
+        """The bridge the call talks in: its transfer's, its media leg's, or a new one."""
+        for transfer in reversed(self._transfers):
+            if transfer.bridge_id and not transfer.ended.done():
+                return transfer.bridge_id
+        if self._media is not None:
+            return self._media.bridge_id
+        bridge_id = new_bridge_id()
+        self._bridges.join(bridge_id, self.id)
+        await self._client.bridges.create("mixing", bridge_id=bridge_id)
+        await self._client.bridges.add_channel(bridge_id, self.id)
+        return bridge_id
 
     async def _hold_for_consultation(self, hold: bool) -> None:
         """Music for the caller alone: on its media bridge if it has one (so the app's
@@ -844,6 +893,8 @@ class CallSession:
             await self._voice.aclose()
         if self._media is not None:
             await self._media.close()
+        for supervision in self._supervisions:
+            await supervision.end()
         for transfer in self._transfers:
             await transfer.leg.hangup()
             if transfer.bridge_id:

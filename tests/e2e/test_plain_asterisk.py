@@ -17,6 +17,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -267,4 +268,49 @@ async def test_warm_transfer_whispers_to_the_agent_alone_then_connects(
     assert agent_heard.get(700, 0) >= 7  # the whisper, to the agent ...
     assert 700 not in caller_heard  # ... and not to the caller
     assert agent_heard.get(440, 0) >= 20 and caller_heard.get(300, 0) >= 20  # connected
+    assert left == []
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper"])
+async def test_a_supervisor_listens_or_whispers_through_a_snoop_channel(
+        plain_asterisk: SandboxState, tmp_path: Path, mode: str) -> None:
+    agent = SipCallee(CalleeScript(
+        "answer", capture_audio=True, wait_for_bye=30,
+        audio=write_ulaw_wav(tmp_path / "agent.wav", tone(300, 10.0))))
+    supervisor = SipCallee(CalleeScript(
+        "answer", capture_audio=True, wait_for_bye=30,
+        audio=write_ulaw_wav(tmp_path / "supervisor.wav", tone(800, 10.0))))
+    for callee in (agent, supervisor):
+        await callee.start()
+    app = VoxtraApp(settings(plain_asterisk))
+
+    @app.route()
+    async def supervised(call: CallSession) -> None:
+        await call.answer()
+        transfer = await call.transfer_to(f"PJSIP/phone/{agent.uri}", ringback=None)
+        supervision = await call.supervise(f"PJSIP/phone/{supervisor.uri}", mode)
+        await asyncio.sleep(3)
+        await supervision.end()
+        await transfer.ended
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript(
+            "207", audio=write_ulaw_wav(tmp_path / "caller.wav", tone(440, 10.0)),
+            hangup_after=7, capture_audio=True))
+        heard_by = {"agent": await agent.result(), "supervisor": await supervisor.result()}
+        await wait_idle(app)
+        left = await app.client.bridges.list()
+    assert result.succeeded and all(r.succeeded for r in heard_by.values())
+    supervisor_heard = tones(heard_by["supervisor"].heard())
+    caller_heard, agent_heard = tones(result.heard()), tones(heard_by["agent"].heard())
+    # The supervisor hears both sides of the call, mixed (440 Hz and 300 Hz).
+    loud = heard_by["supervisor"].heard()
+    spectrum = np.abs(np.fft.rfft(loud[len(loud) // 2:][:8000].astype(float)))
+    assert spectrum[440] > 20 * np.median(spectrum) and spectrum[300] > 20 * np.median(spectrum)
+    assert supervisor_heard
+    assert 800 not in agent_heard  # the agent never hears the supervisor
+    if mode == "listen":
+        assert 800 not in caller_heard
+    else:
+        assert caller_heard.get(800, 0) >= 10  # a whisper reaches the caller alone
     assert left == []
