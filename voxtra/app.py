@@ -26,6 +26,7 @@ from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.call_media import MediaConfig
+from voxtra.conference import Conference
 from voxtra.errors import VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.legs import OwnLegs
@@ -107,6 +108,8 @@ class VoxtraApp:
         self._accepting = False
         self._background: set[asyncio.Task[Any]] = set()
         self.bridges = BridgeRegistry(self.client)
+        #: Conferences in progress, by name (:meth:`conference`).
+        self.conferences: dict[str, Conference] = {}
         #: Channels Voxtra creates for its own use (ExternalMedia legs): never routed.
         self.own_legs = OwnLegs()
         settings = self.settings
@@ -179,6 +182,8 @@ class VoxtraApp:
         for bridge_id in self.bridges.active:
             with contextlib.suppress(AriError):
                 await self.client.bridges.destroy(bridge_id)
+        for conference in list(self.conferences.values()):
+            await conference.close()
         remaining = [t for call in self.calls.values() for t in call.tasks]
         if remaining:
             await asyncio.wait(remaining, timeout=5)
@@ -288,9 +293,27 @@ class VoxtraApp:
 
     # Dispatch ----------------------------------------------------------------
 
+    def conference(self, name: str) -> Conference:
+        """The conference ``name``, made on first use (calls join it with
+        ``await app.conference("sales").join(call)``); it ends when its last
+        participant leaves."""
+        conference = self.conferences.get(name)
+        if conference is None:
+            conference = self.conferences[name] = Conference(
+                self.client, name, self.settings.recordings_dir, self.recording_sink,
+                self._conference_over)
+        return conference
+
+    def _conference_over(self, conference: Conference) -> None:
+        if self.conferences.get(conference.name) is conference:
+            del self.conferences[conference.name]
+
     def _dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
         channel_id = event.channel_id
+        if channel_id is None:
+            self._to_conference(event)
+            return
         if channel_id in self.own_legs:
             self.own_legs.observe(event)
             return
@@ -301,6 +324,14 @@ class VoxtraApp:
             call.queue.put_nowait(event)
         elif isinstance(event, StasisStart):
             self._new_call(event)
+
+    def _to_conference(self, event: Message) -> None:
+        """A playback or recording event of a conference's bridge (``bridge:ID``)."""
+        media = getattr(event, "playback", None) or getattr(event, "recording", None)
+        target = getattr(media, "target_uri", None) or ""
+        for conference in self.conferences.values():
+            if target == f"bridge:{conference.bridge_id}":
+                conference.deliver(event)
 
     def _reconcile(self, result: Reconciliation) -> None:
         """After a reconnect: end the calls that ended while away, adopt the new ones."""

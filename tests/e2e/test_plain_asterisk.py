@@ -31,7 +31,7 @@ from voxtra import (
     VoxtraSettings,
 )
 from voxtra.recording.recorder import RecordingError
-from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
+from voxtra.testing.audio import dominant_frequency, tone, tones, write_ulaw_wav
 from voxtra.testing.local_server import LocalServer
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
@@ -224,17 +224,6 @@ async def test_rfc4733_dtmf_both_ways(plain_asterisk: SandboxState) -> None:
     assert sent == {7, 3}  # RFC 4733 event codes of the app's digits
 
 
-def tones(heard: np.ndarray, window: int = 800) -> dict[int, int]:
-    """Dominant frequency (to 10 Hz) of each loud 0.1 s window, and how many windows."""
-    found: dict[int, int] = {}
-    for start in range(0, len(heard) - window, window):
-        piece = heard[start:start + window]
-        if np.abs(piece).max() > 1500:
-            frequency = int(round(dominant_frequency(piece) / 10) * 10)
-            found[frequency] = found.get(frequency, 0) + 1
-    return found
-
-
 async def test_warm_transfer_whispers_to_the_agent_alone_then_connects(
         plain_asterisk: SandboxState, tmp_path: Path) -> None:
     agent = SipCallee(CalleeScript(
@@ -314,3 +303,4 @@ async def test_a_supervisor_listens_or_whispers_through_a_snoop_channel(
     else:
         assert caller_heard.get(800, 0) >= 10  # a whisper reaches the caller alone
     assert left == []
+

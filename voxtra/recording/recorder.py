@@ -73,9 +73,12 @@ NO_RECORDING_DIRECTORY = (
 class Recorder:
     def __init__(self, client: AriClient, channel_id: str, recordings_dir: Path,
                  default_sink: RecordingSink | None = None, *, app_name: str = "",
-                 own_legs: OwnLegs | None = None) -> None:
+                 own_legs: OwnLegs | None = None, bridge_id: str | None = None) -> None:
+        """Records the call ``channel_id`` through a snoop channel, or with
+        ``bridge_id`` that bridge itself (a conference)."""
         self._client = client
         self._channel_id = channel_id
+        self._bridge_id = bridge_id
         self._app_name = app_name
         self._own_legs = own_legs if own_legs is not None else OwnLegs()
         self._dir = recordings_dir
@@ -89,17 +92,23 @@ class Recorder:
         name = name or f"{self._channel_id}-{len(self._recordings) + 1}"
         loop = asyncio.get_running_loop()
         # Registered before the request: RecordingFinished can beat the HTTP reply.
+        snoop_id = "" if self._bridge_id is not None else f"voxtra-rec-{uuid.uuid4().hex}"
         recording = self._recordings[name] = _Recording(
             name, fmt, sink or self._default_sink or LocalFileSink(self._dir),
-            datetime.now(UTC), loop.create_future(), f"voxtra-rec-{uuid.uuid4().hex}")
+            datetime.now(UTC), loop.create_future(), snoop_id)
         try:
-            entered = self._own_legs.add(recording.snoop_id, self._snoop_event)
+            if self._bridge_id is not None:
+                await self._client.bridges.record(self._bridge_id, name, fmt,
+                                                  max_duration=max_duration, beep=beep,
+                                                  if_exists="fail")
+                return name
+            entered = self._own_legs.add(snoop_id, self._snoop_event)
             await self._client.channels.snoop(self._channel_id, self._app_name, spy="both",
-                                              snoop_id=recording.snoop_id)
+                                              snoop_id=snoop_id)
             await asyncio.wait_for(entered.wait(), 10)
             if beep:
                 await self._client.channels.play(self._channel_id, "sound:beep")
-            await self._client.channels.record(recording.snoop_id, name, fmt,
+            await self._client.channels.record(snoop_id, name, fmt,
                                                max_duration=max_duration, if_exists="fail")
         except BaseException as exc:
             del self._recordings[name]
@@ -115,7 +124,7 @@ class Recorder:
 
     async def _release(self, recording: _Recording) -> None:
         """Hang up the recording's snoop channel."""
-        if recording.snoop_id in self._own_legs:
+        if recording.snoop_id and recording.snoop_id in self._own_legs:
             with contextlib.suppress(AriError):
                 await self._client.channels.hangup(recording.snoop_id)
             self._own_legs.discard(recording.snoop_id)

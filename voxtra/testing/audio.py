@@ -42,6 +42,18 @@ def dominant_frequency(pcm: Pcm, rate: int = 8000) -> float:
     return float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum))])
 
 
+def tones(heard: Pcm, window: int = 800, rate: int = 8000) -> dict[int, int]:
+    """The tones in ``heard``: dominant frequency (to 10 Hz) of each loud window
+    (0.1 s at 8 kHz), and in how many windows it was."""
+    found: dict[int, int] = {}
+    for start in range(0, len(heard) - window, window):
+        piece = heard[start:start + window]
+        if np.abs(piece).max() > 1500:
+            frequency = int(round(dominant_frequency(piece, rate) / 10) * 10)
+            found[frequency] = found.get(frequency, 0) + 1
+    return found
+
+
 def best_correlation(reference: Pcm, received: Pcm, min_overlap: float = 1.5,
                      rate: int = 8000) -> float:
     """Normalised correlation of the two signals where they overlap at the best lag.
