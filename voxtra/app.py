@@ -423,7 +423,7 @@ class VoxtraApp:
         session = call.session
         while not session.ended:
             event = await call.queue.get()
-            if isinstance(event, StasisEnd):
+            if isinstance(event, StasisEnd) and not session.leaving:
                 await self._until_destroyed(call)
             await session.deliver(event)
             if isinstance(event, StasisStart) and not call.tasks and not session.ended:

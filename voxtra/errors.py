@@ -11,6 +11,11 @@ class CallEndedError(VoxtraError):
     """The call ended while a verb was waiting on it."""
 
 
+class DialplanError(VoxtraError):
+    """The dialplan location a call was to continue to does not exist in this Asterisk
+    (continuing there would hang the call up)."""
+
+
 class ProviderError(VoxtraError):
     """A speech or language provider failed.
 

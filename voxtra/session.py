@@ -43,7 +43,7 @@ from voxtra.ari.models import (
 )
 from voxtra.call_media import CallMedia, MediaConfig
 from voxtra.dialing import DialedLeg, Outcome
-from voxtra.errors import CallEndedError
+from voxtra.errors import CallEndedError, DialplanError
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
@@ -178,6 +178,8 @@ class CallSession:
         self._tasks: set[asyncio.Future[Any]] = set()
         #: A transfer handed the call off: the handler's end does not hang it up.
         self.handed_off = False
+        #: The call is leaving the app for the dialplan: its StasisEnd is the end.
+        self.leaving = False
 
     def __repr__(self) -> str:
         return f"<CallSession {self.id} {self.caller_id!r}->{self.called_number!r} {self.state}>"
@@ -548,9 +550,43 @@ class CallSession:
         except NotFoundError as exc:
             raise CallEndedError(f"call {self.id} has ended") from exc
 
-    async def transfer_to_queue(self, queue: str) -> None:
-        """Send the call to an Asterisk queue (queues.conf); the session ends."""
-        await self._leave_to("queue", {"VOXTRA_QUEUE": queue})
+    async def transfer_to_queue(self, queue: str, *, context: str = "voxtra-transfer",
+                                extension: str = "queue") -> None:
+        """Send the call to an Asterisk queue (queues.conf) through the dialplan: the
+        call continues at ``extension`` of ``context``, which runs
+        ``Queue(${VOXTRA_QUEUE})`` (the bundled configuration has it; on your own
+        Asterisk add ``exten => queue,1,Queue(${VOXTRA_QUEUE})`` to a context and
+        name it). The session ends; :class:`DialplanError` if the place is missing."""
+        await self.continue_in_dialplan(context, extension, variables={"VOXTRA_QUEUE": queue})
+
+    async def continue_in_dialplan(self, context: str, extension: str = "s",
+                                   priority: int = 1, *,
+                                   variables: dict[str, str] | None = None) -> None:
+        """Hand the call back to the dialplan at ``context``/``extension``/``priority``
+        (the session ends; ``on_hangup`` runs as it leaves). The place is checked first
+        with ``DIALPLAN_EXISTS`` (func_dialplan): Asterisk would hang up a call sent
+        to a place that does not exist; :class:`DialplanError` instead."""
+        self._check_active()
+        check = f"DIALPLAN_EXISTS({context},{extension},{priority})"
+        with self._on_channel():
+            exists = await self._client.channels.get_variable(self.id, check)
+        if exists == "0":
+            raise DialplanError(
+                f"the dialplan has no {extension!r} at priority {priority} in context "
+                f"{context!r}: Asterisk would hang the call up there")
+        if not exists:
+            log.warning("cannot check that %s,%s,%s exists (func_dialplan not loaded)",
+                        context, extension, priority)
+        with self._on_channel():
+            if variables:
+                await self._client.channels.set_variables(self.id, variables)
+            self.leaving = True
+            await self._client.channels.continue_in_dialplan(
+                self.id, context=context, extension=extension, priority=priority)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), 5)
+        with contextlib.suppress(AriError):  # the call lives on, but no longer here
+            await self._client.applications.unsubscribe(self.app_name, f"channel:{self.id}")
 
     async def bridge_with(self, other: CallSession, bridge_type: str = "mixing") -> str:
         """Connect this call and ``other`` in a new bridge; returns the bridge id.
@@ -562,15 +598,6 @@ class CallSession:
         await self._client.bridges.create(bridge_type, bridge_id=bridge_id)
         await self._client.bridges.add_channel(bridge_id, [self.id, other.id])
         return bridge_id
-
-    async def _leave_to(self, extension: str, variables: dict[str, str]) -> None:
-        await self._client.channels.set_variables(self.id, variables)
-        await self._client.channels.continue_in_dialplan(
-            self.id, context="voxtra-transfer", extension=extension, priority=1)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ended.wait(), 5)
-        with contextlib.suppress(AriError):  # the call lives on, but no longer here
-            await self._client.applications.unsubscribe(self.app_name, f"channel:{self.id}")
 
     async def _next_digit(self, timeout: float | None,
                           prompt: asyncio.Future[bool] | None = None) -> str | None:

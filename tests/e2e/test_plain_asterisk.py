@@ -30,6 +30,7 @@ from voxtra import (
     VoxtraError,
     VoxtraSettings,
 )
+from voxtra.errors import DialplanError
 from voxtra.recording.recorder import RecordingError
 from voxtra.testing.audio import dominant_frequency, tone, tones, write_ulaw_wav
 from voxtra.testing.local_server import LocalServer
@@ -304,3 +305,26 @@ async def test_a_supervisor_listens_or_whispers_through_a_snoop_channel(
         assert caller_heard.get(800, 0) >= 10  # a whisper reaches the caller alone
     assert left == []
 
+
+
+async def test_continuing_to_a_missing_dialplan_place_is_refused_not_a_dropped_call(
+        plain_asterisk: SandboxState) -> None:
+    app = VoxtraApp(settings(plain_asterisk))
+    errors: list[DialplanError] = []
+    played: list[bool] = []
+
+    @app.route()
+    async def to_queue(call: CallSession) -> None:
+        await call.answer()
+        try:
+            await call.transfer_to_queue("support")  # no voxtra-transfer context here
+        except DialplanError as error:
+            errors.append(error)
+        played.append(await call.play_file("sound:beep"))  # the caller is still here
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript("208"))
+        await wait_idle(app)
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert len(errors) == 1 and "voxtra-transfer" in str(errors[0])
+    assert played == [True]
