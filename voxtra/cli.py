@@ -81,6 +81,7 @@ async def _check() -> int:
     from pydantic import ValidationError
 
     from voxtra.app import VoxtraApp
+    from voxtra.capabilities import missing_requirements
     from voxtra.errors import VoxtraError
     from voxtra.voice.fallback import FallbackLLM, FallbackSTT, FallbackTTS
 
@@ -94,6 +95,11 @@ async def _check() -> int:
         info = await app.client.asterisk.info()
         version = info.system.version if info.system else "?"
         print(f"ari: OK: {app.settings.ari_url} (Asterisk {version})")
+        for requirement in await missing_requirements(app.client):
+            level = "FAILED" if requirement.core else "WARNING"
+            print(f"asterisk: {level}: module {requirement.module} is not loaded: "
+                  f"needed for {requirement.needed_for}")
+            failures += requirement.core
     except AriError as exc:
         print(f"ari: FAILED: {exc}")
         failures += 1

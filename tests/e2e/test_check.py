@@ -41,6 +41,7 @@ async def test_check_reports_ari_and_each_provider(
         status = await asyncio.to_thread(main, ["check"])
     out = capsys.readouterr().out
     assert "ari: OK" in out and "Asterisk 22" in out
+    assert "asterisk:" not in out  # the bundled configuration loads every module needed
     assert "tts: OK: EspeakTTS" in out and "stt: not configured" in out
     if key == "test-key":
         assert status == 0 and "llm: OK: OpenAILLM: credentials accepted" in out

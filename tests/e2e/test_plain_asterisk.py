@@ -30,6 +30,8 @@ from voxtra import (
     VoxtraError,
     VoxtraSettings,
 )
+from voxtra.ari.client import AriClient
+from voxtra.capabilities import missing_requirements
 from voxtra.errors import DialplanError
 from voxtra.recording.recorder import RecordingError
 from voxtra.testing.audio import dominant_frequency, tone, tones, write_ulaw_wav
@@ -328,3 +330,21 @@ async def test_continuing_to_a_missing_dialplan_place_is_refused_not_a_dropped_c
     assert result.succeeded and result.hung_up_by_remote, result.stderr
     assert len(errors) == 1 and "voxtra-transfer" in str(errors[0])
     assert played == [True]
+
+
+async def test_missing_modules_are_named_with_what_they_break(
+        plain_asterisk: SandboxState) -> None:
+    client = AriClient(plain_asterisk.ari_url, plain_asterisk.ari_user,
+                       plain_asterisk.ari_password)
+    try:
+        before = await missing_requirements(client)
+        await client.asterisk.unload_module("app_queue.so")
+        try:
+            after = await missing_requirements(client)
+        finally:
+            await client.asterisk.load_module("app_queue.so")
+    finally:
+        await client.close()
+    assert before == []  # a stock Asterisk has everything Voxtra uses
+    assert [(r.module, r.core) for r in after] == [("app_queue", False)]
+    assert after[0].needed_for == "transfer_to_queue"
