@@ -60,6 +60,9 @@ def _route_from_settings(config: RouteSettings) -> Route:
 #: Channel technologies of media legs (ExternalMedia, AudioSocket, snoop): never callers.
 MEDIA_LEG_TECHNOLOGIES = ("UnicastRTP/", "AudioSocket/", "WebSocket/", "Snoop/")
 
+#: Seconds the app's shutdown waits for the work that finishes its calls.
+FINISH_GRACE = 10.0
+
 #: How many ended channel ids are remembered so that late events cannot revive a call.
 FINISHED_MEMORY = 4096
 
@@ -72,6 +75,9 @@ class _Call:
         self.handler = handler
         self.queue: asyncio.Queue[Message] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
+        #: Applies the call's events in order, and finishes the call (its last work:
+        #: media teardown, recording delivery) before it ends.
+        self.consumer: asyncio.Task[None] | None = None
 
 
 class VoxtraApp:
@@ -184,11 +190,24 @@ class VoxtraApp:
                 await self.client.bridges.destroy(bridge_id)
         for conference in list(self.conferences.values()):
             await conference.close()
-        remaining = [t for call in self.calls.values() for t in call.tasks]
-        if remaining:
-            await asyncio.wait(remaining, timeout=5)
+        # Handlers had their grace; what finishes a call (media teardown, recording
+        # delivery) runs as its last events arrive: wait for it, within a bound, while
+        # the event stream is up.
+        calls = list(self.calls.values())
+        for task in (t for call in calls for t in call.tasks):
+            task.cancel()
+        consumers = [c.consumer for c in calls if c.consumer is not None]
+        if consumers:
+            await asyncio.wait(consumers, timeout=FINISH_GRACE)
+        for call in calls:
+            if not call.session.ended:  # its end never arrived: finish it here
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(call.session.finish(), FINISH_GRACE)
+        remaining = [t for call in calls for t in (*call.tasks, call.consumer)
+                     if t is not None and not t.done()]
         for task in remaining:
             task.cancel()
+        await asyncio.gather(*remaining, return_exceptions=True)
         if self._stream_task is not None:
             self._stream_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -412,7 +431,7 @@ class VoxtraApp:
     def _track(self, session: CallSession, handler: Handler) -> _Call:
         call = _Call(session, handler)
         self.calls[session.id] = call
-        self._spawn(self._consume(call), f"events-{session.id}")
+        call.consumer = asyncio.create_task(self._consume(call), name=f"events-{session.id}")
         return call
 
     def _start_handler(self, call: _Call) -> None:

@@ -147,7 +147,6 @@ class CallSession:
         self._own_legs = own_legs if own_legs is not None else OwnLegs()
         self._media: CallMedia | None = None
         self._media_lock = asyncio.Lock()
-        self._dead_media: asyncio.Future[None] | None = None
         self._bridges = bridges or BridgeRegistry(client)
         self._recorder = Recorder(client, channel.id, recordings_dir, recording_sink,
                                   app_name=app_name, own_legs=self._own_legs)
@@ -732,7 +731,7 @@ class CallSession:
 
     def _media_died(self) -> None:
         """No RTP for the inactivity timeout: the call is dead, hang it up."""
-        self._dead_media = asyncio.ensure_future(self.hangup())
+        self._own(self.hangup())
 
     # Voice -------------------------------------------------------------------
 

@@ -177,3 +177,37 @@ async def test_the_app_wide_sink_and_record_stop_as_the_reference_has_it(
     assert stops == [None, "app-wide-test", None]
     assert [m.name for m in sink.stored] == ["app-wide-test"]
     assert (tmp_path / "app-wide" / "app-wide-test.wav").stat().st_size > 8000
+
+
+class SlowSink(CountingSink):
+    """A sink that takes a second to store (an upload)."""
+
+    async def store(self, path: Path, metadata: RecordingMetadata) -> str:
+        await asyncio.sleep(1.0)
+        return await super().store(path, metadata)
+
+
+async def test_stopping_the_app_delivers_the_recordings_of_its_calls_first(
+        settings: VoxtraSettings, sip_caller: SipCaller, caller_wav: Path,
+        tmp_path: Path) -> None:
+    sink = SlowSink(tmp_path / "slow")
+    app = VoxtraApp(settings.model_copy(update={"shutdown_grace": 0.5}), recording_sink=sink)
+    recording = asyncio.Event()
+
+    @app.route()
+    async def record(call: CallSession) -> None:
+        await call.answer()
+        await call.record_start("shutdown-test")
+        recording.set()
+        await asyncio.sleep(3600)
+
+    await app.start()
+    caller = asyncio.create_task(sip_caller.call(CallerScript("904", audio=caller_wav)))
+    await asyncio.wait_for(recording.wait(), 10)
+    await asyncio.sleep(1.0)
+    await app.stop()  # the handler never returns: the app hangs the call up
+    stored = [m.name for m in sink.stored]  # as stop() returned
+    result = await caller
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert stored == ["shutdown-test"]
+    assert (tmp_path / "slow" / "shutdown-test.wav").stat().st_size > 4000
