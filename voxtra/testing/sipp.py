@@ -64,6 +64,10 @@ class CallerScript:
     expect_status: int = 200
     #: Record the RTP that Asterisk sends to the caller (see :attr:`SippResult.heard`).
     capture_audio: bool = False
+    #: Send a REFER (a transfer asked by the caller) to this URI once answered, and
+    #: expect this final status to it.
+    refer_to: str | None = None
+    refer_status: int = 202
 
 
 @dataclass(frozen=True)
@@ -145,10 +149,13 @@ class SippResult:
 class SipCaller:
     """Places calls into an Asterisk at ``host:port`` with SIPp."""
 
-    def __init__(self, host: str, port: int, sipp: str = "sipp") -> None:
+    def __init__(self, host: str, port: int, sipp: str = "sipp",
+                 local_ip: str = "127.0.0.1") -> None:
         self.host = host
         self.port = port
         self.sipp = _find_sipp(sipp)
+        #: The address calls come from (another loopback address is another host).
+        self.local_ip = local_ip
 
     async def call(self, script: CallerScript, timeout: float = 60.0) -> SippResult:
         """Run one call to the end and return what SIPp saw."""
@@ -157,10 +164,12 @@ class SipCaller:
             scenario.write_text(caller_scenario(script))
             args = ["-s", script.number, f"{self.host}:{self.port}"]
             media_port = _free_rtp_pair()
+            run = _run(self.sipp, scenario, Path(tmp), args, timeout, media_port,
+                       local_ip=self.local_ip)
             if not script.capture_audio:
-                return await _run(self.sipp, scenario, Path(tmp), args, timeout, media_port)
+                return await run
             async with RtpCapture(media_port) as capture:
-                result = await _run(self.sipp, scenario, Path(tmp), args, timeout, media_port)
+                result = await run
             result.rtp = capture.packets
             result.captured = capture.captured
             return result
@@ -272,6 +281,11 @@ def caller_scenario(script: CallerScript) -> str:
     if script.audio is not None:
         steps.append(_rtp_stream(script.audio, script.audio_loops))
     cseq = 2
+    if script.refer_to is not None:
+        steps.append("""  <pause milliseconds="500"/>""")
+        steps.append(_in_dialog("REFER", cseq, extra=f"Refer-To: <{escape(script.refer_to)}>"))
+        steps.append(f"""  <recv response="{script.refer_status}"/>""")
+        cseq += 1
     for digit in script.dtmf:
         steps.append(f"""  <pause milliseconds="{int(script.dtmf_delay * 1000)}"/>""")
         if script.dtmf_mode == "rfc4733":
@@ -351,10 +365,13 @@ def callee_scenario(script: CalleeScript) -> str:
     return _scenario("voxtra-callee", steps)
 
 
-def _in_dialog(method: str, cseq: int, content_type: str = "", body: str = "") -> str:
+def _in_dialog(method: str, cseq: int, content_type: str = "", body: str = "",
+               extra: str = "") -> str:
     """A request inside the caller's dialog (route set and tags from the 200 OK)."""
     headers = f"      {content_type}\n      Content-Length: [len]\n\n{_indent(body)}" \
         if body else "      Content-Length: 0"
+    if extra:
+        headers = f"      {extra}\n{headers}"
     return f"""  <send retrans="500">
     <![CDATA[
       {method} [next_url] SIP/2.0
@@ -448,12 +465,13 @@ def _find_sipp(sipp: str) -> str:
 
 
 async def _run(sipp: str, scenario: Path, workdir: Path, args: list[str], timeout: float,
-               media_port: int, bound: int | None = None) -> SippResult:
+               media_port: int, bound: int | None = None,
+               local_ip: str = "127.0.0.1") -> SippResult:
     trace = workdir / "messages.log"
     command = [
         sipp, *args, "-sf", str(scenario), "-m", "1", "-l", "1",
-        "-i", "127.0.0.1", "-p", str(bound or free_port(socket.SOCK_DGRAM)),
-        "-mi", "127.0.0.1", "-mp", str(media_port),
+        "-i", local_ip, "-p", str(bound or free_port(socket.SOCK_DGRAM)),
+        "-mi", local_ip, "-mp", str(media_port),
         "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-nostdin", "-trace_msg", "-message_file", str(trace), "-trace_err",
         "-error_file", str(workdir / "errors.log"),
