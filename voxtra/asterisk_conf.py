@@ -68,8 +68,9 @@ class AsteriskConf:
         for name in ("ari_password", "ari_user", "app_name", "system_name", "queue_agent_uri"):
             value = getattr(self, name)
             if not value or re.search(r"[\s;\[\]{}]", value):
+                shown = "" if name == "ari_password" else f"={value!r}"  # never a secret
                 raise AsteriskConfError(
-                    f"{name}={value!r} is empty or holds whitespace or one of ; [ ] {{ }}, "
+                    f"{name}{shown} is empty or holds whitespace or one of ; [ ] {{ }}, "
                     "which Asterisk's configuration syntax cannot carry"
                 )
         for name in ("ari_bind", "sip_bind"):
@@ -130,6 +131,9 @@ def render(conf: AsteriskConf, destination: Path, source: Path | None = None) ->
     written = []
     for template in sorted(source.glob("*.conf")):
         target = destination / template.name
-        target.write_text(render_text(template.read_text(), values, template.name))
+        text = render_text(template.read_text(), values, template.name)
+        target.write_text(text)
+        if conf.ari_password in text:  # a secret: for the owner only
+            target.chmod(0o600)
         written.append(target)
     return written

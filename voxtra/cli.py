@@ -135,7 +135,9 @@ def _render_conf(args: argparse.Namespace) -> int:
     values = {f.name: getattr(args, f.name) for f in fields(AsteriskConf)
               if f.name != "ari_password"}
     written = render(AsteriskConf(ari_password=password, **values), args.out)
-    print(f"rendered {len(written)} files into {args.out}")
+    print(f"rendered {len(written)} files into {args.out}; ari.conf holds the ARI password "
+          "and is readable by its owner only: give it to the user Asterisk runs as "
+          f"(chown asterisk: {args.out}/ari.conf)")
     return 0
 
 

@@ -118,7 +118,12 @@ class YamlFileSource(PydanticBaseSettingsSource):
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+            # Say where and what, never the text there: it may hold a password.
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") \
+                from None
         if data is None:
             return {}
         if not isinstance(data, dict):

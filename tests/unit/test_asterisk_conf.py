@@ -66,3 +66,24 @@ def test_unusable_values_name_the_field(field: str, value: object, message: str,
 def test_unknown_placeholder_is_an_error() -> None:
     with pytest.raises(AsteriskConfError, match="NOPE"):
         render_text("x = {{NOPE}}", GOOD.values(), "x.conf")
+
+
+def test_a_bad_password_is_named_never_shown(tmp_path: Path) -> None:
+    with pytest.raises(AsteriskConfError, match="ari_password") as raised:
+        render(replace(GOOD, ari_password="long enough but spaced"), tmp_path)
+    assert "spaced" not in str(raised.value)
+
+
+def test_files_holding_the_password_are_private(tmp_path: Path) -> None:
+    render(GOOD, tmp_path)
+    assert (tmp_path / "ari.conf").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "pjsip.conf").stat().st_mode & 0o077 != 0  # the rest stay readable
+
+
+def test_sip_peers_are_identified_by_address_only_and_cannot_transfer() -> None:
+    pjsip = (template_dir() / "pjsip.conf").read_text()
+    settings = {line.split("=")[0].strip(): line.split("=", 1)[1].strip()
+                for line in pjsip.splitlines() if "=" in line and not line.startswith(";")}
+    assert settings["endpoint_identifier_order"] == "ip"  # not username: a From is no proof
+    assert settings["identify_by"] == "ip"
+    assert settings["allow_transfer"] == "no"  # a caller's REFER cannot make the PBX dial

@@ -71,3 +71,11 @@ def test_missing_password_and_bad_handler(config: Path, tmp_path: Path,
         VoxtraApp(VoxtraSettings(config_file=bad))
     with pytest.raises(ConfigError, match="cannot read"):
         VoxtraSettings(config_file=tmp_path / "absent.yaml")
+
+
+def test_a_broken_config_file_never_shows_the_password(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text('app_name: x\nari_password: "s3cret-value-987\nari_user: voxtra\n')
+    with pytest.raises(ConfigError, match="not valid YAML at line") as raised:
+        VoxtraSettings(config_file=broken)
+    assert "s3cret-value-987" not in str(raised.value)
