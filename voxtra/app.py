@@ -2,8 +2,10 @@
 
 Data flow: websocket reader → :meth:`VoxtraApp._dispatch` (sync, never awaits
 application code) → the call's own ordered queue → its :class:`CallSession`.
-Each handler runs in its own task, so a slow or failing handler never delays
-another call.
+Each handler runs in its own task, so a handler that awaits something slow, or fails,
+never delays another call. One that *blocks* (``time.sleep``, a synchronous client,
+heavy CPU work) stops the event loop every call shares: the watchdog
+(:mod:`voxtra.watchdog`) logs where; run such code with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from voxtra.media.audio import AudioFormat
 from voxtra.recording.sinks import RecordingSink
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
-from voxtra.session import BridgeRegistry, CallSession, CallState, Direction, VoiceConfig
+from voxtra.session import (
+    PLAYBACK_VARIABLE,
+    BridgeRegistry,
+    CallSession,
+    CallState,
+    Direction,
+    VoiceConfig,
+)
 from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers
@@ -43,6 +52,7 @@ from voxtra.voice.realtime import RealtimeModel
 from voxtra.voice.stt import STT, BatchSTT
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD
+from voxtra.watchdog import LoopWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +124,8 @@ class VoxtraApp:
         self._accepting = False
         self._background: set[asyncio.Task[Any]] = set()
         self.bridges = BridgeRegistry(self.client)
+        #: Warns, naming the code, when something blocks the event loop all calls share.
+        self.watchdog = LoopWatchdog()
         #: Conferences in progress, by name (:meth:`conference`).
         self.conferences: dict[str, Conference] = {}
         #: Channels Voxtra creates for its own use (ExternalMedia legs): never routed.
@@ -170,6 +182,7 @@ class VoxtraApp:
                                    tracked=lambda: set(self.calls),
                                    on_reconcile=self._reconcile)
         self._stream_task = asyncio.create_task(self._stream.run(), name="ari-events")
+        self.watchdog.start()
         self._accepting = True
         waiter = asyncio.ensure_future(self._stream.connected.wait())
         await asyncio.wait({waiter, self._stream_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -212,6 +225,7 @@ class VoxtraApp:
             self._stream_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._stream_task
+        self.watchdog.stop()
         await self.client.close()
 
     async def __aenter__(self) -> VoxtraApp:
@@ -369,12 +383,25 @@ class VoxtraApp:
         except NotFoundError:
             return
         if (channel.name or "").startswith(MEDIA_LEG_TECHNOLOGIES):
-            # A media leg whose call was lost (e.g. a previous process crashed).
-            log.info("hanging up orphaned media leg %s", channel_id)
-            await self.client.channels.hangup(channel_id)
+            # A media leg whose call was lost (e.g. a previous process crashed): the leg
+            # and the bridge Voxtra made for it go (the call, adopted, gets new ones).
+            orphans = [b.id for b in await self.client.bridges.list()
+                       if b.id.startswith("voxtra-") and channel_id in b.channels]
+            log.info("hanging up orphaned media leg %s (bridges %s)", channel_id, orphans)
+            with contextlib.suppress(NotFoundError):
+                await self.client.channels.hangup(channel_id)
+            for bridge_id in orphans:
+                with contextlib.suppress(AriError):
+                    await self.client.bridges.destroy(bridge_id)
             return
         if channel_id not in self.calls and channel_id not in self._finished:
             log.info("adopting call %s that arrived while ARI was away", channel_id)
+            # A playback started by a process that died would hold every request on the
+            # channel until it ends (a tone never does): stop it first.
+            playback = await self.client.channels.get_variable(channel_id, PLAYBACK_VARIABLE)
+            if playback:
+                with contextlib.suppress(AriError):
+                    await self.client.playbacks.stop(playback)
             self._new_call(StasisStart(type="StasisStart", application=self.app_name,
                                        channel=channel))
 

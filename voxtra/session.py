@@ -69,6 +69,9 @@ HangupCallback = (Callable[["CallSession"], Awaitable[None] | None]
 #: as RTP, so hanging up at once cuts the prompt's end.
 PLAYOUT_DRAIN = 0.25
 
+#: The channel variable naming the call's latest ARI playback (see ``play_file``).
+PLAYBACK_VARIABLE = "VOXTRA_PLAYBACK"
+
 #: Seconds a hangup waits after the last frame of our own RTP audio was sent. Measured
 #: against Asterisk 22: hanging up as the last frame left lost that frame at the
 #: caller; 0.1 s later it arrived every time (6 of 6).
@@ -242,6 +245,9 @@ class CallSession:
         # Registered before the request: PlaybackFinished can beat the HTTP reply.
         self._playbacks[playback_id] = done
         try:
+            # Named on the channel, so a process that adopts the call after a crash can
+            # stop it (a playback blocks every other request on the channel until done).
+            await self._client.channels.set_variable(self.id, PLAYBACK_VARIABLE, playback_id)
             await self._client.channels.play(self.id, media, playback_id=playback_id)
             return await self._until_ended(done)
         except asyncio.CancelledError:

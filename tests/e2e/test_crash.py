@@ -1,0 +1,136 @@
+"""An app process killed mid-call, and the next one: nothing of the first is left.
+
+Protocol facts relied on: channels and bridges outlive the ARI application that made
+them; a new process on the same application name finds the call (``GET /channels``)
+and adopts it; ``GET /bridges`` lists each bridge with its channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from voxtra.ari.client import AriClient
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.audio import tone, write_ulaw_wav
+from voxtra.testing.sipp import CallerScript, SipCaller
+
+APP = textwrap.dedent("""
+    import logging
+    from voxtra import CallSession, VoxtraApp
+
+    logging.basicConfig(level=logging.INFO)
+    app = VoxtraApp(shutdown_grace=1.0)
+
+    @app.route()
+    async def echo(call: CallSession) -> None:
+        await call.answer()
+        print("echoing", call.id, flush=True)
+        async for chunk in call.audio_stream():
+            await call.send_audio(chunk)
+
+    app.run()
+""")
+
+
+async def start(script: Path, settings: VoxtraSettings) -> asyncio.subprocess.Process:
+    env = dict(os.environ, VOXTRA_ARI_URL=settings.ari_url, VOXTRA_ARI_USER=settings.ari_user,
+               VOXTRA_ARI_PASSWORD=settings.ari_password.get_secret_value(),
+               VOXTRA_APP_NAME=settings.app_name)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    return process
+
+
+async def wait_for(process: asyncio.subprocess.Process, text: bytes) -> bytes:
+    assert process.stdout is not None
+    async with asyncio.timeout(15):
+        while True:
+            line = await process.stdout.readline()
+            if text in line or not line:
+                return line
+
+
+async def test_after_a_crash_the_next_process_leaves_no_bridge_behind(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+    first = await start(script, voxtra_settings)
+    await wait_for(first, b"connected")
+    caller = asyncio.create_task(sip_caller.call(CallerScript(
+        "960", audio=write_ulaw_wav(tmp_path / "tone.wav", tone(440, 9.0)), hangup_after=8)))
+    assert b"echoing" in await wait_for(first, b"echoing")
+    await asyncio.sleep(1.0)
+    first.send_signal(signal.SIGKILL)  # no cleanup of any kind
+    await first.wait()
+    second = await start(script, voxtra_settings)
+    assert b"echoing" in await wait_for(second, b"echoing")  # the call, adopted
+    result = await caller
+    client = AriClient(voxtra_settings.ari_url, voxtra_settings.ari_user,
+                       voxtra_settings.ari_password.get_secret_value())
+    try:
+        async with asyncio.timeout(5):
+            while await client.bridges.list() or await client.channels.list():
+                await asyncio.sleep(0.1)
+        left = [b.id for b in await client.bridges.list()]
+    finally:
+        await client.close()
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 15)
+    assert result.succeeded, result.stderr
+    assert left == []
+
+
+PROMPT_APP = textwrap.dedent("""
+    import asyncio, logging, os
+    from voxtra import CallSession, VoxtraApp
+
+    logging.basicConfig(level=logging.INFO)
+    app = VoxtraApp(shutdown_grace=1.0)
+
+    @app.route()
+    async def prompt(call: CallSession) -> None:
+        if os.environ["ROLE"] == "first":
+            await call.answer()
+            playing = asyncio.ensure_future(call.play_file("tone:ring"))  # until stopped
+            await asyncio.sleep(1.0)
+            print("playing", flush=True)
+            await playing
+        else:
+            await call.answer()  # blocked behind the dead process's playback, unless stopped
+            print("answered-again", flush=True)
+            await call.play_file("sound:beep")
+
+    app.run()
+""")
+
+
+async def test_a_call_adopted_while_a_prompt_plays_keeps_working(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "prompt.py"
+    script.write_text(PROMPT_APP)
+    monkeypatch.setenv("ROLE", "first")
+    first = await start(script, voxtra_settings)
+    await wait_for(first, b"connected")
+    caller = asyncio.create_task(sip_caller.call(CallerScript("961", wait_for_bye=20)))
+    assert b"playing" in await wait_for(first, b"playing")
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    monkeypatch.setenv("ROLE", "second")
+    second = await start(script, voxtra_settings)
+    try:
+        line = await wait_for(second, b"answered-again")
+        result = await caller
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 15)
+    assert b"answered-again" in line
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
