@@ -125,5 +125,5 @@ done
 [ "$(docker inspect -f '{{.State.Health.Status}}' "$app")" = healthy ]
 say "the app is healthy (voxtra check)"
 
-# 7. A call from the host, answered and heard.
+# 7. A call from the host: the agent hears a spoken question and the caller hears the answer.
 .venv/bin/python docker/call.py 127.0.0.1 "$VOXTRA_SIP_PORT"
