@@ -53,3 +53,10 @@ async def test_a_caller_cannot_make_the_pbx_dial_with_a_refer(
     assert result.succeeded, result.stderr  # 603 Decline to the REFER, then the app's BYE
     assert result.hung_up_by_remote
     assert channels_during == [1]  # no Local/... channel dialling 5550123
+
+
+async def test_with_no_app_running_a_call_gets_503_so_a_balancer_tries_elsewhere(
+        sip_caller: SipCaller) -> None:
+    # No VoxtraApp is connected: Stasis() fails, the dialplan hangs up with cause 34.
+    result = await sip_caller.call(CallerScript("100", expect_status=503))
+    assert result.succeeded, result.stderr
