@@ -44,7 +44,7 @@ from voxtra.session import (
     Direction,
     VoiceConfig,
 )
-from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings
+from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings, load_settings
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers
 from voxtra.voice.providers import build, default_vad
@@ -103,7 +103,7 @@ class VoxtraApp:
         process); ``recording_sink`` is where recordings go unless ``record_start``
         names another (local files in ``recordings_dir`` by default); ``overrides``
         are settings."""
-        self.settings = settings or VoxtraSettings(**overrides)
+        self.settings = settings or load_settings(**overrides)
         voice = self.settings.voice
         providers = Providers(
             stt or (build("stt", voice.stt) if voice.stt else None),

@@ -49,6 +49,9 @@ class AsteriskConf:
     loopback_peer: str = "127.0.0.1"
     queue_agent_uri: str = "sip:agent@127.0.0.1:5099"
     system_name: str = "voxtra"
+    #: Allow ARI or SIP on every address, or SIP peers from a network wider than /16
+    #: (refused otherwise: say so only when a firewall guards them).
+    open_binds: bool = False
     #: Debian's multiarch module directory for this machine's architecture.
     module_dir: str = f"/usr/lib/{platform.machine()}-linux-gnu/asterisk/modules"
     etc_dir: str = "/etc/asterisk"
@@ -60,10 +63,13 @@ class AsteriskConf:
 
     def validate(self) -> None:
         """Raise :class:`AsteriskConfError` naming the first value that is unusable."""
-        if self.ari_password.lower() in WELL_KNOWN_PASSWORDS or len(self.ari_password) < 12:
+        password = self.ari_password
+        if (password.lower() in WELL_KNOWN_PASSWORDS or len(password) < 12
+                or len(set(password)) < 8):
             raise AsteriskConfError(
-                "ari_password must be at least 12 characters and not a well-known default; "
-                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+                "ari_password must be at least 12 characters, with at least 8 different "
+                "ones, and not a well-known default; generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
             )
         for name in ("ari_password", "ari_user", "app_name", "system_name", "queue_agent_uri"):
             value = getattr(self, name)
@@ -86,6 +92,18 @@ class AsteriskConf:
             raise AsteriskConfError(
                 f"loopback_peer={self.loopback_peer!r} is not an IP address or network"
             ) from None
+        if not self.open_binds:
+            for name in ("ari_bind", "sip_bind"):
+                if ipaddress.ip_address(getattr(self, name)).is_unspecified:
+                    raise AsteriskConfError(
+                        f"{name}={getattr(self, name)} listens on every network: bind an "
+                        "address of this host that only trusted machines reach, or allow it "
+                        "explicitly (--open-binds) where a firewall guards the port")
+            if ipaddress.ip_network(self.loopback_peer, strict=False).prefixlen < 16:
+                raise AsteriskConfError(
+                    f"loopback_peer={self.loopback_peer} lets a whole network call in "
+                    "unauthenticated: name the peers' addresses, or allow it explicitly "
+                    "(--open-binds)")
         for name in ("ari_port", "sip_port", "rtp_start", "rtp_end"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:

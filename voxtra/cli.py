@@ -52,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         "VOXTRA_ARI_PASSWORD)")
     conf.add_argument("out", type=Path)
     for field in fields(AsteriskConf):
-        if field.name != "ari_password":
-            conf.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
-                              type=type(field.default), default=field.default)
+        flag = "--" + field.name.replace("_", "-")
+        if field.name == "ari_password":
+            continue
+        if isinstance(field.default, bool):
+            conf.add_argument(flag, dest=field.name, action="store_true")
+        else:
+            conf.add_argument(flag, dest=field.name, type=type(field.default),
+                              default=field.default)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -94,6 +94,27 @@ class VoxtraSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings,
                 YamlFileSource(settings_cls, init_settings), file_secret_settings)
+
+
+def load_settings(**overrides: Any) -> VoxtraSettings:
+    """:class:`VoxtraSettings` from the environment, the YAML file and ``overrides``;
+    :class:`ConfigError` naming each bad setting and its variable (never its value,
+    which may be a secret) instead of pydantic's report."""
+    try:
+        return VoxtraSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            variable = f"VOXTRA_{name.upper()}"
+            if name == "ari_password" and error["type"] == "missing":
+                problems.append(
+                    f"{variable} is not set: Voxtra needs the password of the ARI user "
+                    "(ari.conf of your Asterisk); for the sandbox, run "
+                    '`eval "$(voxtra sandbox env)"`')
+            else:
+                problems.append(f"{name} ({variable}): {error['msg']}")
+        raise ConfigError("; ".join(problems)) from None
 
 
 class YamlFileSource(PydanticBaseSettingsSource):

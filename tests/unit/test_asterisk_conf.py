@@ -15,6 +15,7 @@ from voxtra.asterisk_conf import (
     render_text,
     template_dir,
 )
+from voxtra.cli import main
 
 GOOD = AsteriskConf(ari_password="k3y-that-is-long-enough")
 
@@ -87,3 +88,25 @@ def test_sip_peers_are_identified_by_address_only_and_cannot_transfer() -> None:
     assert settings["endpoint_identifier_order"] == "ip"  # not username: a From is no proof
     assert settings["identify_by"] == "ip"
     assert settings["allow_transfer"] == "no"  # a caller's REFER cannot make the PBX dial
+
+
+@pytest.mark.parametrize("changes", [{"ari_bind": "0.0.0.0"}, {"sip_bind": "::"},
+                                     {"loopback_peer": "0.0.0.0/0"}])
+def test_open_binds_are_refused_unless_allowed(changes: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(AsteriskConfError, match="open-binds"):
+        render(replace(GOOD, **changes), tmp_path)
+    render(replace(GOOD, open_binds=True, **changes), tmp_path)  # said explicitly: fine
+
+
+def test_a_password_of_one_repeated_character_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(AsteriskConfError, match="8 different"):
+        render(replace(GOOD, ari_password="aaaaaaaaaaaa"), tmp_path)
+
+
+def test_render_conf_takes_open_binds_as_a_flag(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOXTRA_ARI_PASSWORD", "a-compose-password-123")
+    assert main(["render-conf", str(tmp_path / "a"), "--ari-bind", "0.0.0.0"]) == 1
+    assert main(["render-conf", str(tmp_path / "b"), "--ari-bind", "0.0.0.0",
+                 "--open-binds"]) == 0
+    assert "bindaddr = 0.0.0.0" in (tmp_path / "b" / "http.conf").read_text()

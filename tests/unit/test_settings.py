@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,28 @@ def test_a_broken_config_file_never_shows_the_password(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML at line") as raised:
         VoxtraSettings(config_file=broken)
     assert "s3cret-value-987" not in str(raised.value)
+
+
+def test_an_app_without_a_password_names_the_variable_and_where_to_get_one(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("VOXTRA_ARI_PASSWORD", raising=False)
+    monkeypatch.delenv("VOXTRA_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    with pytest.raises(ConfigError, match="VOXTRA_ARI_PASSWORD is not set") as raised:
+        VoxtraApp()
+    assert "voxtra sandbox env" in str(raised.value)
+    monkeypatch.setenv("VOXTRA_ARI_PASSWORD", "a-password-long-enough")
+    monkeypatch.setenv("VOXTRA_SHUTDOWN_GRACE", "soon")
+    with pytest.raises(ConfigError, match=r"shutdown_grace \(VOXTRA_SHUTDOWN_GRACE\)") as bad:
+        VoxtraApp()
+    assert "soon" not in str(bad.value)  # values are never echoed: they may be secrets
+
+
+def test_the_hello_example_without_a_password_says_what_to_do(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "examples" / "hello.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXTRA_")}
+    run = subprocess.run([sys.executable, str(example)], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "VOXTRA_ARI_PASSWORD is not set" in run.stderr.splitlines()[-1]
+    assert "Field required" not in run.stderr
