@@ -259,6 +259,7 @@ class VoxtraApp:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            await self.client.close()
 
     async def _wait_for_asterisk(self, stop: asyncio.Event) -> bool:
         """Retry until ARI answers (True) or ``stop`` is set (False)."""
@@ -280,8 +281,7 @@ class VoxtraApp:
         try:
             runner.run(self.serve())
         except AriError as exc:
-            log.error("%s", exc)
-            raise SystemExit(f"voxtra: {exc}") from None
+            raise SystemExit(f"voxtra: {exc}") from None  # said once, no traceback
 
     # Outbound ----------------------------------------------------------------
 

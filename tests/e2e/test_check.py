@@ -4,6 +4,8 @@ and Realtime protocols."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,18 @@ async def test_check_reports_ari_and_each_provider(
         assert status == 1 and "llm: FAILED: OpenAILLM" in out and "rejected" in out
         assert "realtime: FAILED: OpenAIRealtime" in out
     assert key not in out
+
+
+async def test_a_wrong_password_is_said_once_and_cleanly(
+        voxtra_settings: VoxtraSettings, tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "examples" / "hello.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXTRA_")}
+    env.update(VOXTRA_ARI_URL=voxtra_settings.ari_url, VOXTRA_ARI_PASSWORD="not-the-password-9")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(example), env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    text = err.decode()
+    assert process.returncode == 1
+    assert text.count("refused user 'voxtra'") == 1, text
+    assert "Unclosed client session" not in text and "Traceback" not in text

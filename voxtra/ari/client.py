@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from voxtra.ari import resources
-from voxtra.ari.errors import AriAuthError, AriConnectionError, http_error
+from voxtra.ari.errors import AriAuthError, AriConnectionError, AriNotEnabledError, http_error
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,12 @@ class AriClient:
                         "and in Voxtra's settings"
                     )
                 if response.status >= 400:
+                    if response.content_type == "text/html" and path == "/asterisk/info":
+                        # Asterisk's HTTP server answers, but not as ARI (a page, not JSON).
+                        raise AriNotEnabledError(
+                            f"{self.base_url} is Asterisk's HTTP server without ARI (HTTP "
+                            f"{response.status} for /ari): enable it in ari.conf "
+                            "([general] enabled = yes) and load res_ari")
                     raise http_error(method, path, response.status, await _error_text(response))
                 if response.status == 204 or response.content_length == 0:
                     return None
@@ -112,4 +118,7 @@ async def _error_text(response: aiohttp.ClientResponse) -> str:
             return str(body["message"])
     except (ValueError, aiohttp.ContentTypeError):
         pass
-    return (await response.text())[:200] or response.reason or ""
+    text = await response.text()
+    if response.content_type == "text/html":  # a web page: its status line says enough
+        return response.reason or ""
+    return text[:200] or response.reason or ""

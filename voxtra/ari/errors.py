@@ -24,6 +24,10 @@ class AriAuthError(AriError):
     """ARI refused the credentials (HTTP 401/403)."""
 
 
+class AriNotEnabledError(AriError):
+    """Asterisk's HTTP server answers at the address, but ARI is not enabled there."""
+
+
 class ApplicationReplacedError(AriError):
     """Another connection took over this Stasis application name.
 
