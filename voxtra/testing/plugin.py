@@ -13,6 +13,8 @@ password, and is stopped at the end (no Asterisk process is left behind).
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import os
 import random
 import socket
@@ -24,6 +26,23 @@ from pydantic import SecretStr
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.testing.sipp import SipCaller, free_port
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Async tests run as they are: pytest-asyncio's auto mode, unless the project
+    chose a mode itself."""
+    if (importlib.util.find_spec("pytest_asyncio") is not None
+            and config.getoption("asyncio_mode", None) is None
+            and "asyncio_mode" not in config.inicfg):
+        config.option.asyncio_mode = "auto"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without pytest-asyncio, say what to install instead of skipping async tests."""
+    if importlib.util.find_spec("pytest_asyncio") is None and any(
+            isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)
+            for item in items):
+        raise pytest.UsageError("async tests need pytest-asyncio: pip install 'voxtra[testing]'")
 
 
 @pytest.fixture(scope="session")
