@@ -194,7 +194,9 @@ class VoxtraApp:
         """Stop taking calls, give handlers the grace period, hang up what is left."""
         self._accepting = False
         handlers = [t for call in self.calls.values() for t in call.tasks]
-        if handlers:
+        # With Asterisk gone, no handler can finish its work: no grace to wait out.
+        connected = self._stream is not None and self._stream.connected.is_set()
+        if handlers and connected:
             await asyncio.wait(handlers, timeout=self.settings.shutdown_grace)
         for call in list(self.calls.values()):
             await self._hangup_quietly(call.session, "normal")
@@ -210,7 +212,7 @@ class VoxtraApp:
         for task in (t for call in calls for t in call.tasks):
             task.cancel()
         consumers = [c.consumer for c in calls if c.consumer is not None]
-        if consumers:
+        if consumers and connected:
             await asyncio.wait(consumers, timeout=FINISH_GRACE)
         for call in calls:
             if not call.session.ended:  # its end never arrived: finish it here
@@ -221,6 +223,8 @@ class VoxtraApp:
         for task in remaining:
             task.cancel()
         await asyncio.gather(*remaining, return_exceptions=True)
+        for call in calls:
+            self.calls.pop(call.session.id, None)
         if self._stream_task is not None:
             self._stream_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -252,7 +252,8 @@ class CallSession:
             return await self._until_ended(done)
         except asyncio.CancelledError:
             # Cancelling the wait (a timeout, barge-in) stops what the caller hears.
-            await asyncio.shield(self._client.playbacks.stop(playback_id))
+            with contextlib.suppress(AriError):  # ... if Asterisk is there to hear it
+                await asyncio.shield(self._client.playbacks.stop(playback_id))
             raise
         finally:
             self._playbacks.pop(playback_id, None)

@@ -138,3 +138,39 @@ async def test_credentials_never_reach_logs_reprs_or_errors(
     for text in (caplog.text, str(caught.value), repr(app.client), repr(settings),
                  repr(voxtra_settings), str(settings.model_dump())):
         assert secret not in text and real not in text
+
+
+async def test_stopping_while_asterisk_is_dead_does_not_wait_out_the_grace(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
+        asterisk_sandbox: AsteriskSandbox) -> None:
+    playing = asyncio.Event()
+    app = VoxtraApp(voxtra_settings.model_copy(update={"shutdown_grace": 20.0}))
+
+    @app.route()
+    async def prompt(call: CallSession) -> None:
+        await call.answer()
+        playing.set()
+        await call.play_file("tone:ring")  # until stopped
+
+    await app.start()
+    caller = asyncio.create_task(sip_caller.call(CallerScript("601", wait_for_bye=20),
+                                                 timeout=20))
+    try:
+        await asyncio.wait_for(playing.wait(), 10)
+        state = asterisk_sandbox.current
+        assert state is not None
+        os.kill(state.pid, signal.SIGKILL)
+        await asyncio.to_thread(asterisk_sandbox.stop)
+        async with asyncio.timeout(5):
+            while app.stream is not None and app.stream.connected.is_set():
+                await asyncio.sleep(0.05)
+        began = asyncio.get_running_loop().time()
+        await app.stop()
+        took = asyncio.get_running_loop().time() - began
+    finally:
+        caller.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await caller
+        await asyncio.to_thread(asterisk_sandbox.start)
+    assert took < 5  # not the 20 s grace: nothing can finish with Asterisk gone
+    assert not app.calls
