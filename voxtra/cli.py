@@ -18,7 +18,12 @@ from voxtra import runner
 from voxtra.ari.errors import AriError
 from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
 from voxtra.testing.errors import SandboxError, SippError
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
+from voxtra.testing.sandbox import (
+    AsteriskSandbox,
+    SandboxOptions,
+    SandboxState,
+    stored_password,
+)
 
 if TYPE_CHECKING:
     from voxtra.app import VoxtraApp
@@ -69,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return runner.run(_check())
         options = SandboxOptions(name=args.name, ari_port=args.ari_port,
-                                 sip_port=args.sip_port)
+                                 sip_port=args.sip_port,
+                                 ari_password=stored_password(args.name))
         if args.command == "sandbox":
             return _sandbox(args.action, AsteriskSandbox(options))
         app_file = Path(args.app)

@@ -73,6 +73,21 @@ class SandboxState:
     rtp_end: int = 30999
 
 
+def stored_password(name: str, root: Path | None = None) -> str:
+    """The ARI password of the sandbox instance ``name``: made once, then kept (mode
+    0600) beside the root file system, so an app keeps working across restarts."""
+    path = (root or rootfs.default_root()).parent / f"sandbox-{name}.password"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+        return password
+
+
 class AsteriskSandbox:
     """One Asterisk instance inside the cached root file system."""
 
