@@ -149,8 +149,10 @@ async def test_stopping_while_asterisk_is_dead_does_not_wait_out_the_grace(
     @app.route()
     async def prompt(call: CallSession) -> None:
         await call.answer()
+        playback = asyncio.ensure_future(call.play_file("tone:ring"))  # until stopped
+        await asyncio.sleep(0.5)
         playing.set()
-        await call.play_file("tone:ring")  # until stopped
+        await playback
 
     await app.start()
     caller = asyncio.create_task(sip_caller.call(CallerScript("601", wait_for_bye=20),

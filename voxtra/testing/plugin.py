@@ -31,9 +31,9 @@ from voxtra.testing.sipp import SipCaller, free_port
 def pytest_configure(config: pytest.Config) -> None:
     """Async tests run as they are: pytest-asyncio's auto mode, unless the project
     chose a mode itself."""
-    if (importlib.util.find_spec("pytest_asyncio") is not None
-            and config.getoption("asyncio_mode", None) is None
-            and "asyncio_mode" not in config.inicfg):
+    chosen = config.getoption("asyncio_mode", None) is not None or (
+        config.inipath is not None and "asyncio_mode" in config.inipath.read_text())
+    if importlib.util.find_spec("pytest_asyncio") is not None and not chosen:
         config.option.asyncio_mode = "auto"
 
 
