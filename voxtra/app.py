@@ -29,7 +29,7 @@ from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
 from voxtra.call_media import MediaConfig
 from voxtra.conference import Conference
-from voxtra.errors import VoxtraError
+from voxtra.errors import CallEndedError, VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioFormat
@@ -498,6 +498,8 @@ class VoxtraApp:
         session = call.session
         try:
             await call.handler(session)
+        except CallEndedError:  # the caller hung up while the handler was at work
+            log.info("call %s ended while handler %s ran", session.id, call.handler.__name__)
         except Exception:
             log.exception("handler %s failed on call %s", call.handler.__name__, session.id)
             session.state = CallState.FAILED

@@ -62,10 +62,24 @@ def test_jitter_buffer_follows_a_stream_restart_behind_or_ahead() -> None:
 def test_jitter_buffer_skips_a_long_gap_instead_of_concealing_it() -> None:
     buffer = JitterBuffer(conceal, depth=2)
     out: list[bytes] = []
-    for n, seq in enumerate([1, 2, 2000, 2001, 2002]):  # a 1,997-frame gap (within dropout)
-        buffer.push(seq, seq * 160, b"p", n * 0.02, out)
+    for seq in (1, 2, 20, 21, 22):  # a 17-frame gap: 5 concealed, 12 skipped
+        buffer.push(seq, seq * 160, b"p", seq * 0.02, out)
     assert out.count(b"C") == 5 and len(out) == 2 + 5 + 3
-    assert buffer.stats.lost == 1997
+    assert buffer.stats.lost == 17
+    # A jump of more than a second: followed once confirmed, nothing concealed.
+    for seq in (2000, 2001, 2002):
+        buffer.push(seq, seq * 160, b"q", seq * 0.02, out)
+    assert out[-2:] == [b"q", b"q"] and out.count(b"C") == 5
+
+
+def test_a_stray_packet_ahead_cannot_derail_the_stream() -> None:
+    buffer = JitterBuffer(conceal, depth=3)
+    out: list[bytes] = []
+    for seq in range(100):
+        buffer.push(seq, seq * 160, b"good", seq * 0.02, out)
+        if seq % 10 == 5:  # now and then a packet from nowhere, 60-2000 frames ahead
+            buffer.push(seq + 60 + seq * 19, 0, b"bad", seq * 0.02, out)
+    assert out == [b"good"] * 100
 
 
 def test_jitter_buffer_drops_audio_delayed_past_its_bound_and_tolerates_drift() -> None:

@@ -10,9 +10,10 @@ stream that jumps ahead costs nothing. Sequence numbers are extended past the
 Two rules bound what a stream can do to the buffer:
 
 - A stream restart (a sender that starts over with new sequence numbers, as after
-  a re-INVITE or a media-server failover) is followed once two consecutive packets
-  confirm it, as RFC 3550 A.1 does for a jump of more than ``MAX_DROPOUT`` ahead or
-  ``MAX_MISORDER`` behind; before that such a packet is dropped (``stats.late``).
+  a re-INVITE or a media-server failover, or a gap of more than a second) is followed
+  once two consecutive packets confirm it, as RFC 3550 A.1 does, for a jump of more
+  than ``MAX_AHEAD`` frames ahead or ``MAX_MISORDER`` behind; before that such a
+  packet is dropped (``stats.late``), so a stray packet cannot derail the stream.
 - A packet held up more than ``max_delay`` beyond the stream's quickest transit
   (the process fell behind, or the network queued it) is dropped and counted in
   ``stats.delayed``: late audio is lost rather than played late, so latency stays
@@ -29,8 +30,10 @@ from dataclasses import dataclass
 #: Concealment frames built from the last good payload (or silence); returns payload bytes.
 Conceal = Callable[[bytes | None, int], bytes]
 
-#: RFC 3550 A.1's bounds for a sequence jump that may be a restart.
-MAX_DROPOUT = 3000
+#: A jump of more than this many frames ahead (a second of audio) or MAX_MISORDER
+#: behind is a restart, followed once the next packet confirms it (as RFC 3550 A.1
+#: does with its wider MAX_DROPOUT): one stray packet cannot drag the stream there.
+MAX_AHEAD = 50
 MAX_MISORDER = 100
 #: The most frames a gap is concealed with; a longer gap is skipped.
 MAX_CONCEALED = 5
@@ -69,7 +72,6 @@ class JitterBuffer:
         self._held: dict[int, bytes] = {}
         self._first: int | None = None  # extended sequence of the first packet
         self._next = 0  # extended sequence expected next
-        self._highest: int | None = None
         self._probation: int | None = None  # a possible restart, awaiting its successor
         self._last_payload: bytes | None = None
         self._transit: float | None = None
@@ -85,6 +87,42 @@ class JitterBuffer:
         ``out``, in order."""
         stats = self.stats
         stats.received += 1
+        seq = self._extend(sequence)
+        if self._first is None:
+            self._first = self._next = seq
+        if seq > self._next + MAX_AHEAD or seq < self._next - MAX_MISORDER:
+            if seq != self._probation:
+                self._probation = seq + 1
+                stats.late += 1
+                return
+            self._restart(seq)  # the second packet in a row of a new stream
+            self._transit = None  # and its clock starts afresh
+        elif seq < self._next:
+            if seq < self._first or seq in self._concealed:
+                stats.late += 1  # its slot was concealed already (or came before the start)
+            else:
+                stats.duplicates += 1
+            return
+        elif seq in self._held:
+            stats.duplicates += 1
+            return
+        # Only a packet the sequence accepts moves the timing: a stray one with a wild
+        # timestamp (a duplicate, a stranger's) cannot shift the delay baseline.
+        if self._late(timestamp, arrival):
+            return
+        if seq == self._next and not self._held:  # in order, nothing waiting: the usual case
+            self._last_payload = payload
+            stats.released += 1
+            self._next = seq + 1
+            out.append(payload)
+            return
+        self._held[seq] = payload
+        self._release(out)
+
+    def _late(self, timestamp: int, arrival: float) -> bool:
+        """Update the jitter estimate and the quickest transit; whether the packet is
+        later than ``max_delay`` (then dropped and counted)."""
+        stats = self.stats
         rate = self.clock_rate
         transit = arrival * rate - timestamp
         if self._transit is None or abs(transit - self._transit) > DISCONTINUITY * rate:
@@ -97,39 +135,14 @@ class JitterBuffer:
         self._arrival = arrival
         if transit - self._quickest > self.max_delay * rate:
             stats.delayed += 1
-            return
-        seq = self._extend(sequence)
-        if self._first is None:
-            self._first = self._next = seq
-        if seq == self._next and not self._held:  # in order, nothing waiting: the usual case
-            self._last_payload = payload
-            stats.released += 1
-            self._next = seq + 1
-            out.append(payload)
-            return
-        if seq > self._next + MAX_DROPOUT or seq < self._next - MAX_MISORDER:
-            if seq != self._probation:
-                self._probation = seq + 1
-                stats.late += 1
-                return
-            self._restart(seq)  # the second packet in a row of a new stream
-        if seq < self._next:
-            if seq < self._first or seq in self._concealed:
-                stats.late += 1  # its slot was concealed already (or came before the start)
-            else:
-                stats.duplicates += 1
-            return
-        if seq in self._held:
-            stats.duplicates += 1
-            return
-        self._held[seq] = payload
-        self._release(out)
+            return True
+        return False
 
     def _restart(self, seq: int) -> None:
         self.stats.restarts += 1
         self.stats.lost += len(self._held)
         self._held.clear()
-        self._first = self._next = self._highest = seq
+        self._first = self._next = seq
         self._probation = None
 
     def _release(self, out: list[bytes]) -> None:
@@ -153,13 +166,8 @@ class JitterBuffer:
             self._next += missing
 
     def _extend(self, sequence: int) -> int:
-        """The extended sequence number nearest the highest seen (RFC 3550 A.1)."""
-        highest = self._highest
-        if highest is None:
-            self._highest = sequence
+        """The extended sequence number nearest the one expected next (RFC 3550 A.1);
+        only accepted packets move what is expected, so strays cannot shift it."""
+        if self._first is None:
             return sequence
-        delta = (sequence - highest) & 0xFFFF
-        if delta < 0x8000:  # ahead (or equal)
-            self._highest = highest + delta
-            return highest + delta
-        return highest - (0x10000 - delta)
+        return self._next + ((sequence - self._next + 0x8000) & 0xFFFF) - 0x8000
