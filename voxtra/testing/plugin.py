@@ -71,7 +71,7 @@ def plain_asterisk() -> Iterator[SandboxState]:
     """A second Asterisk as somebody else configured it: Debian's stock configuration
     with one endpoint (calls from 127.0.0.1) sending every number to
     ``Stasis(voxtra-plain)``; no Voxtra contexts, no spool/recording directory."""
-    rtp_start = 32000 + 2 * random.randrange(500)
+    rtp_start = 30000 + 2 * random.randrange(500)
     options = SandboxOptions(
         name=f"pytest-plain-{os.getpid()}", profile="plain", app_name="voxtra-plain",
         ari_port=free_port(socket.SOCK_STREAM), sip_port=free_port(socket.SOCK_DGRAM),

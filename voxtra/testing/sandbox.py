@@ -238,7 +238,19 @@ class AsteriskSandbox:
             log_dir=f"{base}/log", varlib_dir=f"{base}/lib", cache_dir=f"{base}/cache",
         )
 
-    def _check_ports_free(self) -> None:
+    def _check_ports_free(self, wait: float = 3.0) -> None:
+        """Raise if ARI's or SIP's port is taken, after ``wait`` seconds of retrying (the
+        connections of an Asterisk that just died take a moment to let go)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self._check_ports_free_now()
+            except SandboxError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _check_ports_free_now(self) -> None:
         opts = self.options
         for kind, port in (("ARI (TCP)", opts.ari_port), ("SIP (UDP)", opts.sip_port)):
             sock_type = socket.SOCK_STREAM if kind.startswith("ARI") else socket.SOCK_DGRAM

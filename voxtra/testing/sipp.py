@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import shutil
 import socket
@@ -219,8 +220,22 @@ class SipCallee:
             self._tmp.cleanup()
 
 
+#: Where test servers listen: below the kernel's ephemeral range (32768 and up on
+#: Linux), because a client that keeps reconnecting to a loopback port in that range
+#: while nothing listens there can be given that very port as its own and connect to
+#: itself (a TCP self-connect), holding the port when the server wants it back.
+SERVER_PORTS = range(5000, 10000)
+
+
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    """A port the kernel says is free now on 127.0.0.1."""
+    """A port free now on 127.0.0.1, outside the ephemeral range when one can be found."""
+    for port in random.sample(SERVER_PORTS, 100):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

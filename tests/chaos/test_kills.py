@@ -1,0 +1,87 @@
+"""Asterisk killed under live calls, again and again: the app reconnects, ends each
+lost call exactly once, and keeps nothing of them.
+
+Protocol facts relied on: a SIGKILLed Asterisk sends nothing (no StasisEnd); after it
+restarts, ``GET /applications/{app}`` lists no channel of the app, so the reconcile
+after the reconnect ends every call the app still tracked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+
+from voxtra import CallSession, VoxtraApp, VoxtraSettings
+from voxtra.retry import Backoff
+from voxtra.testing.sandbox import AsteriskSandbox
+from voxtra.testing.sipp import CallerScript, SipCaller
+
+ROUNDS = 5
+CALLS = 2
+
+
+async def test_asterisk_killed_under_live_calls_again_and_again(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
+        asterisk_sandbox: AsteriskSandbox, figures: dict[str, str]) -> None:
+    answered: list[CallSession] = []
+    hangups: dict[str, int] = {}
+    app = VoxtraApp(voxtra_settings)
+
+    @app.route()
+    async def hold_the_line(call: CallSession) -> None:
+        call.on_hangup(lambda c: hangups.__setitem__(c.id, hangups.get(c.id, 0) + 1))
+        await call.answer()
+        answered.append(call)
+        await call.wait_ended()
+
+    reconnects: list[float] = []
+    async with app:
+        stream = app.stream
+        assert stream is not None
+        stream.backoff = Backoff(base=0.1, cap=0.5)
+        for number in range(ROUNDS):
+            before = len(answered)
+            callers = [asyncio.create_task(sip_caller.call(
+                CallerScript(f"70{number}{index}", wait_for_bye=30), timeout=30))
+                for index in range(CALLS)]
+            async with asyncio.timeout(15):
+                while len(answered) < before + CALLS:
+                    await asyncio.sleep(0.05)
+            state = asterisk_sandbox.current
+            assert state is not None
+            os.kill(state.pid, signal.SIGKILL)
+            await asyncio.to_thread(asterisk_sandbox.stop)
+            async with asyncio.timeout(10):  # the app notices, as it would in production
+                while stream.connected.is_set():
+                    await asyncio.sleep(0.02)
+            connects = stream.stats.connects
+            began = time.monotonic()
+            await asyncio.to_thread(asterisk_sandbox.start)
+            async with asyncio.timeout(20):
+                while stream.stats.connects == connects or not stream.connected.is_set():
+                    await asyncio.sleep(0.02)
+            reconnects.append(time.monotonic() - began)
+            async with asyncio.timeout(10):
+                while any(not call.ended for call in answered):
+                    await asyncio.sleep(0.05)
+            for caller in callers:  # their Asterisk is gone: SIPp would wait for a BYE
+                caller.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await caller
+        async with asyncio.timeout(5):
+            while app.calls:
+                await asyncio.sleep(0.05)
+        channels = await app.client.channels.list()
+        bridges = await app.client.bridges.list()
+        leaked_tasks = len(app._background)
+    figures["asterisk killed"] = (
+        f"{ROUNDS} times with {CALLS} calls up: reconnected (restart included) in "
+        f"{min(reconnects):.1f}-{max(reconnects):.1f} s; on_hangup ran "
+        f"{sorted(set(hangups.values()))} time(s) per call for {len(hangups)} calls; "
+        f"{len(channels)} channels, {len(bridges)} bridges, {leaked_tasks} tasks left")
+    assert len(answered) == ROUNDS * CALLS
+    assert len(hangups) == ROUNDS * CALLS and set(hangups.values()) == {1}
+    assert channels == [] and bridges == [] and leaked_tasks == 0
