@@ -15,8 +15,10 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -165,15 +167,9 @@ class SipCaller:
             scenario.write_text(caller_scenario(script))
             args = ["-s", script.number, f"{self.host}:{self.port}"]
             media_port = _free_rtp_pair()
-            run = _run(self.sipp, scenario, Path(tmp), args, timeout, media_port,
-                       local_ip=self.local_ip)
-            if not script.capture_audio:
-                return await run
-            async with RtpCapture(media_port) as capture:
-                result = await run
-            result.rtp = capture.packets
-            result.captured = capture.captured
-            return result
+            return await _captured(_run(self.sipp, scenario, Path(tmp), args, timeout,
+                                        media_port, local_ip=self.local_ip),
+                                   media_port if script.capture_audio else None)
 
 
 class SipCallee:
@@ -200,15 +196,9 @@ class SipCallee:
         await _wait_bound(self.port, self._task)
 
     async def _answer(self, scenario: Path, timeout: float, media_port: int) -> SippResult:
-        run = _run(self.sipp, scenario, Path(self._tmp.name), [], timeout, media_port,
-                   bound=self.port)
-        if not self.script.capture_audio:
-            return await run
-        async with RtpCapture(media_port) as capture:
-            result = await run
-        result.rtp = capture.packets
-        result.captured = capture.captured
-        return result
+        return await _captured(_run(self.sipp, scenario, Path(self._tmp.name), [], timeout,
+                                    media_port, bound=self.port),
+                               media_port if self.script.capture_audio else None)
 
     async def result(self) -> SippResult:
         """Wait for the one call to end and return what SIPp saw."""
@@ -225,6 +215,17 @@ class SipCallee:
 #: while nothing listens there can be given that very port as its own and connect to
 #: itself (a TCP self-connect), holding the port when the server wants it back.
 SERVER_PORTS = range(5000, 10000)
+
+
+async def _captured(run: Coroutine[Any, Any, SippResult], port: int | None) -> SippResult:
+    """Run SIPp; with ``port``, record the RTP on it meanwhile."""
+    if port is None:
+        return await run
+    async with RtpCapture(port) as capture:
+        result = await run
+    result.rtp = capture.packets
+    result.captured = capture.captured
+    return result
 
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
