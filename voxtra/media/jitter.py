@@ -37,8 +37,10 @@ MAX_AHEAD = 50
 MAX_MISORDER = 100
 #: The most frames a gap is concealed with; a longer gap is skipped.
 MAX_CONCEALED = 5
-#: Seconds of delay beyond the quickest transit after which a packet is dropped.
-MAX_DELAY = 0.2
+#: Seconds of delay beyond the quickest transit after which a packet is dropped: long
+#: enough that a busy moment of the process (a speech model holding the GIL) loses no
+#: caller audio, short enough to bound the latency of an overloaded process.
+MAX_DELAY = 1.0
 #: Allowed clock drift between sender and receiver (200 ppm).
 MAX_DRIFT = 0.0002
 #: A transit change this large between consecutive packets (seconds) is a timestamp
