@@ -50,8 +50,10 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 
 
-#: Frames beyond the jitter depth that may wait for the next tick before the oldest go.
-BACKLOG_FRAMES = 3
+#: Frames beyond the jitter depth that may wait for the next tick before the oldest go:
+#: half a second, so a busy moment of the process (speech models at work) costs the
+#: caller's audio nothing, while a process that stays behind drops instead of queueing.
+BACKLOG_FRAMES = 25
 
 
 @dataclass
