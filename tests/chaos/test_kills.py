@@ -12,23 +12,47 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import time
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.retry import Backoff
-from voxtra.testing.sandbox import AsteriskSandbox
-from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
+from voxtra.testing.sipp import CallerScript, SipCaller, free_port
 
 ROUNDS = 5
 CALLS = 2
 
 
+@pytest.fixture
+def own_sandbox() -> Iterator[AsteriskSandbox]:
+    """An Asterisk of this test's own: killing it disturbs no other test."""
+    options = SandboxOptions(name=f"chaos-{os.getpid()}", ari_port=free_port(),
+                             sip_port=free_port(socket.SOCK_DGRAM), rtp_start=4000,
+                             rtp_end=4999)
+    sandbox = AsteriskSandbox(options)
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
 async def test_asterisk_killed_under_live_calls_again_and_again(
-        voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
-        asterisk_sandbox: AsteriskSandbox, figures: dict[str, str]) -> None:
+        own_sandbox: AsteriskSandbox, figures: dict[str, str]) -> None:
+    asterisk_sandbox = own_sandbox
+    options = own_sandbox.options
+    sip_caller = SipCaller("127.0.0.1", options.sip_port)
     answered: list[CallSession] = []
     hangups: dict[str, int] = {}
-    app = VoxtraApp(voxtra_settings)
+    app = VoxtraApp(VoxtraSettings(ari_url=f"http://127.0.0.1:{options.ari_port}",
+                                   ari_user=options.ari_user,
+                                   ari_password=SecretStr(options.ari_password),
+                                   app_name=options.app_name, shutdown_grace=2.0))
 
     @app.route()
     async def hold_the_line(call: CallSession) -> None:
