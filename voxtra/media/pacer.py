@@ -31,7 +31,7 @@ Payload = bytes | Pcm
 P = TypeVar("P")
 
 #: A frame that could not be sent within this many seconds of its due time is dropped.
-MAX_LAG = 0.06
+MAX_LAG = 0.1
 
 
 class Playout:
