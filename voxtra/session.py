@@ -178,13 +178,16 @@ class CallSession:
         self._supervisions: list[Supervision] = []
         self._sip_headers: dict[str, str | None] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
-        #: A transfer handed the call off: the handler's end does not hang it up.
-        self.handed_off = False
         #: The call is leaving the app for the dialplan: its StasisEnd is the end.
         self.leaving = False
 
     def __repr__(self) -> str:
         return f"<CallSession {self.id} {self.caller_id!r}->{self.called_number!r} {self.state}>"
+
+    @property
+    def handed_off(self) -> bool:
+        """A transfer handed the call off: the handler's end does not hang it up."""
+        return any(transfer.hand_off for transfer in self._transfers)
 
     @property
     def ended(self) -> bool:
@@ -402,7 +405,6 @@ class CallSession:
         if self._media is not None:  # the caller has left its media bridge for this one
             await self._media.close()
             self._media = None
-        self.handed_off = self.handed_off or hand_off
         leg.gone.add_done_callback(lambda _: self._own(self._target_left(transfer)))
         return transfer
 
