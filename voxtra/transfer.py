@@ -59,11 +59,6 @@ class Consultation:
         #: None while consulting, then "completed", "cancelled" or "conference".
         self.result: str | None = None
 
-    @property
-    def target_ended(self) -> asyncio.Future[None]:
-        """Resolves when the target hangs up."""
-        return self.leg.gone
-
     async def send_audio(self, audio: Pcm | AudioChunk, sample_rate: int | None = None,
                          ) -> None:
         """Play PCM to the target alone and wait until it has been sent."""
