@@ -145,9 +145,6 @@ async def test_talking_over_the_reply_cuts_it(
     assert 0 < to_silence < 1.5
 
 
-# Known to flicker under a loaded CI machine (Whisper's partial transcripts of a 0.2 s
-# "uh huh" vary with timing); tracked, and re-run at most twice rather than hidden.
-@pytest.mark.flaky(reruns=2)
 async def test_a_pause_mid_sentence_is_one_turn_and_uh_huh_does_not_interrupt(
         voxtra_settings: VoxtraSettings, sip_caller: SipCaller, whisper: WhisperSTT,
         piper: PiperTTS, scripted: ScriptedLLM, tmp_path: Path) -> None:

@@ -136,6 +136,36 @@ async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_facto
     assert await h.pipeline.listen(timeout=0.3) is None
 
 
+async def test_speech_over_a_reply_is_judged_at_its_pause_not_mid_word(
+        harness_factory: Any) -> None:
+    def words(seconds: float) -> str:  # a short "uh-huh" cut in half is easily misheard
+        return "I hope" if seconds < 0.55 else "Uh-huh."
+
+    h = harness_factory(stt=FakeSTT([words]))
+    speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 30) + "."))
+    await asyncio.sleep(0.5)
+    await h.audio.speak(0.6)
+    await h.audio.silence(0.6)
+    result = await asyncio.wait_for(speaking, 5)
+    assert not result.interrupted and not h.of("interrupted")
+    assert [(e.text, e.backchannel) for e in h.of("transcript") if e.final] == [
+        ("Uh-huh.", True)]
+
+
+async def test_long_speech_over_a_reply_interrupts_before_the_caller_pauses(
+        harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["Hold on, that is not what I asked for."]))
+    speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 40) + "."))
+    await asyncio.sleep(0.5)
+    talking = asyncio.ensure_future(h.audio.speak(2.5))
+    result = await asyncio.wait_for(speaking, 5)
+    assert result.interrupted and not talking.done()  # max_backchannel_speech (0.6 s) passed
+    await talking
+    await h.audio.silence(0.6)
+    heard = await h.pipeline.listen(timeout=2)
+    assert heard is not None and heard.text.startswith("Hold on")
+
+
 async def test_a_streamed_reply_starts_playing_before_it_is_complete(
         harness_factory: Any) -> None:
     llm = FakeLLM(["First sentence here. And a second sentence that comes later."],

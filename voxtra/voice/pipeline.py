@@ -79,8 +79,8 @@ class Providers:
 @dataclass
 class _Turn:
     started_at: float
-    #: Voxtra was speaking when the caller started: the utterance may be a backchannel.
-    over_speech: bool
+    #: What Voxtra was saying when the caller started: the utterance may be a backchannel.
+    over_speech: Speech | None
     ended_at: float | None = None
     interrupted: bool = False
     #: Seconds of speech in the turn, once it has ended.
@@ -298,7 +298,7 @@ class VoicePipeline:
                 hearing.stream.push(piece)
             hearing.prefix.clear()
             speech = self._speech
-            hearing.turn = _Turn(detector.started_at, over_speech=speech is not None)
+            hearing.turn = _Turn(detector.started_at, over_speech=speech)
             self.events.emit(SpeechStarted(detector.started_at))
             if speech is not None and speech.interruptible and self.settings.turn.interruptions:
                 self._spawn(self._consider_barge_in(hearing.stream, hearing.turn, speech))
@@ -367,8 +367,12 @@ class VoicePipeline:
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
-        backchannel = (turn.over_speech and not turn.interrupted
-                       and not self._meaningful_over_speech(transcript))
+        meaningful = self._meaningful_over_speech(transcript)
+        backchannel = turn.over_speech is not None and not turn.interrupted and not meaningful
+        if (turn.over_speech is not None and meaningful and turn.over_speech.interruptible
+                and self.settings.turn.interruptions
+                and turn.speech >= self.settings.turn.min_interruption_speech):
+            self._barge_in(turn, turn.over_speech)
         event = UserTranscriptEvent(transcript.text, transcript.confidence, turn.started_at,
                                     turn.ended_at, final=True, language=transcript.language,
                                     backchannel=backchannel)
@@ -395,21 +399,34 @@ class VoicePipeline:
 
     async def _consider_barge_in(self, stream: STTStream, turn: _Turn, speech: Speech) -> None:
         """Interrupt ``speech`` once the caller has spoken ``min_interruption_speech``,
-        unless all they said are backchannel words."""
+        unless all they said are backchannel words. Words are judged at each pause, or
+        once the speech runs past ``max_backchannel_speech``; a turn that ends unjudged
+        is decided on its final transcript (:meth:`_finish`)."""
         settings = self.settings.turn
         detector = self._detector
-        while self._speech is speech:
-            ended = turn.ended_at is not None
-            spoken = turn.speech if ended else detector.speech_seconds
-            if spoken >= settings.min_interruption_speech and (
-                    not settings.backchannel_words or await self._meaningful(stream)):
-                if self._speech is speech:
-                    turn.interrupted = True
-                    self.interrupt()
-                return
-            if ended:
-                return
+        judged_pause: float | None = None
+        judged_long = False
+        while self._speech is speech and turn.ended_at is None:
+            spoken = detector.speech_seconds
+            if spoken >= settings.min_interruption_speech:
+                if not settings.backchannel_words:
+                    self._barge_in(turn, speech)
+                    return
+                paused = detector.state is TurnState.PAUSED
+                due = ((paused and detector.paused_at != judged_pause)
+                       or (spoken >= settings.max_backchannel_speech and not judged_long))
+                if due:
+                    judged_pause = detector.paused_at if paused else judged_pause
+                    judged_long = judged_long or spoken >= settings.max_backchannel_speech
+                    if await self._meaningful(stream) and turn.ended_at is None:
+                        self._barge_in(turn, speech)
+                        return
             await asyncio.sleep(0.05)
+
+    def _barge_in(self, turn: _Turn, speech: Speech) -> None:
+        if self._speech is speech and not turn.interrupted:
+            turn.interrupted = True
+            self.interrupt()
 
     async def _meaningful(self, stream: STTStream) -> bool:
         """The caller said something that may interrupt (or could not be recognised: a
