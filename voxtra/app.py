@@ -33,6 +33,7 @@ from voxtra.errors import CallEndedError, VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioFormat
+from voxtra.recording.recorder import RECORDING_LEG_PREFIX, RECORDINGS_VARIABLE
 from voxtra.recording.sinks import RecordingSink
 from voxtra.retry import Backoff
 from voxtra.routing import CallInfo, Handler, Route, Router
@@ -386,6 +387,8 @@ class VoxtraApp:
             channel = await self.client.channels.get(channel_id)
         except NotFoundError:
             return
+        if channel_id.startswith(RECORDING_LEG_PREFIX):
+            return  # a recording's snoop leg: its call, adopted, takes it over
         if (channel.name or "").startswith(MEDIA_LEG_TECHNOLOGIES):
             # A media leg whose call was lost (e.g. a previous process crashed): the leg
             # and the bridge Voxtra made for it go (the call, adopted, gets new ones).
@@ -406,10 +409,12 @@ class VoxtraApp:
             if playback:
                 with contextlib.suppress(AriError):
                     await self.client.playbacks.stop(playback)
+            recordings = await self.client.channels.get_variable(channel_id,
+                                                                 RECORDINGS_VARIABLE)
             self._new_call(StasisStart(type="StasisStart", application=self.app_name,
-                                       channel=channel))
+                                       channel=channel), recordings)
 
-    def _new_call(self, event: StasisStart) -> None:
+    def _new_call(self, event: StasisStart, recordings: str | None = None) -> None:
         """Track the call at once (its events queue up in order), route it in a task."""
         channel = event.channel
         if not self._accepting:
@@ -423,6 +428,9 @@ class VoxtraApp:
                               recording_sink=self.recording_sink,
                               media_config=self._media_config, own_legs=self.own_legs,
                               voice=self.voice)
+        if recordings:
+            names = session.adopt_recordings(recordings)
+            log.info("call %s: recordings %s taken over", channel.id, names)
         call = self._track(session, self._unrouted)
         call.tasks.append(asyncio.create_task(self._route(call), name=f"call-{channel.id}"))
 

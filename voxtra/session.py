@@ -648,6 +648,12 @@ class CallSession:
         None when nothing was recording."""
         return await self._recorder.stop(name, self._party)
 
+    def adopt_recordings(self, noted: str) -> list[str]:
+        """Take over the recordings a crashed process left running on this call (the app
+        does this when it adopts the call); their names. They reach the app's
+        ``recording_sink`` when stopped or when the call ends."""
+        return self._recorder.resume(noted)
+
     @property
     def recordings(self) -> dict[str, RecordingMetadata]:
         """Metadata of the call's recordings that reached their sink, by name."""

@@ -12,13 +12,15 @@ import os
 import signal
 import sys
 import textwrap
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voxtra.ari.client import AriClient
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import tone, write_ulaw_wav
+from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
 from voxtra.testing.sipp import CallerScript, SipCaller
 
 APP = textwrap.dedent("""
@@ -134,3 +136,63 @@ async def test_a_call_adopted_while_a_prompt_plays_keeps_working(
         await asyncio.wait_for(second.wait(), 15)
     assert b"answered-again" in line
     assert result.succeeded and result.hung_up_by_remote, result.stderr
+
+
+RECORDING_APP = textwrap.dedent("""
+    import asyncio, logging, os
+    from voxtra import CallSession, VoxtraApp
+
+    logging.basicConfig(level=logging.INFO)
+    app = VoxtraApp(shutdown_grace=1.0)
+
+    @app.route()
+    async def recorded(call: CallSession) -> None:
+        if os.environ["ROLE"] == "first":
+            await call.answer()
+            await call.record_start("crash-survivor")
+            print("recording", flush=True)
+        else:
+            print("adopted", call.id, flush=True)
+        await asyncio.Event().wait()  # until the caller hangs up
+
+    app.run()
+""")
+
+
+async def test_a_recording_survives_the_crash_of_the_process_that_started_it(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snoop channel keeps recording while no process serves the app; the process
+    that adopts the call finds the recording named on the channel and delivers it."""
+    script = tmp_path / "recorded.py"
+    script.write_text(RECORDING_APP)
+    monkeypatch.setenv("VOXTRA_RECORDINGS_DIR", str(tmp_path / "recordings"))
+    monkeypatch.setenv("ROLE", "first")
+    first = await start(script, voxtra_settings)
+    await wait_for(first, b"connected")
+    audio = write_ulaw_wav(tmp_path / "tone.wav", tone(500, 8.0))
+    caller = asyncio.create_task(sip_caller.call(CallerScript("962", audio=audio,
+                                                              hangup_after=7)))
+    assert b"recording" in await wait_for(first, b"recording")
+    await asyncio.sleep(1.0)
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    monkeypatch.setenv("ROLE", "second")
+    second = await start(script, voxtra_settings)
+    try:
+        assert b"adopted" in await wait_for(second, b"adopted")
+        result = await caller
+        stored = tmp_path / "recordings" / "crash-survivor.wav"
+        async with asyncio.timeout(10):
+            while not stored.exists():
+                await asyncio.sleep(0.1)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 15)
+    assert result.succeeded, result.stderr
+    with wave.open(str(stored)) as recording:
+        seconds = recording.getnframes() / recording.getframerate()
+        pcm = np.frombuffer(recording.readframes(recording.getnframes()), np.int16)
+    # From record_start to the hangup: before the crash, while no process ran, and after.
+    assert seconds > 5.0, seconds
+    assert dominant_frequency(pcm[-8000:]) == pytest.approx(500, abs=20)

@@ -6,6 +6,10 @@ itself: ARI refuses to add a channel that is recording to a bridge (HTTP 409
 "currently recording"), which would stop the call from getting a media leg, being
 transferred or conferenced while recorded.
 
+The call's channel names its running recordings (:data:`RECORDINGS_VARIABLE`): a
+process that adopts the call after a crash takes them over (:meth:`Recorder.resume`)
+and delivers them, since the snoop channels keep recording meanwhile.
+
 ``RecordingFinished`` normally arrives at once when a recording stops; when the
 call ends first, Asterisk finishes the file but the app may no longer hear of it
 (Stasis drops its subscription at ``StasisEnd``), so delivery falls back to
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import io
+import json
 import logging
 import uuid
 import wave
@@ -35,6 +40,14 @@ from voxtra.legs import OwnLegs
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
+
+
+#: Channel variable on a call naming its running recordings (JSON: name, format, snoop
+#: channel, start time of each).
+RECORDINGS_VARIABLE = "VOXTRA_RECORDINGS"
+
+#: The ids of the snoop channels recordings are made of start with this.
+RECORDING_LEG_PREFIX = "voxtra-rec-"
 
 
 class RecordingError(VoxtraError, RuntimeError):
@@ -92,7 +105,8 @@ class Recorder:
         name = name or f"{self._channel_id}-{len(self._recordings) + 1}"
         loop = asyncio.get_running_loop()
         # Registered before the request: RecordingFinished can beat the HTTP reply.
-        snoop_id = "" if self._bridge_id is not None else f"voxtra-rec-{uuid.uuid4().hex}"
+        snoop_id = "" if self._bridge_id is not None else \
+            f"{RECORDING_LEG_PREFIX}{uuid.uuid4().hex}"
         recording = self._recordings[name] = _Recording(
             name, fmt, sink or self._default_sink or LocalFileSink(self._dir),
             datetime.now(UTC), loop.create_future(), snoop_id)
@@ -116,7 +130,37 @@ class Recorder:
             if isinstance(exc, AriHttpError) and exc.status == 500:
                 raise RecordingError(NO_RECORDING_DIRECTORY) from exc
             raise
+        await self._note()
         return name
+
+    def resume(self, noted: str) -> list[str]:
+        """Take over the recordings a crashed process left running on the call
+        (``noted``: the value of :data:`RECORDINGS_VARIABLE`); their names."""
+        try:
+            entries = [(str(n), str(f), str(s), datetime.fromisoformat(t))
+                       for n, f, s, t in json.loads(noted)]
+        except (ValueError, TypeError):
+            log.warning("call %s: unreadable %s, recordings not resumed", self._channel_id,
+                        RECORDINGS_VARIABLE)
+            return []
+        loop = asyncio.get_running_loop()
+        for name, fmt, snoop_id, started_at in entries:
+            if name not in self._recordings and snoop_id.startswith(RECORDING_LEG_PREFIX):
+                self._recordings[name] = _Recording(
+                    name, fmt, self._default_sink or LocalFileSink(self._dir), started_at,
+                    loop.create_future(), snoop_id)
+                self._own_legs.add(snoop_id, self._snoop_event)
+        return [entry[0] for entry in entries if entry[0] in self._recordings]
+
+    async def _note(self) -> None:
+        """Name the running recordings on the call's channel."""
+        if self._bridge_id is not None:
+            return
+        running = [[r.name, r.format, r.snoop_id, r.started_at.isoformat()]
+                   for r in self._recordings.values() if r.delivery is None]
+        with contextlib.suppress(AriError):
+            await self._client.channels.set_variable(self._channel_id, RECORDINGS_VARIABLE,
+                                                     json.dumps(running))
 
     def _snoop_event(self, event: Message) -> None:
         if isinstance(event, RecordingFinished | RecordingFailed):
@@ -139,6 +183,7 @@ class Recorder:
             name = running[-1].name
         await self._client.recordings.stop(name)
         await self.deliver(self._recordings[name], party)
+        await self._note()
         return name
 
     def on_event(self, event: RecordingFinished | RecordingFailed) -> None:
