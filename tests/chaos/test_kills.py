@@ -1,9 +1,10 @@
-"""Asterisk killed under live calls, again and again: the app reconnects, ends each
-lost call exactly once, and keeps nothing of them.
+"""Asterisk killed or restarted under live calls, again and again: the app reconnects,
+ends each lost call exactly once, and keeps nothing of them.
 
-Protocol facts relied on: a SIGKILLed Asterisk sends nothing (no StasisEnd); after it
-restarts, ``GET /applications/{app}`` lists no channel of the app, so the reconcile
-after the reconnect ends every call the app still tracked.
+Protocol facts relied on: a SIGKILLed Asterisk sends nothing (no StasisEnd);
+``core restart now`` hangs every channel up and re-executes Asterisk; after either,
+``GET /applications/{app}`` lists no channel of the app, so the reconcile after the
+reconnect ends every call the app still tracked.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from voxtra.retry import Backoff
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
 from voxtra.testing.sipp import CallerScript, SipCaller, free_port
 
-ROUNDS = 3
+ROUNDS = 10  # alternately SIGKILL and `core restart now`
 CALLS = 2
 
 
@@ -62,6 +63,7 @@ async def test_asterisk_killed_under_live_calls_again_and_again(
         await call.wait_ended()
 
     reconnects: list[float] = []
+    restarts: list[float] = []
     async with app:
         stream = app.stream
         assert stream is not None
@@ -76,18 +78,25 @@ async def test_asterisk_killed_under_live_calls_again_and_again(
                     await asyncio.sleep(0.05)
             state = asterisk_sandbox.current
             assert state is not None
-            os.kill(state.pid, signal.SIGKILL)
-            await asyncio.to_thread(asterisk_sandbox.stop)
+            connects = stream.stats.connects
+            killed = number % 2 == 0
+            if killed:
+                os.kill(state.pid, signal.SIGKILL)
+                await asyncio.to_thread(asterisk_sandbox.stop)
+            else:
+                await asyncio.to_thread(asterisk_sandbox.cli, "core restart now")
             async with asyncio.timeout(10):  # the app notices, as it would in production
                 while stream.connected.is_set():
                     await asyncio.sleep(0.02)
-            connects = stream.stats.connects
             began = time.monotonic()
-            await asyncio.to_thread(asterisk_sandbox.start)
+            if killed:
+                await asyncio.to_thread(asterisk_sandbox.start)
             async with asyncio.timeout(20):
                 while stream.stats.connects == connects or not stream.connected.is_set():
                     await asyncio.sleep(0.02)
-            reconnects.append(time.monotonic() - began)
+            (reconnects if killed else restarts).append(time.monotonic() - began)
+            # ARI is up before SIP listens: the next round's calls wait for a full boot.
+            await asyncio.to_thread(asterisk_sandbox.cli, "core waitfullybooted")
             async with asyncio.timeout(10):
                 while any(not call.ended for call in answered):
                     await asyncio.sleep(0.05)
@@ -101,9 +110,11 @@ async def test_asterisk_killed_under_live_calls_again_and_again(
         channels = await app.client.channels.list()
         bridges = await app.client.bridges.list()
         leaked_tasks = len(app._background)
-    figures["asterisk killed"] = (
-        f"{ROUNDS} times with {CALLS} calls up: reconnected (restart included) in "
-        f"{min(reconnects):.1f}-{max(reconnects):.1f} s; on_hangup ran "
+    figures["asterisk killed and restarted"] = (
+        f"{len(reconnects)} SIGKILLs and {len(restarts)} `core restart now` with {CALLS} calls "
+        f"up: reconnected after a kill (new Asterisk started) in "
+        f"{min(reconnects):.1f}-{max(reconnects):.1f} s, after a restart in "
+        f"{min(restarts):.1f}-{max(restarts):.1f} s; on_hangup ran "
         f"{sorted(set(hangups.values()))} time(s) per call for {len(hangups)} calls; "
         f"{len(channels)} channels, {len(bridges)} bridges, {leaked_tasks} tasks left")
     assert len(answered) == ROUNDS * CALLS

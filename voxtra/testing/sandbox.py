@@ -174,6 +174,8 @@ class AsteriskSandbox:
             json.dump(asdict(state), handle)
         try:
             self._wait_for_ari(state, process, timeout)
+            # ARI answers before every module is loaded: SIP may not listen yet.
+            self.cli("core waitfullybooted", timeout=timeout)
         except BaseException:
             self.stop()
             raise
@@ -204,6 +206,13 @@ class AsteriskSandbox:
                     shutil.rmtree(self.host_path(self.instance), ignore_errors=True)
                 return True
         raise SandboxError(f"Asterisk (pid {state.pid}) did not exit after SIGKILL")
+
+    def cli(self, command: str, timeout: float = 15.0) -> str:
+        """Run an Asterisk CLI command in the running instance; its output."""
+        done = subprocess.run(
+            ["chroot", str(self.root), "asterisk", "-C", f"{self.instance}/etc/asterisk.conf",
+             "-rx", command], capture_output=True, timeout=timeout, check=False)
+        return done.stdout.decode(errors="replace")
 
     def state(self) -> SandboxState | None:
         """The running instance's state, or None (a stale state file is removed)."""
