@@ -8,9 +8,6 @@ and adopts it; ``GET /bridges`` lists each bridge with its channels.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import textwrap
 import wave
 from pathlib import Path
@@ -20,6 +17,7 @@ import pytest
 
 from voxtra.ari.client import AriClient
 from voxtra.settings import VoxtraSettings
+from voxtra.testing.apps import AppProcess
 from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
 from voxtra.testing.sipp import CallerScript, SipCaller
 
@@ -41,39 +39,19 @@ APP = textwrap.dedent("""
 """)
 
 
-async def start(script: Path, settings: VoxtraSettings) -> asyncio.subprocess.Process:
-    env = dict(os.environ, VOXTRA_ARI_URL=settings.ari_url, VOXTRA_ARI_USER=settings.ari_user,
-               VOXTRA_ARI_PASSWORD=settings.ari_password.get_secret_value(),
-               VOXTRA_APP_NAME=settings.app_name)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
-    return process
-
-
-async def wait_for(process: asyncio.subprocess.Process, text: bytes) -> bytes:
-    assert process.stdout is not None
-    async with asyncio.timeout(15):
-        while True:
-            line = await process.stdout.readline()
-            if text in line or not line:
-                return line
-
-
 async def test_after_a_crash_the_next_process_leaves_no_bridge_behind(
         voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
     script = tmp_path / "app.py"
     script.write_text(APP)
-    first = await start(script, voxtra_settings)
-    await wait_for(first, b"connected")
+    first = await AppProcess.start(script, voxtra_settings)
+    await first.wait_for(b"connected")
     caller = asyncio.create_task(sip_caller.call(CallerScript(
         "960", audio=write_ulaw_wav(tmp_path / "tone.wav", tone(440, 9.0)), hangup_after=8)))
-    assert b"echoing" in await wait_for(first, b"echoing")
+    await first.wait_for(b"echoing")
     await asyncio.sleep(1.0)
-    first.send_signal(signal.SIGKILL)  # no cleanup of any kind
-    await first.wait()
-    second = await start(script, voxtra_settings)
-    assert b"echoing" in await wait_for(second, b"echoing")  # the call, adopted
+    await first.kill()
+    second = await AppProcess.start(script, voxtra_settings)
+    await second.wait_for(b"echoing")  # the call, adopted
     result = await caller
     client = AriClient(voxtra_settings.ari_url, voxtra_settings.ari_user,
                        voxtra_settings.ari_password.get_secret_value())
@@ -84,8 +62,7 @@ async def test_after_a_crash_the_next_process_leaves_no_bridge_behind(
         left = [b.id for b in await client.bridges.list()]
     finally:
         await client.close()
-        second.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(second.wait(), 15)
+        await second.stop()
     assert result.succeeded, result.stderr
     assert left == []
 
@@ -120,21 +97,18 @@ async def test_a_call_adopted_while_a_prompt_plays_keeps_working(
     script = tmp_path / "prompt.py"
     script.write_text(PROMPT_APP)
     monkeypatch.setenv("ROLE", "first")
-    first = await start(script, voxtra_settings)
-    await wait_for(first, b"connected")
+    first = await AppProcess.start(script, voxtra_settings)
+    await first.wait_for(b"connected")
     caller = asyncio.create_task(sip_caller.call(CallerScript("961", wait_for_bye=20)))
-    assert b"playing" in await wait_for(first, b"playing")
-    first.send_signal(signal.SIGKILL)
-    await first.wait()
+    await first.wait_for(b"playing")
+    await first.kill()
     monkeypatch.setenv("ROLE", "second")
-    second = await start(script, voxtra_settings)
+    second = await AppProcess.start(script, voxtra_settings)
     try:
-        line = await wait_for(second, b"answered-again")
+        await second.wait_for(b"answered-again")
         result = await caller
     finally:
-        second.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(second.wait(), 15)
-    assert b"answered-again" in line
+        await second.stop()
     assert result.succeeded and result.hung_up_by_remote, result.stderr
 
 
@@ -168,27 +142,25 @@ async def test_a_recording_survives_the_crash_of_the_process_that_started_it(
     script.write_text(RECORDING_APP)
     monkeypatch.setenv("VOXTRA_RECORDINGS_DIR", str(tmp_path / "recordings"))
     monkeypatch.setenv("ROLE", "first")
-    first = await start(script, voxtra_settings)
-    await wait_for(first, b"connected")
+    first = await AppProcess.start(script, voxtra_settings)
+    await first.wait_for(b"connected")
     audio = write_ulaw_wav(tmp_path / "tone.wav", tone(500, 8.0))
     caller = asyncio.create_task(sip_caller.call(CallerScript("962", audio=audio,
                                                               hangup_after=7)))
-    assert b"recording" in await wait_for(first, b"recording")
+    await first.wait_for(b"recording")
     await asyncio.sleep(1.0)
-    first.send_signal(signal.SIGKILL)
-    await first.wait()
+    await first.kill()
     monkeypatch.setenv("ROLE", "second")
-    second = await start(script, voxtra_settings)
+    second = await AppProcess.start(script, voxtra_settings)
     try:
-        assert b"adopted" in await wait_for(second, b"adopted")
+        await second.wait_for(b"adopted")
         result = await caller
         stored = tmp_path / "recordings" / "crash-survivor.wav"
         async with asyncio.timeout(10):
             while not stored.exists():
                 await asyncio.sleep(0.1)
     finally:
-        second.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(second.wait(), 15)
+        await second.stop()
     assert result.succeeded, result.stderr
     with wave.open(str(stored)) as recording:
         seconds = recording.getnframes() / recording.getframerate()
