@@ -115,7 +115,8 @@ class VoxtraApp:
         self.voice = VoiceConfig(providers, voice)
         self.recording_sink = recording_sink
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
-                                self.settings.ari_password.get_secret_value())
+                                self.settings.ari_password.get_secret_value(),
+                                ca_file=self.settings.ari_ca_file)
         self.router = Router()
         self._configured_routes = [_route_from_settings(r) for r in self.settings.routes]
         self.calls: dict[str, _Call] = {}

@@ -54,8 +54,11 @@ class VoxtraSettings(BaseSettings):
 
     #: A YAML file with any of these settings (also ``VOXTRA_CONFIG``).
     config_file: Path | None = None
-    #: ARI base URL; loopback by default.
+    #: ARI base URL; loopback by default. With ``https://`` the REST calls and the event
+    #: websocket (``wss://``) use TLS, the server's certificate verified.
     ari_url: str = "http://127.0.0.1:8088"
+    #: The CA certificates (PEM) that vouch for ARI's certificate; the system's if unset.
+    ari_ca_file: Path | None = None
     ari_user: str = "voxtra"
     #: Required: there is no default password.
     ari_password: SecretStr

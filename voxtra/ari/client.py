@@ -3,19 +3,33 @@
 Paths and statuses follow the ARI reference of Asterisk 22 (the swagger files in
 ``/usr/share/asterisk/rest-api/``). Credentials travel as HTTP basic auth in a
 header, never in a URL, so they do not reach logs or error messages.
+
+With an ``https://`` base URL, REST and the event websocket (``wss://``) run over
+TLS (RFC 8446/5246) with the server's certificate verified, chain and host name,
+against ``ca_file`` (PEM) or the system's CAs; a failure is an :class:`AriTlsError`.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
+import ssl
+from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from voxtra.ari import resources
-from voxtra.ari.errors import AriAuthError, AriConnectionError, AriNotEnabledError, http_error
+from voxtra.ari.errors import (
+    AriAuthError,
+    AriConnectionError,
+    AriNotEnabledError,
+    AriTlsError,
+    http_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +44,12 @@ class AriClient:
     """
 
     def __init__(self, base_url: str, username: str, password: str,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, ca_file: str | Path | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
+        #: The CAs (PEM) that vouch for ARI's certificate; None: the system's.
+        self.ca_file = ca_file
+        self._ssl = tls_context(self.base_url, ca_file)
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         self._headers = {"Authorization": f"Basic {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -54,7 +71,9 @@ class AriClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=self._timeout,
+                connector=aiohttp.TCPConnector(ssl=self._ssl))
         return self._session
 
     async def close(self) -> None:
@@ -72,8 +91,8 @@ class AriClient:
                       json: Any = None) -> Any:
         """Call ``/ari{path}``; return the decoded JSON body (None for 204).
 
-        Raises :class:`AriAuthError`, :class:`AriConnectionError` or an
-        :class:`AriHttpError` subclass.
+        Raises :class:`AriAuthError`, :class:`AriConnectionError`, :class:`AriTlsError`
+        or an :class:`AriHttpError` subclass.
         """
         query = {k: _query_value(v) for k, v in (params or {}).items()}
         url = f"{self.base_url}/ari{path}"
@@ -98,11 +117,63 @@ class AriClient:
                 if response.content_type == "application/json":
                     return await response.json()
                 return await response.read()
+        except aiohttp.ClientSSLError as exc:
+            raise tls_error(self, exc) from None
         except aiohttp.ClientConnectionError as exc:
             raise AriConnectionError(f"cannot reach ARI at {self.base_url}: {exc}") from None
         except TimeoutError:
             raise AriConnectionError(f"ARI at {self.base_url} did not answer {method} {path} "
                                      "in time") from None
+
+
+def tls_context(base_url: str, ca_file: str | Path | None) -> ssl.SSLContext | bool:
+    """The client TLS context for ``base_url``: for https, certificate and host name
+    verification against ``ca_file`` (or the system's CAs), TLS 1.2 at least; for http,
+    aiohttp's default (``True``, unused). Warns when http would carry the password
+    beyond this machine."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https":
+        if ca_file is not None:
+            log.warning("ari_ca_file is set but the ARI URL %s is not https: not used",
+                        base_url)
+        if not _is_loopback(parts.hostname or ""):
+            log.warning("ARI at %s is plain HTTP: the ARI password and call control cross "
+                        "the network in cleartext (use https, see http.conf tlsenable)",
+                        base_url)
+        return True
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise AriTlsError(f"ari_ca_file {ca_file} cannot be used as CA certificates (PEM): "
+                          f"{reason}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def tls_error(client: AriClient, exc: aiohttp.ClientSSLError) -> AriTlsError:
+    """The :class:`AriTlsError` that says why TLS with ARI failed and what to change."""
+    trusted = f"the CA file {client.ca_file}" if client.ca_file else "the system's CAs"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        failure = exc.certificate_error
+        reason = (getattr(failure, "verify_message", None) or getattr(failure, "reason", None)
+                  or failure)
+        return AriTlsError(
+            f"ARI at {client.base_url} presented a certificate that {trusted} does not "
+            f"vouch for ({reason}): set ari_ca_file to the CA that signed Asterisk's "
+            "certificate (http.conf tlscertfile), and reach ARI by a name or address the "
+            "certificate holds")
+    return AriTlsError(f"TLS with ARI at {client.base_url} failed ({exc.os_error}): does "
+                       "that port serve HTTPS (http.conf tlsenable, tlsbindaddr)?")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _query_value(value: str | int | float | bool) -> str:

@@ -20,6 +20,14 @@ class AriConnectionError(AriError):
     """Asterisk cannot be reached (refused, reset, timed out)."""
 
 
+class AriTlsError(AriError):
+    """ARI over TLS (https/wss) failed: its certificate is not vouched for by the trusted
+    CAs (``ari_ca_file``) or names another host, or the port does not speak TLS.
+
+    Not an :class:`AriConnectionError`, so never retried: it needs a configuration change.
+    """
+
+
 class AriAuthError(AriError):
     """ARI refused the credentials (HTTP 401/403)."""
 

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 
-from voxtra.ari.client import AriClient
+from voxtra.ari.client import AriClient, tls_error
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError, AriConnectionError
 from voxtra.ari.model_base import Event, Message
 from voxtra.ari.models import EVENT_TYPES
@@ -102,12 +102,15 @@ class EventStream:
     async def run(self) -> None:
         """Receive events until cancelled; reconnect on every drop.
 
-        Raises :class:`AriAuthError` (bad credentials, at any attempt) and
+        Raises :class:`AriAuthError` (bad credentials, at any attempt),
+        :class:`AriTlsError` (ARI's certificate is not trusted) and
         :class:`ApplicationReplacedError`.
         """
         while True:
             try:
                 await self._session()
+            except aiohttp.ClientSSLError as exc:  # a wrong CA does not heal by retrying
+                raise tls_error(self.client, exc) from None
             except (aiohttp.ClientConnectionError, aiohttp.WSServerHandshakeError,
                     TimeoutError, ConnectionError, AriConnectionError) as exc:
                 if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):

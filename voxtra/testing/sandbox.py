@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -55,6 +56,17 @@ class SandboxOptions:
     bind: str = "127.0.0.1"
     #: "voxtra" (the bundled asterisk-conf/) or "plain" (stock Debian, see the module).
     profile: str = "voxtra"
+    #: SIP over TLS and ARI over HTTPS with this PEM certificate and key (host paths,
+    #: copied into the instance); None: neither.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: The CA (PEM) that vouches for this instance's certificate and for the TLS peers
+    #: it calls.
+    tls_ca: str | None = None
+    sip_tls_port: int = 15061
+    ari_tls_port: int = 18089
+    #: Address of the peer calling in over TLS with SRTP (pjsip.conf's tls-peer).
+    sip_tls_peer: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,10 @@ class SandboxState:
     sip_port: int = 15060
     rtp_start: int = 30000
     rtp_end: int = 30999
+    #: The CA that vouches for ARI's certificate when ``ari_url`` is https.
+    ari_ca_file: str | None = None
+    #: The SIP TLS port, when TLS is on.
+    sip_tls_port: int | None = None
 
 
 def stored_password(name: str, root: Path | None = None) -> str:
@@ -133,6 +149,7 @@ class AsteriskSandbox:
             raise SandboxError(str(exc)) from None
         instance = self.host_path(self.instance)
         shutil.rmtree(instance, ignore_errors=True)
+        self._install_tls_files()
         etc = self.host_path(conf.etc_dir)
         if opts.profile == "plain":
             shutil.copytree(self.host_path("/etc/asterisk"), etc)
@@ -163,11 +180,15 @@ class AsteriskSandbox:
             start_new_session=True,
         )
         output.close()
+        tls = opts.tls_cert is not None
+        ari_url = (f"https://{opts.bind}:{opts.ari_tls_port}" if tls
+                   else f"http://{opts.bind}:{opts.ari_port}")
         state = SandboxState(
-            pid=process.pid, root=str(self.root),
-            ari_url=f"http://{opts.bind}:{opts.ari_port}", ari_user=opts.ari_user,
+            pid=process.pid, root=str(self.root), ari_url=ari_url, ari_user=opts.ari_user,
             ari_password=opts.ari_password, app_name=opts.app_name, sip_host=opts.bind,
             sip_port=opts.sip_port, rtp_start=opts.rtp_start, rtp_end=opts.rtp_end,
+            ari_ca_file=opts.tls_ca if tls else None,
+            sip_tls_port=opts.sip_tls_port if tls else None,
         )
         fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -238,6 +259,12 @@ class AsteriskSandbox:
     def _conf(self) -> AsteriskConf:
         opts = self.options
         base = str(self.instance)
+        tls: dict[str, Any] = {}
+        if opts.tls_cert is not None:
+            cert, key, ca = (f"{base}/tls/{name}" for name in ("cert.pem", "key.pem", "ca.pem"))
+            tls = dict(sip_tls_cert=cert, sip_tls_key=key, sip_tls_ca=ca,
+                       sip_tls_port=opts.sip_tls_port, sip_tls_peer=opts.sip_tls_peer,
+                       ari_tls_cert=cert, ari_tls_key=key, ari_tls_port=opts.ari_tls_port)
         return AsteriskConf(
             ari_password=opts.ari_password, ari_user=opts.ari_user, ari_bind=opts.bind,
             ari_port=opts.ari_port, sip_bind=opts.bind, sip_port=opts.sip_port,
@@ -245,7 +272,26 @@ class AsteriskSandbox:
             queue_agent_uri=opts.queue_agent_uri, system_name=f"voxtra-{opts.name}",
             etc_dir=f"{base}/etc", run_dir=f"{base}/run", spool_dir=f"{base}/spool",
             log_dir=f"{base}/log", varlib_dir=f"{base}/lib", cache_dir=f"{base}/cache",
+            **tls,
         )
+
+    def _install_tls_files(self) -> None:
+        """Copy the certificate, key (mode 0600) and CA into the instance's ``tls/``."""
+        opts = self.options
+        if opts.tls_cert is None:
+            return
+        if opts.tls_key is None or opts.tls_ca is None:
+            raise SandboxError("tls_cert needs tls_key and tls_ca (PEM files)")
+        directory = self.host_path(self.instance / "tls")
+        directory.mkdir(parents=True)
+        for source, name in ((opts.tls_cert, "cert.pem"), (opts.tls_key, "key.pem"),
+                             (opts.tls_ca, "ca.pem")):
+            try:
+                shutil.copyfile(source, directory / name)
+            except OSError as exc:
+                raise SandboxError(f"cannot copy {source} into the sandbox: {exc.strerror}") \
+                    from None
+            (directory / name).chmod(0o600 if name == "key.pem" else 0o644)
 
     def _check_ports_free(self, wait: float = 3.0) -> None:
         """Raise if ARI's or SIP's port is taken, after ``wait`` seconds of retrying (the
@@ -261,8 +307,11 @@ class AsteriskSandbox:
 
     def _check_ports_free_now(self) -> None:
         opts = self.options
-        for kind, port in (("ARI (TCP)", opts.ari_port), ("SIP (UDP)", opts.sip_port)):
-            sock_type = socket.SOCK_STREAM if kind.startswith("ARI") else socket.SOCK_DGRAM
+        ports = [("ARI (TCP)", opts.ari_port), ("SIP (UDP)", opts.sip_port)]
+        if opts.tls_cert is not None:
+            ports += [("ARI (TCP, TLS)", opts.ari_tls_port), ("SIP (TCP, TLS)", opts.sip_tls_port)]
+        for kind, port in ports:
+            sock_type = socket.SOCK_STREAM if "TCP" in kind else socket.SOCK_DGRAM
             with socket.socket(socket.AF_INET, sock_type) as sock:
                 if sock_type == socket.SOCK_STREAM:
                     # Connections in TIME_WAIT do not stop Asterisk from listening.
@@ -320,8 +369,10 @@ def _ari_info_status(state: SandboxState) -> int:
     request = urllib.request.Request(
         f"{state.ari_url}/ari/asterisk/info", headers={"Authorization": f"Basic {token}"}
     )
+    context = (ssl.create_default_context(cafile=state.ari_ca_file)
+               if state.ari_url.startswith("https:") else None)
     try:
-        with urllib.request.urlopen(request, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
