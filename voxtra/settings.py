@@ -9,13 +9,16 @@ an error that names it.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -37,6 +40,7 @@ class ConfigError(VoxtraError, ValueError):
 class RouteSettings(BaseModel):
     """A route in the YAML file; ``handler`` is ``package.module:function``."""
 
+    model_config = ConfigDict(extra="forbid")
     handler: str
     did: str | None = None
     extension: str | None = None
@@ -65,7 +69,7 @@ class VoxtraSettings(BaseSettings):
     #: The Stasis application name the dialplan sends calls to.
     app_name: str = "voxtra"
     #: Seconds running handlers get to finish on shutdown before calls are hung up.
-    shutdown_grace: float = 10.0
+    shutdown_grace: float = Field(default=10.0, ge=0)
     #: A call no route matches is rejected ("reject") or hears a prompt first ("announce").
     unmatched_action: Literal["reject", "announce"] = "reject"
     #: The hangup reason for unmatched calls (ARI: normal, busy, congestion, unallocated...).
@@ -81,13 +85,31 @@ class VoxtraSettings(BaseSettings):
     #: Address given to Asterisk for our RTP (behind NAT); the bind address if unset.
     media_advertise: str | None = None
     #: Packets the jitter buffer holds back waiting for a late one (20 ms each).
-    jitter_depth: int = 3
+    jitter_depth: int = Field(default=3, ge=0, le=50)
     #: Seconds without RTP from Asterisk after which a call with media is hung up.
-    rtp_inactivity_timeout: float | None = 30.0
+    rtp_inactivity_timeout: float | None = Field(default=30.0, gt=0)
     #: Turn-taking, provider time limits, and what the agent says.
     voice: VoiceSettings = VoiceSettings()
     #: Routes added to the app at start, after those registered in code.
     routes: list[RouteSettings] = Field(default_factory=list)
+
+    @field_validator("ari_url")
+    @classmethod
+    def _ari_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/]", value):
+            raise ValueError("must start with http:// or https:// (ARI's base URL, "
+                             "e.g. http://127.0.0.1:8088)")
+        return value.rstrip("/")
+
+    @field_validator("media_bind")
+    @classmethod
+    def _media_bind(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("must be an IP address of this machine (RTP sockets bind "
+                             "to it)") from None
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -115,9 +137,28 @@ def load_settings(**overrides: Any) -> VoxtraSettings:
                     f"{variable} is not set: Voxtra needs the password of the ARI user "
                     "(ari.conf of your Asterisk); for the sandbox, run "
                     '`eval "$(voxtra sandbox env)"`')
+            elif error["type"] == "extra_forbidden":
+                problems.append(f"{name} is not a setting{_suggestion(error['loc'])}")
             else:
-                problems.append(f"{name} ({variable}): {error['msg']}")
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(f"{name} ({variable}): {message}")
         raise ConfigError("; ".join(problems)) from None
+
+
+def _suggestion(location: tuple[int | str, ...]) -> str:
+    """" (did you mean ...?)" for a misspelt setting at ``location``, or ""."""
+    model: Any = VoxtraSettings
+    for part in location[:-1]:
+        if isinstance(part, int):  # an item of a list of settings (routes)
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        model = next((kind for kind in typing.get_args(annotation) or (annotation,)
+                      if isinstance(kind, type) and issubclass(kind, BaseModel)), None)
+        if model is None:
+            return ""
+    close = difflib.get_close_matches(str(location[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class YamlFileSource(PydanticBaseSettingsSource):
@@ -152,6 +193,11 @@ class YamlFileSource(PydanticBaseSettingsSource):
             return {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping of settings")
+        unknown = [key for key in data if key not in self.settings_cls.model_fields]
+        if unknown:
+            raise ConfigError("; ".join(
+                f"config file {path}: {key} is not a setting{_suggestion((str(key),))}"
+                for key in unknown))
         expanded: dict[str, Any] = expand(data, str(path))
         return expanded
 

@@ -37,6 +37,8 @@ ProviderChoice = ProviderSettings | list[ProviderSettings]
 class VoiceSettings(BaseModel):
     """How calls talk: providers, turn-taking, time limits and what the agent says."""
 
+    model_config = ConfigDict(extra="forbid")
+
     #: Providers chosen by name (``llm: {provider: openai, model: llama3.2}``); those
     #: given to ``VoxtraApp(stt=...)`` in code take precedence.
     stt: ProviderChoice | None = None

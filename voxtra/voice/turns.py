@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TurnSettings(BaseModel):
     """How Voxtra takes turns with the caller. Durations in seconds."""
+
+    model_config = ConfigDict(extra="forbid")
 
     #: Speech probability (0..1) from which audio counts as speech.
     vad_threshold: float = Field(default=0.5, ge=0, le=1)
