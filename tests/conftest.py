@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from voxtra.ari.client import AriClient
+from voxtra.ari.resources import OPERATIONS
 from voxtra.testing.sandbox import INSTANCES
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.whisper import WhisperSTT
@@ -28,6 +32,57 @@ def piper() -> PiperTTS:
     tts = PiperTTS()
     tts.load()
     return tts
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests run only with VOXTRA_SLOW=1 (CI sets it); a local run leaves them out
+    and says so."""
+    if os.environ.get("VOXTRA_SLOW") == "1":
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
+
+
+#: The ARI requests made in this process during the run (method, path), counted.
+ARI_REQUESTS: dict[tuple[str, str], int] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ari_requests_counted() -> Iterator[None]:
+    """ARI coverage is measured by the requests the suite makes, not by declarations."""
+    request = AriClient.request
+
+    async def counted(self: AriClient, method: str, path: str, *args: Any,
+                      **kwargs: Any) -> Any:
+        ARI_REQUESTS[method, path] = ARI_REQUESTS.get((method, path), 0) + 1
+        return await request(self, method, path, *args, **kwargs)
+
+    AriClient.request = counted  # type: ignore[method-assign]
+    yield
+    AriClient.request = request  # type: ignore[method-assign]
+
+
+def ari_operations_called() -> set[tuple[str, str]]:
+    """The implemented ARI operations (method, path template) the run called."""
+    patterns = {(method, re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$")):
+                (method, path) for method, path in OPERATIONS}
+    return {operation for (method, pattern), operation in patterns.items()
+            if any(m == method and pattern.match(p) for m, p in ARI_REQUESTS)}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not ARI_REQUESTS:
+        return
+    called = ari_operations_called()
+    never = sorted(OPERATIONS - called, key=lambda op: (op[1], op[0]))
+    terminalreporter.section("ARI coverage (requests made by this run)")
+    terminalreporter.write_line(
+        f"{len(called)} of {len(OPERATIONS)} implemented operations called, "
+        f"{sum(ARI_REQUESTS.values())} requests")
+    for method, path in never:
+        terminalreporter.write_line(f"never called: {method} {path}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

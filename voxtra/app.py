@@ -135,7 +135,8 @@ class VoxtraApp:
         settings = self.settings
         self._media_config = MediaConfig(
             format=AudioFormat.parse(settings.media_format), bind=settings.media_bind,
-            advertise=settings.media_advertise, jitter_depth=settings.jitter_depth,
+            advertise=settings.media_advertise, ports=settings.media_ports,
+            jitter_depth=settings.jitter_depth,
             inactivity_timeout=settings.rtp_inactivity_timeout)
 
     @property

@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
+from voxtra.errors import VoxtraError
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
 
 log = logging.getLogger(__name__)
+
+
+class MediaPortsExhaustedError(VoxtraError, OSError):
+    """No port of the configured RTP range is free."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class MediaConfig:
     format: AudioFormat = AudioFormat.ULAW
     bind: str = "127.0.0.1"
     advertise: str | None = None
+    #: The first and last UDP port our RTP sockets may use (any free port if None).
+    ports: tuple[int, int] | None = None
     jitter_depth: int = 3
     inactivity_timeout: float | None = 30.0
 
@@ -52,15 +61,18 @@ class CallMedia:
         self.bridge_id = f"voxtra-media-{uuid.uuid4().hex}"
 
     async def open(self) -> None:
-        host, port = await self.endpoint.open(self.config.bind)
+        host, port = await self._open_endpoint()
         entered = self._own_legs.add(self.leg_id)
         try:
             leg = await self._client.channels.external_media(
                 self._app_name, f"{self.config.advertise or host}:{port}",
                 self.config.format.asterisk_name, channel_id=self.leg_id, direction="both")
             variables = leg.channelvars or {}
+            # Advertised elsewhere than bound: a NAT or relay is in between, and
+            # Asterisk's packets may come from another address than it names.
             self.endpoint.connect((str(variables["UNICASTRTP_LOCAL_ADDRESS"]),
-                                   int(variables["UNICASTRTP_LOCAL_PORT"])))
+                                   int(variables["UNICASTRTP_LOCAL_PORT"])),
+                                  learn=self.config.advertise not in (None, host))
             await self._client.bridges.create("mixing", bridge_id=self.bridge_id,
                                               name=f"media-{self._channel_id}")
             await asyncio.wait_for(entered.wait(), 10)
@@ -69,6 +81,25 @@ class CallMedia:
         except BaseException:
             await self.close()
             raise
+
+    async def _open_endpoint(self) -> tuple[str, int]:
+        """Bind the RTP socket: any free port, or one of the configured range (tried
+        from a random place in it)."""
+        if self.config.ports is None:
+            return await self.endpoint.open(self.config.bind)
+        first, last = self.config.ports
+        count = last - first + 1
+        start = random.randrange(count)
+        for offset in range(count):
+            try:
+                return await self.endpoint.open(self.config.bind,
+                                                first + (start + offset) % count)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        raise MediaPortsExhaustedError(
+            f"every UDP port of media_ports {first}-{last} on {self.config.bind} is in "
+            "use: widen the range (each call with media needs one)")
 
     async def close(self) -> None:
         """Release the RTP socket, the ExternalMedia channel and the bridge (once each)."""

@@ -83,7 +83,12 @@ class VoxtraSettings(BaseSettings):
     #: Address our RTP sockets bind to; loopback unless Asterisk runs elsewhere.
     media_bind: str = "127.0.0.1"
     #: Address given to Asterisk for our RTP (behind NAT); the bind address if unset.
+    #: When it differs, the call's RTP end learns where Asterisk's packets really come
+    #: from (the first source to send 4 in sequence), since a NAT or relay may change it.
     media_advertise: str | None = None
+    #: The UDP ports our RTP sockets use, ``first-last`` (e.g. ``40000-40999``, one per
+    #: call with media), for a NAT or firewall to forward; any free port if unset.
+    media_ports: tuple[int, int] | None = None
     #: Packets the jitter buffer holds back waiting for a late one (20 ms each).
     jitter_depth: int = Field(default=3, ge=0, le=50)
     #: Seconds without RTP from Asterisk after which a call with media is hung up.
@@ -109,6 +114,18 @@ class VoxtraSettings(BaseSettings):
         except ValueError:
             raise ValueError("must be an IP address of this machine (RTP sockets bind "
                              "to it)") from None
+        return value
+
+    @field_validator("media_ports", mode="before")
+    @classmethod
+    def _media_ports(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            first, dash, last = value.partition("-")
+            if not (dash and first.strip().isdigit() and last.strip().isdigit()):
+                raise ValueError("must be first-last, e.g. 40000-40999")
+            value = (int(first), int(last))
+        if value is not None and not 1024 <= value[0] <= value[1] <= 65535:
+            raise ValueError("must be a range of ports within 1024-65535, first <= last")
         return value
 
     @classmethod

@@ -152,6 +152,42 @@ async def test_clear_drops_queued_audio_at_once() -> None:
     assert 0 <= to_silence <= 0.021
 
 
+def _fed(endpoint: RtpEndpoint, source: tuple[str, int], sequences: list[int]) -> None:
+    for seq in sequences:
+        endpoint.datagram_received(packet(seq, bytes(160)).build(), source)
+
+
+@pytest.mark.parametrize("learn", [False, True])
+async def test_a_learning_endpoint_takes_the_first_source_that_passes_probation(
+        learn: bool) -> None:
+    endpoint = RtpEndpoint(AudioFormat.ULAW)
+    await endpoint.open()
+    announced, relay, attacker = ("127.0.0.1", 4000), ("127.0.0.1", 4002), ("10.0.0.9", 5)
+    endpoint.connect(announced, learn=learn)
+    _fed(endpoint, attacker, [1, 7, 3, 9])         # out of sequence: never passes
+    _fed(endpoint, relay, [100, 101, 102, 103])    # four in sequence: the fourth is taken
+    _fed(endpoint, attacker, [10, 11, 12, 13, 14])  # too late: the source is fixed
+    _fed(endpoint, announced, [104])
+    await endpoint.close()
+    if learn:
+        assert endpoint.remote == relay and endpoint.stats.learnt_source == relay
+        assert endpoint.stats.dropped_foreign == 4 + 3 + 5 + 1
+    else:
+        assert endpoint.remote == announced and endpoint.stats.learnt_source is None
+        assert endpoint.stats.dropped_foreign == 4 + 4 + 5
+
+
+async def test_a_learning_endpoint_keeps_the_announced_source_once_it_is_heard() -> None:
+    endpoint = RtpEndpoint(AudioFormat.ULAW)
+    await endpoint.open()
+    announced, other = ("127.0.0.1", 4000), ("127.0.0.1", 4002)
+    endpoint.connect(announced, learn=True)
+    _fed(endpoint, announced, [1])
+    _fed(endpoint, other, [50, 51, 52, 53, 54])
+    await endpoint.close()
+    assert endpoint.remote == announced and endpoint.stats.dropped_foreign == 5
+
+
 async def test_endpoint_drops_and_counts_bad_packets_and_strangers() -> None:
     endpoint = RtpEndpoint(AudioFormat.ULAW)
     local = await endpoint.open()

@@ -56,9 +56,16 @@ Address = tuple[str, int]
 BACKLOG_FRAMES = 25
 
 
+#: Consecutive packets (sequence numbers one apart) a new source must send before a
+#: learning endpoint takes it for Asterisk's (RFC 3550 A.1's MIN_SEQUENTIAL doubled).
+LEARNING_PROBATION = 4
+
+
 @dataclass
 class EndpointStats:
     dropped_foreign: int = 0
+    #: The source Asterisk's RTP was learnt from, when it was not the announced one.
+    learnt_source: Address | None = None
     dropped_malformed: int = 0
     dropped_payload_type: int = 0
     #: Received frames dropped because the process fell behind (delivered too late).
@@ -83,6 +90,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.stats = EndpointStats()
         self.remote: Address | None = None
         self.local: Address | None = None
+        self._learning = False
+        self._candidate: tuple[Address, int, int] | None = None  # source, last seq, count
         self.payload_type: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._jitter = JitterBuffer(self._conceal, jitter_depth, fmt.sample_rate)
@@ -114,10 +123,38 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._batch.add(self)
         return self.local
 
-    def connect(self, remote: Address) -> None:
-        """Accept packets from, and send to, ``remote`` only (symmetric RTP)."""
+    def connect(self, remote: Address, *, learn: bool = False) -> None:
+        """Accept packets from, and send to, ``remote`` only (symmetric RTP).
+
+        With ``learn`` (a NAT or relay between us and Asterisk may show another source),
+        until the first packet from ``remote``, a source that sends
+        :data:`LEARNING_PROBATION` packets in sequence becomes the remote instead; then
+        it is fixed, so nobody can take the stream over later."""
         self.remote = remote
+        self._learning = learn
         self._last_packet = time.monotonic()
+
+    def _learnt(self, addr: Address, data: bytes) -> bool:
+        """Whether ``addr``, not the remote, has now passed probation (it becomes the
+        remote)."""
+        try:
+            _, sequence, _, _ = RtpPacket.fields(data)
+        except RtpError:
+            return False
+        candidate = self._candidate
+        count = 1
+        if candidate is not None and candidate[0] == addr \
+                and sequence == (candidate[1] + 1) & 0xFFFF:
+            count = candidate[2] + 1
+        if count < LEARNING_PROBATION:
+            self._candidate = (addr, sequence, count)
+            return False
+        log.info("RTP from %s:%d, not %s:%d as announced: sending there (NAT or relay)",
+                 *addr, *(self.remote or ("?", 0)))
+        self.remote = self.stats.learnt_source = addr
+        self._learning = False
+        self._candidate = None
+        return True
 
     async def close(self) -> None:
         if self._batch is not None:
@@ -146,8 +183,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if self.remote is None or (addr[0], addr[1]) != self.remote:
-            self.stats.dropped_foreign += 1
-            return
+            if not (self._learning and self._learnt((str(addr[0]), int(addr[1])), data)):
+                self.stats.dropped_foreign += 1
+                return
+        elif self._learning:
+            self._learning = False
         try:
             payload_type, sequence, timestamp, payload = RtpPacket.fields(data)
         except RtpError:

@@ -9,12 +9,14 @@ answered, rejected with which status, hung up by whom.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,7 +488,7 @@ async def _run(sipp: str, scenario: Path, workdir: Path, args: list[str], timeou
     trace = workdir / "messages.log"
     command = [
         sipp, *args, "-sf", str(scenario), "-m", "1", "-l", "1",
-        "-i", local_ip, "-p", str(bound or free_port(socket.SOCK_DGRAM)),
+        "-i", local_ip, "-p", str(bound or _free_udp_ports(1)),
         "-mi", local_ip, "-mp", str(media_port),
         "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-nostdin", "-trace_msg", "-message_file", str(trace), "-trace_err",
@@ -536,19 +538,39 @@ def parse_trace(text: str) -> list[SipMessage]:
     return messages
 
 
-def _free_rtp_pair() -> int:
-    """An even UDP port whose odd neighbour (RTCP) is free as well."""
+#: UDP ports handed to SIPp runs, and when: not handed out again for a while, since a
+#: port is only taken when SIPp starts, and calls placed together would share it.
+_HANDED_OUT: dict[int, float] = {}
+_HANDED_OUT_FOR = 120.0
+
+
+def _free_udp_ports(count: int) -> int:
+    """The first of ``count`` free UDP ports in a row (aligned to ``count``), none handed
+    out to another SIPp run lately."""
+    now = time.monotonic()
+    for port, since in list(_HANDED_OUT.items()):
+        if now - since > _HANDED_OUT_FOR:
+            del _HANDED_OUT[port]
     for _ in range(50):
-        port = free_port(socket.SOCK_DGRAM) & ~1
+        first = free_port(socket.SOCK_DGRAM) // count * count
+        ports = range(first, first + count)
+        if any(port in _HANDED_OUT for port in ports):
+            continue
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
+            with contextlib.ExitStack() as held:
+                for port in ports:
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind(("127.0.0.1", port))
         except OSError:
             continue
-    raise SippError("no free pair of UDP ports for SIPp's media")
+        _HANDED_OUT.update(dict.fromkeys(ports, now))
+        return first
+    raise SippError(f"no {count} free UDP ports in a row for SIPp")
+
+
+def _free_rtp_pair() -> int:
+    """SIPp's media port: it binds audio RTP and RTCP there, video RTP and RTCP next."""
+    return _free_udp_ports(4)
 
 
 async def _wait_bound(port: int, task: asyncio.Task[SippResult]) -> None:
