@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import runpy
@@ -61,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         if field.name == "ari_password":
             continue
         if isinstance(field.default, bool):
-            conf.add_argument(flag, dest=field.name, action="store_true")
+            conf.add_argument(flag, dest=field.name, action="store_true",
+                              help=CONF_HELP.get(field.name))
         else:
             conf.add_argument(flag, dest=field.name, type=type(field.default),
-                              default=field.default)
+                              default=field.default, help=CONF_HELP.get(field.name))
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -141,14 +143,49 @@ async def _check() -> int:
     return 1 if failures else 0
 
 
+#: Help of the render-conf flags that need more than their name.
+CONF_HELP = {
+    "open_binds": "allow ARI or SIP on every address, plain-HTTP ARI beyond loopback, "
+                  "or SIP peers from a network wider than /16 (only behind a firewall or VPN)",
+    "sip_tls_cert": "PEM certificate of the SIP TLS transport (as Asterisk sees the path); "
+                    "with --sip-tls-key it turns SIP over TLS on",
+    "sip_tls_key": "PEM private key of --sip-tls-cert",
+    "sip_tls_ca": "PEM CAs that vouch for the TLS peers Asterisk calls",
+    "sip_tls_bind": "address of the SIP TLS transport (default: --sip-bind)",
+    "sip_tls_peer": "address or network of a peer that calls over TLS with SDES-SRTP "
+                    "(endpoint tls-peer)",
+    "ari_tls_cert": "PEM certificate for ARI over HTTPS/WSS; with --ari-tls-key it turns "
+                    "HTTPS on",
+    "ari_tls_key": "PEM private key of --ari-tls-cert",
+    "ari_tls_bind": "address of ARI's HTTPS listener (default: --ari-bind); plain HTTP "
+                    "stays on --ari-bind",
+}
+
+
 def _render_conf(args: argparse.Namespace) -> int:
     password = os.environ.get("VOXTRA_ARI_PASSWORD", "")
     values = {f.name: getattr(args, f.name) for f in fields(AsteriskConf)
               if f.name != "ari_password"}
-    written = render(AsteriskConf(ari_password=password, **values), args.out)
+    conf = AsteriskConf(ari_password=password, **values)
+    written = render(conf, args.out)
     print(f"rendered {len(written)} files into {args.out}; ari.conf holds the ARI password "
           "and is readable by its owner only: give it to the user Asterisk runs as "
           f"(chown asterisk: {args.out}/ari.conf)")
+    tls = conf.values()
+    if conf.ari_tls:
+        print(f"ARI over HTTPS/WSS on {tls['ARI_TLS_ADDRESS']} (plain HTTP stays on "
+              f"{conf.ari_bind}:{conf.ari_port})")
+    if conf.sip_tls:
+        print(f"SIP over TLS on {tls['SIP_TLS_ADDRESS']}; endpoints built on "
+              "voxtra-endpoint-tls use SDES-SRTP")
+    if conf.sip_tls or conf.ari_tls:
+        print("the private keys must be readable by the user Asterisk runs as, and by "
+              "nobody else (chmod 600)")
+    if not ipaddress.ip_address(conf.ari_bind).is_loopback:
+        print(f"WARNING: ARI over plain HTTP on {conf.ari_bind}:{conf.ari_port} (allowed "
+              "by --open-binds): the ARI password and call control cross the network in "
+              "cleartext; serve other hosts over TLS (--ari-tls-cert, --ari-tls-key)",
+              file=sys.stderr)
     return 0
 
 
