@@ -81,8 +81,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
         f"{len(called)} of {len(OPERATIONS)} implemented operations called, "
         f"{sum(ARI_REQUESTS.values())} requests")
-    for method, path in never:
-        terminalreporter.write_line(f"never called: {method} {path}")
+    if never:
+        terminalreporter.write_line("never called: " + ", ".join(f"{m} {p}" for m, p in never))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

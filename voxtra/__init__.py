@@ -2,11 +2,11 @@
 
 from voxtra.app import VoxtraApp
 from voxtra.dialing import Outcome, TransferFailed
-from voxtra.errors import CallEndedError, VoxtraError
+from voxtra.errors import CallEndedError, PlaybackError, VoxtraError
 from voxtra.session import CallSession, CallState, Direction
 from voxtra.settings import VoxtraSettings
 
 __version__ = "0.1.0"
 
 __all__ = ["CallEndedError", "CallSession", "CallState", "Direction", "Outcome",
-           "TransferFailed", "VoxtraApp", "VoxtraError", "VoxtraSettings"]
+           "PlaybackError", "TransferFailed", "VoxtraApp", "VoxtraError", "VoxtraSettings"]

@@ -16,6 +16,10 @@ class DialplanError(VoxtraError):
     (continuing there would hang the call up)."""
 
 
+class PlaybackError(VoxtraError):
+    """Asterisk could not play a prompt (no such sound or recording, a failed URL)."""
+
+
 class ProviderError(VoxtraError):
     """A speech or language provider failed.
 

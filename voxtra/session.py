@@ -43,7 +43,7 @@ from voxtra.ari.models import (
 )
 from voxtra.call_media import CallMedia, MediaConfig
 from voxtra.dialing import DialedLeg, Outcome
-from voxtra.errors import CallEndedError, DialplanError
+from voxtra.errors import CallEndedError, DialplanError, PlaybackError
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
@@ -170,10 +170,13 @@ class CallSession:
         self._ended_at: float | None = None
         self._ended = asyncio.Event()
         self._hangup_callbacks: list[HangupCallback] = []
-        self._playbacks: dict[str, asyncio.Future[None]] = {}
+        #: Each playback's outcome: True when it played, False when Asterisk failed it.
+        self._playbacks: dict[str, asyncio.Future[bool]] = {}
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         self._playout_until = 0.0
         self._hangup_requested = False
+        #: Asterisk said the channel is being hung up (``ChannelHangupRequest``).
+        self._far_end_hung_up = False
         self._transfers: list[Transfer] = []
         self._supervisions: list[Supervision] = []
         self._sip_headers: dict[str, str | None] = {}
@@ -237,14 +240,15 @@ class CallSession:
         ``media`` is an ARI media URI (``sound:hello-world``, ``recording:NAME``,
         ``tone:ring``, an http(s) URL); a bare name means ``sound:NAME``.
         Cancelling the call (e.g. ``asyncio.wait_for``) stops the playback; tones
-        play until stopped.
+        play until stopped. Raises :class:`PlaybackError` when Asterisk cannot play it
+        (no such sound, an unreachable URL).
         """
         if media.startswith(("http://", "https://")):
             media = f"sound:{_padded_url(media)}"  # ARI plays URLs through its media cache
         elif ":" not in media:
             media = f"sound:{media}"
         playback_id = f"voxtra-pb-{uuid.uuid4().hex}"
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         # Registered before the request: PlaybackFinished can beat the HTTP reply.
         self._playbacks[playback_id] = done
         try:
@@ -252,7 +256,12 @@ class CallSession:
             # stop it (a playback blocks every other request on the channel until done).
             await self._client.channels.set_variable(self.id, PLAYBACK_VARIABLE, playback_id)
             await self._client.channels.play(self.id, media, playback_id=playback_id)
-            return await self._until_ended(done)
+            if not await self._until_ended(done) or done.cancelled():
+                return False
+            if not done.result():
+                raise PlaybackError(f"Asterisk could not play {media} on call {self.id} "
+                                    "(no such sound or recording, or the URL failed)")
+            return True
         except asyncio.CancelledError:
             # Cancelling the wait (a timeout, barge-in) stops what the caller hears.
             with contextlib.suppress(AriError):  # ... if Asterisk is there to hear it
@@ -297,7 +306,7 @@ class CallSession:
         return digits
 
     async def menu(self, prompt: str, options: Iterable[str], *, tries: int = 3,
-                   timeout: float = 5.0, invalid: str | None = "sound:option-is-invalid",
+                   timeout: float = 5.0, invalid: str | None = "sound:pm-invalid-option",
                    ) -> str | None:
         """Ask for one of ``options`` (single keys), in the manner of Adhearsion's ``menu``.
 
@@ -894,12 +903,17 @@ class CallSession:
                 self._digits.put_nowait(event.digit)
         elif isinstance(event, PlaybackFinished):
             future = self._playbacks.get(event.playback.id)
-            if future is not None and not future.done():
+            if future is None or future.done():
+                pass
+            elif self._far_end_hung_up:  # the playback "failed" as the caller hung up
+                future.cancel()
+            else:
                 self._drain_after(PLAYOUT_DRAIN)
-                future.set_result(None)
+                future.set_result(event.playback.state != "failed")
         elif isinstance(event, RecordingFinished | RecordingFailed):
             self._recorder.on_event(event)
         elif isinstance(event, ChannelHangupRequest):
+            self._far_end_hung_up = True
             if event.cause:  # a far-end hangup's cause arrives here (16 for a BYE) ...
                 self.hangup_cause = event.cause
         elif isinstance(event, ChannelDestroyed):

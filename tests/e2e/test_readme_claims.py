@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from voxtra import CallSession, Outcome, VoxtraApp
+from voxtra import CallSession, Outcome, PlaybackError, VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import NotFoundError
 from voxtra.handlers import announce
@@ -222,13 +222,14 @@ async def test_play_file_returns_when_the_caller_hangs_up_mid_prompt(
     RTP packet the caller received, long before the prompt's end; Asterisk has no
     channel left (ARI)."""
     returned: list[float] = []
+    outcome: list[bool] = []
     app = VoxtraApp(voxtra_settings)
     async with PromptServer({"long": wav_bytes(tone(600, 30.0))}) as server:
 
         @app.route(did="4421")
         async def long_prompt(call: CallSession) -> None:
             await call.answer()
-            await call.play_file(server.of("long"))
+            outcome.append(await call.play_file(server.of("long")))
             returned.append(time.time())
 
         async with app:
@@ -240,10 +241,34 @@ async def test_play_file_returns_when_the_caller_hangs_up_mid_prompt(
     heard = tone_packets(result.captured, 600)
     assert len(heard) * 0.02 >= 0.5, len(heard)
     last_packet = max(c.time for c in result.captured if c.received)
-    assert len(returned) == 1
+    assert len(returned) == 1 and outcome == [False]  # False: the call ended
     when = returned[0]
     assert when - last_packet < 5.0, when - last_packet  # not after the 30 s prompt
     assert channels == []
+
+
+async def test_play_file_of_a_sound_that_is_not_there_is_an_error(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller) -> None:
+    """A prompt Asterisk cannot play raises PlaybackError rather than passing for
+    played. Protocol fact relied on: Asterisk ends such a playback with
+    ``PlaybackFinished`` in state ``failed``; the call stays up."""
+    raised: list[BaseException] = []
+    app = VoxtraApp(voxtra_settings)
+
+    @app.route(did="4422")
+    async def missing(call: CallSession) -> None:
+        await call.answer()
+        try:
+            await call.play_file("sound:no-such-prompt-anywhere")
+        except PlaybackError as exc:
+            raised.append(exc)
+        await call.play_file("sound:beep")  # the call goes on
+        await call.hangup()
+
+    async with app:
+        result = await sip_caller.call(CallerScript("4422", wait_for_bye=10))
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert len(raised) == 1 and "no-such-prompt-anywhere" in str(raised[0])
 
 
 # menu ---------------------------------------------------------------------------------
