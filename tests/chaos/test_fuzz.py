@@ -22,6 +22,7 @@ from voxtra.media.audio import AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import ulaw_encode
 from voxtra.media.rtp import RtpPacket
+from voxtra.testing.ari_proxy import AriProxy
 from voxtra.testing.audio import dominant_frequency, tone
 from voxtra.testing.sipp import CallerScript, SipCaller
 
@@ -166,3 +167,62 @@ async def test_ari_event_fuzz_is_dropped_and_counted_and_the_next_call_is_served
     assert events + malformed == FUZZ_EVENTS
     assert malformed > FUZZ_EVENTS / 3
     assert result.succeeded and len(answered) == 1
+
+
+def bad_frame(rng: random.Random) -> str | bytes:
+    """A websocket frame an ARI client must survive: binary noise, or a bad event."""
+    if rng.randrange(4) == 0:
+        return rng.randbytes(rng.randrange(1, 300))
+    return bad_event(rng)
+
+
+async def test_ari_websocket_fuzz_on_a_live_connection(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
+        figures: dict[str, str]) -> None:
+    """Garbage frames slipped into the app's real event websocket (through a proxy in
+    front of the sandbox's ARI) while calls come in: every frame is dropped or ignored,
+    every call is served; a frame over the client's size limit costs one reconnect.
+
+    Protocol facts relied on: ARI sends events as JSON text frames; aiohttp's client
+    refuses frames over 4 MiB (an ERROR message), which ends the connection."""
+    rng = random.Random(6455)
+    answered: list[str] = []
+    async with AriProxy(voxtra_settings.ari_url) as proxy:
+        app = VoxtraApp(voxtra_settings.model_copy(update={"ari_url": proxy.url}))
+
+        @app.route()
+        async def hello(call: CallSession) -> None:
+            await call.answer()
+            answered.append(call.id)
+            await call.play_file("sound:beep")
+
+        async with app:
+            stream = app.stream
+            assert stream is not None
+            before = (stream.stats.events, stream.stats.malformed, stream.stats.connects)
+            calls = asyncio.gather(*(sip_caller.call(CallerScript("100")) for _ in range(3)))
+            sent = 0
+            while not calls.done():  # garbage interleaved with the calls' real events
+                await proxy.inject(bad_frame(rng))
+                sent += 1
+                if sent % 20 == 0:
+                    await asyncio.sleep(0.005)
+            results = await calls
+            fuzz_connects = stream.stats.connects
+            await proxy.inject("x" * (5 << 20))
+            async with asyncio.timeout(10):
+                while stream.stats.connects == fuzz_connects or not stream.connected.is_set():
+                    await asyncio.sleep(0.05)
+            after = await sip_caller.call(CallerScript("100"))
+            events = stream.stats.events - before[0]
+            malformed = stream.stats.malformed - before[1]
+    figures["ari websocket fuzz"] = (
+        f"{sent} bad frames on the live event websocket during 3 calls: "
+        f"{malformed} dropped, the rest parsed and ignored; {len(answered)} of 4 calls "
+        f"answered; reconnects: {fuzz_connects - before[2]} during the fuzz, "
+        f"{stream.stats.connects - fuzz_connects} after the oversized frame")
+    assert all(r.succeeded for r in results) and after.succeeded
+    assert len(answered) == 4
+    assert fuzz_connects == before[2]  # no garbage frame cost the connection
+    assert stream.stats.connects == fuzz_connects + 1
+    assert malformed >= sent / 4 and events > 0

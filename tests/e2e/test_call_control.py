@@ -18,7 +18,14 @@ import pytest
 from voxtra.app import VoxtraApp
 from voxtra.session import CallSession, CallState, Direction, Outcome
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import dominant_frequency, rms, tone, write_ulaw_wav
+from voxtra.testing.audio import (
+    audible_spans,
+    dominant_frequency,
+    rms,
+    tone,
+    tone_packets,
+    write_ulaw_wav,
+)
 from voxtra.testing.sandbox import AsteriskSandbox
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
@@ -168,6 +175,34 @@ async def test_gather_finish_key_timeout_and_menu(voxtra_settings: VoxtraSetting
     assert got["finish"] == "12"
     assert got["timeout"] == "4" and 1.0 <= float(got["waited"]) < 3.0  # type: ignore[arg-type]
     assert got["menu"] == "2"
+
+
+async def test_the_first_key_stops_gathers_prompt(voxtra_settings: VoxtraSettings,
+                                                 sip_caller: SipCaller) -> None:
+    """The caller hears the prompt (a tone that never ends by itself) until their first
+    key, and not after. Protocol facts relied on: the caller's RTP capture has a time
+    for every packet; SIPp sends the RFC 4733 digits after its pauses."""
+    got: dict[str, object] = {}
+    app = VoxtraApp(voxtra_settings)
+
+    @app.route(did="813")
+    async def prompt_then_digits(call: CallSession) -> None:
+        await call.answer()
+        began = asyncio.get_running_loop().time()
+        got["digits"] = await call.gather(3, timeout=4.0, prompt="tone:440")
+        got["gathered_for"] = asyncio.get_running_loop().time() - began
+        await call.hangup()
+
+    async with app:
+        result = await sip_caller.call(CallerScript("813", dtmf="1", dtmf_delay=1.5,
+                                                    capture_audio=True, wait_for_bye=15))
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert got["digits"] == "1"
+    assert float(got["gathered_for"]) > 5.0  # type: ignore[arg-type]  # key + 4 s timeout
+    heard = audible_spans(tone_packets(result.captured, 440), received=True)
+    assert heard, "the prompt was not heard"
+    # Heard from the answer to the key (~1.5 s); not after it, though the call went on.
+    assert 0.8 < heard[-1][1] - heard[0][0] < 3.0, heard
 
 
 async def test_send_dtmf_reaches_the_caller(voxtra_settings: VoxtraSettings,

@@ -76,7 +76,7 @@ def _make_ca(directory: Path, name: str) -> tuple[Path, Path]:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A test CA and a server certificate for both loopback addresses (RFC 5280 IP SANs)."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        pytest.fail("openssl is not installed (scripts/setup.sh installs it)")
     directory = tmp_path_factory.mktemp("pki")
     ca, ca_key = _make_ca(directory, "voxtra-test-ca")
     other_ca, _ = _make_ca(directory, "other-ca")
@@ -252,7 +252,7 @@ class Dumpcap:
     async def __aenter__(self) -> Dumpcap:
         dumpcap = shutil.which("dumpcap")
         if dumpcap is None:
-            pytest.skip("dumpcap is not installed (apt-get install tshark)")
+            pytest.fail("dumpcap is not installed (scripts/setup.sh installs tshark)")
         self._process = await asyncio.create_subprocess_exec(
             dumpcap, "-i", "lo", "-f", self.filter, "-P", "-w", str(self.path),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,

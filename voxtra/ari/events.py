@@ -31,6 +31,9 @@ from voxtra.retry import Backoff
 
 log = logging.getLogger(__name__)
 
+#: Dropped messages logged one by one before only every thousandth is.
+MALFORMED_LOGGED = 5
+
 
 def parse_event(data: dict[str, Any]) -> Message:
     """The typed model for one websocket message; an unknown type becomes an :class:`Event`.
@@ -144,8 +147,7 @@ class EventStream:
                 elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                     break
                 else:
-                    self.stats.malformed += 1
-                    log.warning("ignored ARI websocket message of type %s", message.type)
+                    self._dropped(f"ARI websocket message of type {message.type.name}")
         raise ConnectionError("websocket closed")
 
     async def _reconcile(self) -> None:
@@ -163,6 +165,14 @@ class EventStream:
         if self.on_reconcile is not None:
             self.on_reconcile(result)
 
+    def _dropped(self, what: str) -> None:
+        """Count a message that is not an event; say so for the first few and then every
+        thousandth (a flood of garbage must not flood the log too)."""
+        self.stats.malformed += 1
+        count = self.stats.malformed
+        if count <= MALFORMED_LOGGED or count % 1000 == 0:
+            log.warning("dropped %s (%d dropped so far)", what, count)
+
     def _receive(self, text: str) -> None:
         try:
             data = json.loads(text)
@@ -170,8 +180,7 @@ class EventStream:
                 raise ValueError("not a JSON object")
             event = parse_event(data)
         except (ValueError, ValidationError) as exc:
-            self.stats.malformed += 1
-            log.warning("dropped malformed ARI event (%s): %.200s", exc, text)
+            self._dropped(f"malformed ARI event ({str(exc)[:200]}): {text[:200]}")
             return
         self.stats.events += 1
         if event.type == "ApplicationReplaced":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,17 @@ def audible_spans(captured: list[CapturedPacket], received: bool, *, level: floa
         else:
             spans.append((time, time + 0.02))
     return [(start, end) for start, end in spans if end - start >= shortest]
+
+
+def tone_packets(captured: Iterable[CapturedPacket], frequency: float,
+                 tolerance: float = 60.0) -> list[CapturedPacket]:
+    """The audible μ-law packets the caller received whose strongest frequency is
+    ``frequency`` (a 20 ms frame resolves 50 Hz)."""
+    found = []
+    for c in captured:
+        if not c.received or c.packet.payload_type != 0:
+            continue
+        pcm = ulaw_decode(c.packet.payload)
+        if rms(pcm) > 300 and abs(dominant_frequency(pcm) - frequency) <= tolerance:
+            found.append(c)
+    return found
