@@ -29,7 +29,7 @@ from voxtra.ari.errors import (
 )
 from voxtra.ari.models import Channel
 from voxtra.media.rtp import RtpPacket
-from voxtra.testing.audio import tone, write_ulaw_wav
+from voxtra.testing.audio import tone, tone_packets, write_ulaw_wav
 from voxtra.testing.events import EventLog
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
@@ -296,3 +296,45 @@ async def test_create_dial_originate_and_user_events(ari: AriClient, events: Eve
         await ari.channels.originate("PJSIP/loopback/sip:x@127.0.0.1:1")
     assert (await answering.result()).succeeded
     assert (await busy.result()).succeeded
+
+
+async def test_server_named_resources_progress_and_redirect_reach_the_caller(
+        ari: AriClient, events: EventLog, sip_caller: SipCaller) -> None:
+    """The operations that let Asterisk name what they make (play, snoop, bridges
+    without ids), early media (183) and redirect (302), each seen where it lands: SIP
+    responses in SIPp's trace, tones in the caller's RTP, resources in ``GET`` lists."""
+    caller = asyncio.create_task(sip_caller.call(CallerScript("502", capture_audio=True,
+                                                              wait_for_bye=20)))
+    cid = (await incoming(events, "502")).id
+    await ari.channels.progress(cid)
+    await ari.channels.answer(cid)
+    playback = await ari.channels.play(cid, "tone:440")  # Asterisk names the playback
+    await events.wait_for("PlaybackStarted", lambda e: e.playback.id == playback.id)
+    await asyncio.sleep(1.0)
+    assert await ari.playbacks.stop(playback.id)
+    snoop = await ari.channels.snoop(cid, events.stream.app_name, spy="in")
+    assert snoop.id in {c.id for c in await ari.channels.list()}
+    await ari.channels.hangup(snoop.id)
+    bridge = await ari.bridges.create("mixing")  # and names the bridge
+    assert (await ari.bridges.get(bridge.id)).id == bridge.id
+    await ari.bridges.set_variables(bridge.id, {"ROOM": "7", "FLOOR": "2"})
+    assert await ari.bridges.get_variables(bridge.id, ["ROOM", "FLOOR"]) == {
+        "ROOM": "7", "FLOOR": "2"}
+    await ari.bridges.add_channel(bridge.id, [cid])
+    bridged = await ari.bridges.play(bridge.id, "tone:1000")
+    await events.wait_for("PlaybackStarted", lambda e: e.playback.id == bridged.id)
+    await asyncio.sleep(1.0)
+    await ari.bridges.destroy(bridge.id)
+    await ari.channels.hangup(cid)
+    result = await caller
+    assert result.received("SIP/2.0 183"), [m.start_line for m in result.messages]
+    assert len(tone_packets(result.captured, 440)) > 25  # the channel's playback
+    assert len(tone_packets(result.captured, 1000)) > 25  # the bridge's
+
+    redirected = asyncio.create_task(sip_caller.call(CallerScript("503"), timeout=10))
+    rid = (await incoming(events, "503")).id
+    await ari.channels.redirect(rid, "PJSIP/sip:elsewhere@127.0.0.1:5999")
+    moved = await redirected
+    assert moved.received("SIP/2.0 302"), [m.start_line for m in moved.messages]
+    contact = moved.received("SIP/2.0 302")[0].headers.get("contact", "")
+    assert "elsewhere@127.0.0.1:5999" in contact, contact

@@ -229,7 +229,8 @@ class Channels(_Resource):
 
     @operation(("POST", "/channels/{channelId}/redirect"))
     async def redirect(self, channel_id: str, endpoint: str) -> None:
-        """Blind-transfer the channel to ``endpoint`` (a SIP 302/REFER where it can)."""
+        """Blind-transfer the channel to ``endpoint`` (a SIP 302 before the answer, a REFER
+        after): the channel's technology and the target, ``PJSIP/sip:user@host``."""
         await self._call("POST", f"/channels/{channel_id}/redirect", _params(endpoint=endpoint))
 
     @operation(("POST", "/channels/{channelId}/answer"))
