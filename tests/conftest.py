@@ -86,7 +86,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a sandbox Asterisk started by this test session is still alive."""
+    """Fail the run if a sandbox Asterisk started by this test session is still alive,
+    or if the whole suite (CI: VOXTRA_SLOW=1, no arguments) left an implemented ARI
+    operation uncalled."""
+    whole_run = (os.environ.get("VOXTRA_SLOW") == "1"
+                 and not session.config.invocation_params.args)
+    never = OPERATIONS - ari_operations_called()
+    if whole_run and never:
+        print(f"\nARI operations no test called: {sorted(never)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     marker = f"{INSTANCES}/pytest-{os.getpid()}/".encode()
     leftovers = []
     for proc in Path("/proc").iterdir():
