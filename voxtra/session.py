@@ -647,8 +647,9 @@ class CallSession:
         end of the call) the file is fetched from Asterisk and handed to ``sink``
         (the app's ``recording_sink``, else a :class:`LocalFileSink` in ``recordings/``)
         exactly once. If the app's process dies meanwhile, the process that adopts the
-        call delivers it, to its app's ``recording_sink``. Raises :class:`RecordingError` naming the fix when Asterisk cannot
-        record (a stock install has no ``spool/recording`` directory).
+        call delivers it, to its app's ``recording_sink``. Raises :class:`RecordingError`
+        naming the fix when Asterisk cannot record (a stock install has no
+        ``spool/recording`` directory).
         """
         return await self._recorder.start(name, fmt, sink, max_duration, beep)
 
