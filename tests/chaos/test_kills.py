@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.retry import Backoff
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
-from voxtra.testing.sipp import CallerScript, SipCaller, free_port
+from voxtra.testing.sipp import CallerScript, SipCaller, SippResult, free_port
 
 ROUNDS = 10  # alternately SIGKILL and `core restart now`
 CALLS = 2
@@ -40,7 +40,24 @@ def own_sandbox() -> Iterator[AsteriskSandbox]:
     try:
         yield sandbox
     finally:
-        sandbox.stop()
+        sandbox.stop(keep_files=bool(os.environ.get("VOXTRA_SANDBOX_KEEP")))
+
+
+async def unanswered(number: int, callers: list[asyncio.Task[SippResult]],
+                     sandbox: AsteriskSandbox, app: VoxtraApp) -> str:
+    """What is known when a round's calls went unanswered: what SIPp saw, what Asterisk
+    holds and logged, what the app's event stream did."""
+    done, _ = await asyncio.wait(callers, timeout=15)  # SIPp gives up after 30 s itself
+    seen = [[m.start_line for m in c.result().messages] + [c.result().stderr[-300:]]
+            for c in done if not c.cancelled() and c.exception() is None]
+    channels = await asyncio.to_thread(sandbox.cli, "core show channels concise")
+    try:
+        log = "\n".join(sandbox.log_file.read_text(errors="replace").splitlines()[-30:])
+    except OSError as exc:
+        log = f"(no log: {exc})"
+    return (f"round {number}: calls not answered in 30 s; SIPp saw {seen}; stream "
+            f"{app.stream.stats if app.stream else None}; channels:\n{channels}\n"
+            f"Asterisk log:\n{log}")
 
 
 async def test_asterisk_killed_under_live_calls_again_and_again(
@@ -73,9 +90,13 @@ async def test_asterisk_killed_under_live_calls_again_and_again(
             callers = [asyncio.create_task(sip_caller.call(
                 CallerScript(f"70{number}{index}", wait_for_bye=30), timeout=30))
                 for index in range(CALLS)]
-            async with asyncio.timeout(30):
-                while len(answered) < before + CALLS:
-                    await asyncio.sleep(0.05)
+            try:
+                async with asyncio.timeout(30):
+                    while len(answered) < before + CALLS:
+                        await asyncio.sleep(0.05)
+            except TimeoutError:
+                raise AssertionError(await unanswered(number, callers, own_sandbox, app)) \
+                    from None
             state = asterisk_sandbox.current
             assert state is not None
             connects = stream.stats.connects

@@ -139,12 +139,12 @@ async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_facto
 async def test_speech_over_a_reply_is_judged_at_its_pause_not_mid_word(
         harness_factory: Any) -> None:
     def words(seconds: float) -> str:  # a short "uh-huh" cut in half is easily misheard
-        return "I hope" if seconds < 0.55 else "Uh-huh."
+        return "I hope" if seconds < 0.45 else "Uh-huh."
 
     h = harness_factory(stt=FakeSTT([words]))
     speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 30) + "."))
     await asyncio.sleep(0.5)
-    await h.audio.speak(0.6)
+    await h.audio.speak(0.5)  # shorter than max_backchannel_speech: its words decide
     await h.audio.silence(0.6)
     result = await asyncio.wait_for(speaking, 5)
     assert not result.interrupted and not h.of("interrupted")

@@ -399,25 +399,20 @@ class VoicePipeline:
 
     async def _consider_barge_in(self, stream: STTStream, turn: _Turn, speech: Speech) -> None:
         """Interrupt ``speech`` once the caller has spoken ``min_interruption_speech``,
-        unless all they said are backchannel words. Words are judged at each pause, or
-        once the speech runs past ``max_backchannel_speech``; a turn that ends unjudged
-        is decided on its final transcript (:meth:`_finish`)."""
+        unless all they said are backchannel words. Words are judged at each pause;
+        more than ``max_backchannel_speech`` of speech interrupts without them; a turn
+        that ends unjudged is decided on its final transcript (:meth:`_finish`)."""
         settings = self.settings.turn
         detector = self._detector
         judged_pause: float | None = None
-        judged_long = False
         while self._speech is speech and turn.ended_at is None:
-            spoken = detector.speech_seconds
-            if spoken >= settings.min_interruption_speech:
-                if not settings.backchannel_words:
+            if detector.speech_seconds >= settings.min_interruption_speech:
+                if (not settings.backchannel_words
+                        or detector.speech_seconds >= settings.max_backchannel_speech):
                     self._barge_in(turn, speech)
                     return
-                paused = detector.state is TurnState.PAUSED
-                due = ((paused and detector.paused_at != judged_pause)
-                       or (spoken >= settings.max_backchannel_speech and not judged_long))
-                if due:
-                    judged_pause = detector.paused_at if paused else judged_pause
-                    judged_long = judged_long or spoken >= settings.max_backchannel_speech
+                if detector.state is TurnState.PAUSED and detector.paused_at != judged_pause:
+                    judged_pause = detector.paused_at
                     if await self._meaningful(stream) and turn.ended_at is None:
                         self._barge_in(turn, speech)
                         return

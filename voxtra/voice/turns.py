@@ -41,9 +41,10 @@ class TurnSettings(BaseModel):
     interruptions: bool = True
     #: Caller speech needed before it interrupts Voxtra.
     min_interruption_speech: float = Field(default=0.3, ge=0)
-    #: While Voxtra speaks, caller speech is judged (backchannel or not) when the caller
-    #: pauses, since a recogniser easily mishears a word cut in half; speech running on
-    #: longer than this without a pause is judged at once.
+    #: While Voxtra speaks, caller speech is judged by its words (backchannel or not)
+    #: when the caller pauses, since a recogniser easily mishears a word cut in half;
+    #: once an utterance holds more speech than this it interrupts at once, words
+    #: unheard: a backchannel is short.
     max_backchannel_speech: float = Field(default=0.6, ge=0)
     #: While Voxtra speaks, the recogniser's confidence an utterance needs to interrupt or
     #: to count as a turn (below it, it is taken for noise or a mumble and ignored).
