@@ -12,13 +12,10 @@ caller's dialog.
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from voxtra import (
@@ -35,7 +32,7 @@ from voxtra.capabilities import missing_requirements
 from voxtra.errors import DialplanError
 from voxtra.recording.recorder import RecordingError
 from voxtra.testing.audio import dominant_frequency, tone, tones, write_ulaw_wav
-from voxtra.testing.local_server import LocalServer
+from voxtra.testing.prompts import PromptServer, wav_bytes
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
@@ -162,44 +159,22 @@ async def test_recording_without_a_recording_directory_names_the_fix(
     assert "install -d -o asterisk" in str(errors[0])
 
 
-class PromptServer(LocalServer):
-    """Serves one WAV prompt (16-bit PCM, 8 kHz: Asterisk's wav format) and counts fetches."""
-
-    def __init__(self, audio: bytes) -> None:
-        super().__init__()
-        self.audio = audio
-        self.fetches = 0
-
-    def routes(self, app: web.Application) -> None:
-        app.router.add_get("/prompts/welcome.wav", self.prompt)
-
-    async def prompt(self, request: web.Request) -> web.Response:
-        self.fetches += 1
-        return web.Response(body=self.audio, content_type="audio/wav")
-
-
 async def test_play_file_of_an_http_url_is_heard(plain_asterisk: SandboxState) -> None:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(tone(600, 1.5).astype("<i2").tobytes())
     app = VoxtraApp(settings(plain_asterisk))
     played: list[bool] = []
-    async with PromptServer(buffer.getvalue()) as server:
+    async with PromptServer({"welcome": wav_bytes(tone(600, 1.5))}) as server:
 
         @app.route()
         async def prompt(call: CallSession) -> None:
             await call.answer()
-            played.append(await call.play_file(f"{server.url}/prompts/welcome.wav"))
+            played.append(await call.play_file(server.of("welcome")))
 
         async with app:
             result = await caller(plain_asterisk).call(
                 CallerScript("204", capture_audio=True))
             await wait_idle(app)
     assert result.succeeded and result.hung_up_by_remote, result.stderr
-    assert played == [True] and server.fetches >= 1
+    assert played == [True] and server.fetches["welcome"] >= 1
     heard = result.heard()
     start = int(np.argmax(np.abs(heard) > 1000))
     prompt = heard[start:start + 8000]  # the first second of the prompt

@@ -15,26 +15,22 @@ lists them.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import socket
 import sys
 import textwrap
 import time
 import uuid
-import wave
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from aiohttp import web
 
 from voxtra import CallSession, Outcome, PlaybackError, VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import NotFoundError
 from voxtra.handlers import announce
-from voxtra.media.g711 import Pcm
 from voxtra.settings import VoxtraSettings
 from voxtra.testing import rootfs
 from voxtra.testing.apps import AppProcess
@@ -45,7 +41,7 @@ from voxtra.testing.audio import (
     tone_packets,
     write_ulaw_wav,
 )
-from voxtra.testing.local_server import LocalServer
+from voxtra.testing.prompts import PromptServer, wav_bytes
 from voxtra.testing.rtp_capture import CapturedPacket
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CallerScript, SipCaller, free_port
@@ -54,39 +50,6 @@ REPO = Path(__file__).parents[2]
 
 
 # Helpers --------------------------------------------------------------------------
-
-
-def wav_bytes(pcm: Pcm, rate: int = 8000) -> bytes:
-    """A 16-bit mono WAV file, as Asterisk's media cache fetches over HTTP."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.astype("<i2").tobytes())
-    return buffer.getvalue()
-
-
-class PromptServer(LocalServer):
-    """Serves WAV prompts at ``{url}/{name}.wav``; counts the fetches."""
-
-    def __init__(self, prompts: dict[str, bytes]) -> None:
-        super().__init__()
-        self.prompts = prompts
-        self.fetches: dict[str, int] = {}
-
-    def routes(self, app: web.Application) -> None:
-        app.router.add_get("/{name}.wav", self.prompt)
-
-    async def prompt(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if name not in self.prompts:
-            raise web.HTTPNotFound()
-        self.fetches[name] = self.fetches.get(name, 0) + 1
-        return web.Response(body=self.prompts[name], content_type="audio/wav")
-
-    def of(self, name: str) -> str:
-        return f"{self.url}/{name}.wav"
 
 
 def tone_spans(captured: Iterable[CapturedPacket], frequency: float,
