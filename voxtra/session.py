@@ -176,7 +176,7 @@ class CallSession:
         self._playout_until = 0.0
         self._hangup_requested = False
         #: Asterisk said the channel is being hung up (``ChannelHangupRequest``).
-        self._far_end_hung_up = False
+        self._hanging_up = False
         self._transfers: list[Transfer] = []
         self._supervisions: list[Supervision] = []
         self._sip_headers: dict[str, str | None] = {}
@@ -905,17 +905,16 @@ class CallSession:
                 self._digits.put_nowait(event.digit)
         elif isinstance(event, PlaybackFinished):
             future = self._playbacks.get(event.playback.id)
-            if future is None or future.done():
-                pass
-            elif self._far_end_hung_up:  # the playback "failed" as the caller hung up
-                future.cancel()
-            else:
-                self._drain_after(PLAYOUT_DRAIN)
-                future.set_result(event.playback.state != "failed")
+            if future is not None and not future.done():
+                if self._hanging_up:  # the playback "failed" as the channel went
+                    future.cancel()
+                else:
+                    self._drain_after(PLAYOUT_DRAIN)
+                    future.set_result(event.playback.state != "failed")
         elif isinstance(event, RecordingFinished | RecordingFailed):
             self._recorder.on_event(event)
         elif isinstance(event, ChannelHangupRequest):
-            self._far_end_hung_up = True
+            self._hanging_up = True
             if event.cause:  # a far-end hangup's cause arrives here (16 for a BYE) ...
                 self.hangup_cause = event.cause
         elif isinstance(event, ChannelDestroyed):

@@ -90,7 +90,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.stats = EndpointStats()
         self.remote: Address | None = None
         self.local: Address | None = None
-        self._learning = False
+        #: Where packets are accepted from: the remote, or None while it is being learnt.
+        self._source: Address | None = None
         self._candidate: tuple[Address, int, int] | None = None  # source, last seq, count
         self.payload_type: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -131,12 +132,17 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         :data:`LEARNING_PROBATION` packets in sequence becomes the remote instead; then
         it is fixed, so nobody can take the stream over later."""
         self.remote = remote
-        self._learning = learn
+        self._source = None if learn else remote
         self._last_packet = time.monotonic()
 
-    def _learnt(self, addr: Address, data: bytes) -> bool:
-        """Whether ``addr``, not the remote, has now passed probation (it becomes the
-        remote)."""
+    def _admitted(self, addr: Address, data: bytes) -> bool:
+        """While learning: whether a packet from ``addr`` fixes the source (the announced
+        remote at once, another one once it has passed probation)."""
+        if self.remote is None or self._source is not None:
+            return False
+        if addr == self.remote:
+            self._source = addr
+            return True
         try:
             _, sequence, _, _ = RtpPacket.fields(data)
         except RtpError:
@@ -151,8 +157,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             return False
         log.info("RTP from %s:%d, not %s:%d as announced: sending there (NAT or relay)",
                  *addr, *(self.remote or ("?", 0)))
-        self.remote = self.stats.learnt_source = addr
-        self._learning = False
+        self.remote = self._source = self.stats.learnt_source = addr
         self._candidate = None
         return True
 
@@ -182,12 +187,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     # Receive -------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if self.remote is None or (addr[0], addr[1]) != self.remote:
-            if not (self._learning and self._learnt((str(addr[0]), int(addr[1])), data)):
-                self.stats.dropped_foreign += 1
-                return
-        elif self._learning:
-            self._learning = False
+        if (addr[0], addr[1]) != self._source and \
+                not self._admitted((str(addr[0]), int(addr[1])), data):
+            self.stats.dropped_foreign += 1
+            return
         try:
             payload_type, sequence, timestamp, payload = RtpPacket.fields(data)
         except RtpError:
