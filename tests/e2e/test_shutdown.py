@@ -131,7 +131,7 @@ async def test_sigint_refuses_new_calls_gives_grace_and_destroys_bridges(
         await app.wait_for(b"finishing done")  # 2 s after the signal, within the grace
         late = await sip_caller.call(CallerScript("964", expect_status=503))
         results = await asyncio.gather(parked, joined, finishing)
-        status = await app.stop()
+        status = await app.exited()  # SIGINT alone ends it
     finally:
         if app.process.returncode is None:
             await app.kill()

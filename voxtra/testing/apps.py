@@ -57,6 +57,11 @@ class AppProcess:
         """SIGTERM, and wait for the exit; the exit status."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
+        return await self.exited(timeout)
+
+    async def exited(self, timeout: float = 15.0) -> int:
+        """Wait for the process to end by itself (reading the rest of its output); the
+        exit status."""
         assert self.process.stdout is not None
         rest = await asyncio.wait_for(self.process.stdout.read(), timeout)
         self.lines.extend(rest.splitlines(keepends=True))
