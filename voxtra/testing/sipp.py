@@ -181,7 +181,7 @@ class SipCallee:
                  sipp: str = "sipp") -> None:
         self.script = script
         self.host = host
-        self.port = port or free_port(socket.SOCK_DGRAM)
+        self.port = port or _free_udp_ports(1)
         self.sipp = _find_sipp(sipp)
         self._task: asyncio.Task[SippResult] | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="voxtra-sipp-")
@@ -490,6 +490,9 @@ async def _run(sipp: str, scenario: Path, workdir: Path, args: list[str], timeou
         sipp, *args, "-sf", str(scenario), "-m", "1", "-l", "1",
         "-i", local_ip, "-p", str(bound or _free_udp_ports(1)),
         "-mi", local_ip, "-mp", str(media_port),
+        # SIPp's control socket defaults to UDP 8888 and walks up from there while taken,
+        # into ports handed to other runs: give it one of its own.
+        "-ci", "127.0.0.1", "-cp", str(_free_udp_ports(1)),
         "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-nostdin", "-trace_msg", "-message_file", str(trace), "-trace_err",
         "-error_file", str(workdir / "errors.log"),
