@@ -10,10 +10,11 @@
    loop and on uvloop: ``bare`` is the simplest asyncio UDP echo (no parsing, codec
    or pacing: the socket layer's ceiling), ``engine`` is Voxtra's media path
    (RtpEndpoint → jitter buffer → decode → subscriber → push → encode → pacer on
-   the media clock). The largest N with loss < 0.05 % and p99 return-interval
-   error ≤ 25 ms is found by doubling then bisection. For each: CPU per call, p99
-   interval error between a call's returning packets, echo round-trip latency,
-   and the engine/bare ratio.
+   the media clock), and ``threaded`` the same with sockets and clock on the media
+   thread, as an app runs it (``media_thread``). The largest N with loss < 0.05 %
+   and p99 return-interval error ≤ 25 ms is found by doubling then bisection. For
+   each: CPU per call, p99 interval error between a call's returning packets, echo
+   round-trip latency, and the engine/bare ratio.
 2. Added latency: bare and engine at the same call count, latency p50/p99 apart.
 3. Overload: the engine at 1.5 times its capacity for ``--overload-seconds``: loss,
    frames dropped as late, and the echo latency second by second (flat, or growing).
@@ -43,6 +44,7 @@ from voxtra.media.clock import MediaClock
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.pacer import Pacer
+from voxtra.media.thread import MediaThread
 from voxtra.runner import loop_factory, tune_gc
 
 FRAME = 0.020
@@ -70,9 +72,13 @@ class BareEcho(asyncio.DatagramProtocol):
         self.transport.sendto(data, addr)
 
 
-async def serve(kind: str, calls: int) -> None:
+async def current_clock() -> MediaClock:
+    return MediaClock.current()
+
+
+async def serve(kind: str, calls: int, factory: Any) -> None:
     """Echo ``calls`` streams; talk to the bench over stdin/stdout, one line each way.
-    Both kinds run as a Voxtra app does (:func:`voxtra.runner.tune_gc`)."""
+    Every kind runs as a Voxtra app does (:func:`voxtra.runner.tune_gc`)."""
     os.sched_setaffinity(0, {SERVER_CORE})
     tune_gc()
     loop = asyncio.get_running_loop()
@@ -82,8 +88,10 @@ async def serve(kind: str, calls: int) -> None:
 
     endpoints: list[RtpEndpoint] = []
     transports = []
-    if kind == "engine":
-        endpoints = [RtpEndpoint(AudioFormat.ULAW, jitter_depth=3) for _ in range(calls)]
+    thread = MediaThread(factory) if kind == "threaded" else None
+    if kind != "bare":
+        endpoints = [RtpEndpoint(AudioFormat.ULAW, jitter_depth=3, thread=thread)
+                     for _ in range(calls)]
         ports = [(await e.open())[1] for e in endpoints]
     else:
         for _ in range(calls):
@@ -108,6 +116,13 @@ async def serve(kind: str, calls: int) -> None:
     began = resource.getrusage(resource.RUSAGE_SELF)
     await read_line()  # stop
     ended = resource.getrusage(resource.RUSAGE_SELF)
+    clock = await thread.run(current_clock()) if thread else MediaClock.current()
+    for task in tasks:
+        task.cancel()
+    for endpoint in endpoints:  # stopped before their figures are read
+        await endpoint.close()
+    if thread is not None:
+        thread.stop()
     figures: dict[str, Any] = {
         "cpu_seconds": (ended.ru_utime + ended.ru_stime) - (began.ru_utime + began.ru_stime),
         "max_rss_mib": ended.ru_maxrss / 1024}
@@ -115,16 +130,11 @@ async def serve(kind: str, calls: int) -> None:
         # Interval between consecutive frames the pacer sent, against the nominal 20 ms.
         errors = np.abs(np.concatenate([np.diff(e.pacer.stats.times) - FRAME
                                         for e in endpoints])) * 1000
-        clock = MediaClock.current()
         figures.update(
             pacer_interval_error_p99_ms=float(np.percentile(errors, 99)) if len(errors) else -1,
             late_frames_dropped=sum(e.pacer.stats.late for e in endpoints),
             received_dropped_late=sum(e.stats.dropped_late for e in endpoints),
             clock_stalls=clock.stats.stalls, clock_load=round(clock.load, 3))
-    for task in tasks:
-        task.cancel()
-    for endpoint in endpoints:
-        await endpoint.close()
     for transport in transports:
         transport.close()
     print(json.dumps(figures), flush=True)
@@ -282,9 +292,9 @@ async def pacing_after_stall() -> dict[str, float]:
 def main(args: argparse.Namespace) -> None:
     raise_file_limit()
     if args.serve:
-        with asyncio.Runner(loop_factory=loop_factory() if args.loops == "uvloop"
-                            else None) as runner:
-            runner.run(serve(args.serve, args.calls))
+        factory = loop_factory() if args.loops == "uvloop" else None
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve(args.serve, args.calls, factory))
         return
     os.sched_setaffinity(0, {SERVER_CORE})
     print("g711:", json.dumps(codec_per_frame()), flush=True)
@@ -297,13 +307,13 @@ def main(args: argparse.Namespace) -> None:
         for kind in kinds:
             found = capacity[kind, loop] = search(generator, kind, loop, args.seconds)
             print("capacity:", json.dumps(found), flush=True)
-        if {"bare", "engine"} <= set(kinds):
-            bare, engine = capacity["bare", loop], capacity["engine", loop]
+        for kind in [k for k in ("engine", "threaded") if k in kinds and "bare" in kinds]:
+            bare, engine = capacity["bare", loop], capacity[kind, loop]
             calls = engine["zero_loss_calls"]
             if calls and bare["zero_loss_calls"]:
                 same = probe(generator, "bare", loop, calls, args.seconds)
                 at = engine["at_capacity"]
-                print("engine_vs_bare:", json.dumps({
+                print(f"{kind}_vs_bare:", json.dumps({
                     "loop": loop, "ratio": round(calls / bare["zero_loss_calls"], 2),
                     "calls": calls,
                     "added_latency_p50_ms": round(at["latency_p50_ms"]
@@ -325,8 +335,9 @@ if __name__ == "__main__":
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--overload-seconds", type=float, default=30.0)
-    parser.add_argument("--kinds", default="bare,engine")
+    parser.add_argument("--kinds", default="bare,engine,threaded")
     parser.add_argument("--loops", default="asyncio,uvloop")
-    parser.add_argument("--serve", choices=["bare", "engine"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["bare", "engine", "threaded"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
     main(parser.parse_args())

@@ -4,8 +4,10 @@ Data flow: websocket reader → :meth:`VoxtraApp._dispatch` (sync, never awaits
 application code) → the call's own ordered queue → its :class:`CallSession`.
 Each handler runs in its own task, so a handler that awaits something slow, or fails,
 never delays another call. One that *blocks* (``time.sleep``, a synchronous client,
-heavy CPU work) stops the event loop every call shares: the watchdog
-(:mod:`voxtra.watchdog`) logs where; run such code with ``asyncio.to_thread``.
+heavy CPU work) stops the event loop every call shares, so every call's events wait
+(audio already queued keeps playing: media runs on its own thread,
+:mod:`voxtra.media.thread`). The watchdog (:mod:`voxtra.watchdog`) logs where; run such
+code with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from voxtra.errors import CallEndedError, VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioFormat
+from voxtra.media.thread import MediaThread
 from voxtra.recording.recorder import RECORDING_LEG_PREFIX, RECORDINGS_VARIABLE
 from voxtra.recording.sinks import RecordingSink
 from voxtra.retry import Backoff
@@ -137,7 +140,8 @@ class VoxtraApp:
             format=AudioFormat.parse(settings.media_format), bind=settings.media_bind,
             advertise=settings.media_advertise, ports=settings.media_ports,
             jitter_depth=settings.jitter_depth,
-            inactivity_timeout=settings.rtp_inactivity_timeout)
+            inactivity_timeout=settings.rtp_inactivity_timeout,
+            thread=MediaThread(runner.loop_factory()) if settings.media_thread else None)
 
     @property
     def app_name(self) -> str:
@@ -233,6 +237,8 @@ class VoxtraApp:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._stream_task
         self.watchdog.stop()
+        if self._media_config.thread is not None:
+            self._media_config.thread.stop()
         await self.client.close()
 
     async def __aenter__(self) -> VoxtraApp:

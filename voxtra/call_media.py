@@ -25,6 +25,7 @@ from voxtra.errors import VoxtraError
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
+from voxtra.media.thread import MediaThread
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class MediaConfig:
     ports: tuple[int, int] | None = None
     jitter_depth: int = 3
     inactivity_timeout: float | None = 30.0
+    #: Where RTP sockets and the media clock run; on the app's loop if None.
+    thread: MediaThread | None = None
 
 
 class CallMedia:
@@ -56,7 +59,7 @@ class CallMedia:
         self.config = config
         self.endpoint = RtpEndpoint(config.format, jitter_depth=config.jitter_depth,
                                     inactivity_timeout=config.inactivity_timeout,
-                                    on_inactive=on_inactive)
+                                    on_inactive=on_inactive, thread=config.thread)
         self.leg_id = f"voxtra-em-{uuid.uuid4().hex}"
         self.bridge_id = f"voxtra-media-{uuid.uuid4().hex}"
 

@@ -91,6 +91,9 @@ class VoxtraSettings(BaseSettings):
     media_ports: tuple[int, int] | None = None
     #: Packets the jitter buffer holds back waiting for a late one (20 ms each).
     jitter_depth: int = Field(default=3, ge=0, le=50)
+    #: Run RTP sockets and the media clock on a thread of their own, so a handler that
+    #: blocks the event loop does not stop every call's audio (see voxtra.media.thread).
+    media_thread: bool = True
     #: Seconds without RTP from Asterisk after which a call with media is hung up.
     rtp_inactivity_timeout: float | None = Field(default=30.0, gt=0)
     #: Turn-taking, provider time limits, and what the agent says.

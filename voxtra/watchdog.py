@@ -1,7 +1,8 @@
 """Says when something blocks the event loop, and where.
 
 Every call of a process shares one event loop: a handler that blocks it (``time.sleep``,
-a synchronous HTTP client, heavy CPU work) delays every other call's events and audio.
+a synchronous HTTP client, heavy CPU work) delays every other call's events (and its
+audio too, unless media runs on its own thread: :mod:`voxtra.media.thread`).
 A heartbeat callback on the loop marks the time every ``interval``; a thread watches it,
 and when the heartbeat is late by more than ``threshold`` it logs the code the loop is
 running at that moment (from the loop thread's stack), once per blockage, and how long

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from voxtra.media.resample import resample
 from voxtra.media.rtp import RtpPacket
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import best_correlation, write_ulaw_wav
+from voxtra.testing.audio import best_correlation, tone, tone_packets, write_ulaw_wav
 from voxtra.testing.relay import UdpRelay
 from voxtra.testing.sipp import CallerScript, SipCaller
 
@@ -192,6 +193,46 @@ async def test_play_audio_waits_for_playout_and_barge_in_stops_it(
     assert best_correlation(ulaw_decode(ulaw_encode(chirp())), heard[:24000], 1.9) > 0.8
     assert len(heard) / 8000 <= SECONDS + 1.0 + 0.5
 
+
+async def test_a_blocking_handler_does_not_stop_another_calls_audio(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller) -> None:
+    """Issue 13, defect 7: a handler that blocks the event loop (``time.sleep``) for
+    1.5 s while another call's queued audio plays. The RTP sockets and the media clock
+    run on their own thread (``media_thread``), so that audio reaches its caller at an
+    even 20 ms: checked in the caller's capture. With ``media_thread=False`` the
+    caller hears a 1.5 s hole."""
+    app = VoxtraApp(voxtra_settings)
+    playing = asyncio.Event()
+
+    @app.route(extension="710")
+    async def speak(call: CallSession) -> None:
+        await call.answer()
+        played = await call.send_audio(tone(440, 4.0))
+        playing.set()
+        await played
+        await call.wait_ended()
+
+    @app.route(extension="711")
+    async def block(call: CallSession) -> None:
+        await call.answer()
+        await playing.wait()
+        await asyncio.sleep(0.5)
+        time.sleep(1.5)  # noqa: ASYNC251 - the blocking handler under test
+
+    async def blocked_call() -> None:
+        await playing.wait()
+        await sip_caller.call(CallerScript("711", hangup_after=3.0))
+
+    async with app:
+        result, _ = await asyncio.gather(
+            sip_caller.call(CallerScript("710", capture_audio=True, hangup_after=5.5)),
+            blocked_call())
+    assert result.succeeded, result.stderr
+    assert app.watchdog.stats.blocked == 1  # the loop really was blocked meanwhile
+    times = [c.time for c in tone_packets(result.captured, 440)]
+    assert len(times) >= 195  # 4 s of tone, 50 frames a second
+    gaps = np.diff(times)
+    assert gaps.max() < 0.1, f"a {gaps.max():.2f} s hole in the caller's audio"
 
 
 async def test_two_audio_stream_consumers_each_get_every_chunk(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 
@@ -16,6 +17,7 @@ from voxtra.media.jitter import JitterBuffer
 from voxtra.media.pacer import Pacer
 from voxtra.media.resample import Resampler, resample
 from voxtra.media.rtp import RtpPacket
+from voxtra.media.thread import MediaThread
 
 
 def packet(seq: int, payload: bytes = b"x", ts: int | None = None) -> RtpPacket:
@@ -289,3 +291,64 @@ async def test_one_clock_drives_every_pacer_of_the_loop() -> None:
     for pacer in pacers:
         await pacer.stop()
     assert clock.members == before and 0 <= clock.load < 0.5
+
+
+@pytest.mark.expected_errors
+async def test_a_phase_that_raises_does_not_stop_the_clock(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = MediaClock.current()
+    failures = clock.stats.failures
+    sent: list[bytes] = []
+
+    def send_or_fail(payload: bytes, marker: bool) -> None:
+        if payload == b"bad":
+            raise BufferError("an array exporting its buffer")
+        sent.append(payload)
+
+    broken, healthy = Pacer(send_or_fail), Pacer(lambda payload, marker: None)
+    broken.start()
+    healthy.start()
+    broken.enqueue([b"ok", b"bad", b"ok", b"ok"])
+    playout = healthy.enqueue([b"f"] * 10)
+    await asyncio.wait_for(playout.done, 2)  # the other pacer was not held up
+    assert clock.stats.failures == failures + 1 and "media phase failed" in caplog.text
+    assert sent == [b"ok", b"ok", b"ok"]  # the queue stayed whole around the failure
+    for pacer in (broken, healthy):
+        await pacer.stop()
+
+
+async def test_an_endpoint_on_the_media_thread_keeps_time_while_the_loop_blocks() -> None:
+    """RTP sockets and the clock on :class:`MediaThread`: queued audio leaves every 20 ms
+    while the app's loop is blocked; received audio and playout reach the app's loop."""
+    thread = MediaThread()
+    endpoint = RtpEndpoint(AudioFormat.ULAW, thread=thread)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(2)
+    arrivals: list[float] = []
+
+    def listen() -> None:
+        with contextlib.suppress(OSError):
+            while len(arrivals) < 50:
+                peer.recv(2048)
+                arrivals.append(time.monotonic())
+
+    try:
+        local = await endpoint.open()
+        endpoint.connect(peer.getsockname())
+        listener = asyncio.get_running_loop().run_in_executor(None, listen)
+        playout = endpoint.push(np.zeros(8000, np.int16))  # one second
+        await asyncio.sleep(0.2)
+        time.sleep(0.5)  # noqa: ASYNC251 - the blocked event loop under test
+        await asyncio.wait_for(playout.done, 2)
+        await asyncio.wait_for(listener, 2)
+        assert len(arrivals) == 50 and max(np.diff(arrivals)) < 0.06
+        chunks = endpoint.subscribe()
+        for seq in range(10):
+            peer.sendto(packet(seq, b"\xff" * 160).build(), local)
+        got = [await asyncio.wait_for(anext(chunks), 2) for _ in range(5)]
+        assert [c.timestamp for c in got] == [i * 0.02 for i in range(5)]
+    finally:
+        await endpoint.close()
+        thread.stop()
+        peer.close()

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from voxtra.media.audio import FRAME_MS
+
+log = logging.getLogger(__name__)
 
 FRAME = FRAME_MS / 1000
 #: Smoothing of :attr:`MediaClock.load` (share of the latest tick in the average).
@@ -40,6 +43,8 @@ class ClockStats:
     #: The latest tick's lateness and the worst seen, in seconds.
     lateness: float = 0.0
     worst_lateness: float = 0.0
+    #: Phases that raised (logged; the clock ticks on for every other call).
+    failures: int = 0
 
 
 class MediaClock:
@@ -99,10 +104,12 @@ class MediaClock:
                 stats.stalls += 1
                 deadline = now
             stats.ticks += 1
-            for send in list(self._senders.values()):
-                send(now)
-            for receive in list(self._receivers.values()):
-                receive(now)
+            for phase in (*self._senders.values(), *self._receivers.values()):
+                try:
+                    phase(now)
+                except Exception:
+                    stats.failures += 1
+                    log.exception("a media phase failed (%s)", phase)
             _collect_between_ticks()
             if now > wall:
                 busy = (time.process_time() - cpu) / (now - wall)

@@ -44,6 +44,7 @@ from voxtra.media.jitter import JitterBuffer, JitterStats
 from voxtra.media.pacer import Pacer, Payload, Playout
 from voxtra.media.resample import Resampler
 from voxtra.media.rtp import RtpError, RtpPacket
+from voxtra.media.thread import MediaThread, call_in
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def __init__(self, fmt: AudioFormat, *, jitter_depth: int = 3,
                  inactivity_timeout: float | None = None,
                  on_inactive: Callable[[], None] | None = None,
-                 max_queued_chunks: int = 500) -> None:
+                 max_queued_chunks: int = 500,
+                 thread: MediaThread | None = None) -> None:
         self.format = fmt
         #: What arrives (decided by the first packet's payload type) and what we send.
         self.receive_format = fmt
@@ -109,10 +111,21 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._inactivity_timeout = inactivity_timeout
         self._on_inactive = on_inactive
         self._resamplers: dict[int, Resampler] = {}
+        #: Where the socket and the clock run (None: on the loop that opens the endpoint).
+        self._thread = thread
+        #: The loop that opened the endpoint: its subscribers and callbacks run there.
+        self._owner: asyncio.AbstractEventLoop | None = None
 
     # Lifecycle -----------------------------------------------------------------
 
     async def open(self, host: str = "127.0.0.1", port: int = 0) -> Address:
+        """Bind the UDP socket (on the media thread, if the endpoint has one)."""
+        self._owner = asyncio.get_running_loop()
+        if self._thread is None:
+            return await self._open(host, port)
+        return await self._thread.run(self._open(host, port))
+
+    async def _open(self, host: str, port: int) -> Address:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self,
                                                            local_addr=(host, port))
@@ -162,6 +175,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         return True
 
     async def close(self) -> None:
+        if self._thread is None or self._transport is None:
+            await self._close()
+        else:
+            await self._thread.run(self._close())
+        self._received.close()  # ends every subscriber's iteration
+
+    async def _close(self) -> None:
         if self._batch is not None:
             self._batch.remove(self)
             self._batch = None
@@ -169,7 +189,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-        self._received.close()  # ends every subscriber's iteration
 
     @property
     def jitter_stats(self) -> JitterStats:
@@ -221,14 +240,20 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             log.warning("no RTP from %s for %.0f s: the call is dead", self.remote,
                         self._inactivity_timeout)
             self._inactivity_timeout = None
-            if self._on_inactive is not None:
-                self._on_inactive()
+            if self._on_inactive is not None and self._owner is not None:
+                call_in(self._owner, self._on_inactive)
         return False
 
-    def _deliver(self, pcm: Pcm) -> None:
+    def _deliver(self, pcm: Pcm, outbox: list[tuple[RtpEndpoint, AudioChunk]]) -> None:
+        """Hand a chunk to the subscribers, or to ``outbox`` when they are on another
+        loop than the clock's (one hand-over per tick for all of that loop's calls)."""
         rate = self.receive_format.sample_rate
-        self._received.publish(AudioChunk(pcm, rate, self._position / rate))
+        chunk = AudioChunk(pcm, rate, self._position / rate)
         self._position += len(pcm)
+        if self._thread is None:
+            self._received.publish(chunk)
+        else:
+            outbox.append((self, chunk))
 
     def _conceal(self, last: bytes | None, index: int) -> bytes:
         fmt = self.receive_format
@@ -376,20 +401,35 @@ class _Batch:
         for endpoint in list(self.endpoints):
             if endpoint._due(now):
                 groups.setdefault(endpoint.receive_format, []).append(endpoint)
+        outbox: list[tuple[RtpEndpoint, AudioChunk]] = []
         for fmt, endpoints in groups.items():
             if fmt.bytes_per_sample == 1:
                 pcm = fmt.decode(b"".join([p for e in endpoints for p in e._released]))
                 offset = 0
                 for endpoint in endpoints:
                     for payload in endpoint._released:
-                        endpoint._deliver(pcm[offset:offset + len(payload)].copy())
+                        endpoint._deliver(pcm[offset:offset + len(payload)].copy(), outbox)
                         offset += len(payload)
                     endpoint._released.clear()
             else:
                 for endpoint in endpoints:
                     for payload in endpoint._released:
-                        endpoint._deliver(fmt.decode(payload))
+                        endpoint._deliver(fmt.decode(payload), outbox)
                     endpoint._released.clear()
+        if outbox:
+            owners: dict[asyncio.AbstractEventLoop, list[tuple[RtpEndpoint, AudioChunk]]] = {}
+            for item in outbox:
+                owner = item[0]._owner
+                if owner is not None:
+                    owners.setdefault(owner, []).append(item)
+            for owner, items in owners.items():
+                call_in(owner, _publish, items)
+
+
+def _publish(items: list[tuple[RtpEndpoint, AudioChunk]]) -> None:
+    """On the subscribers' loop: hand each call its chunks of a tick."""
+    for endpoint, chunk in items:
+        endpoint._received.publish(chunk)
 
 
 _BATCHES: weakref.WeakKeyDictionary[MediaClock, _Batch] = weakref.WeakKeyDictionary()

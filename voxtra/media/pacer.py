@@ -16,6 +16,7 @@ at once (barge-in) and reports when the far end stops hearing audio.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from array import array
 from collections import deque
@@ -25,6 +26,7 @@ from typing import Generic, TypeVar
 
 from voxtra.media.clock import FRAME, MediaClock
 from voxtra.media.g711 import Pcm
+from voxtra.media.thread import call_in, settle
 
 #: A queued frame: encoded bytes, or PCM its sender encodes when it goes out.
 Payload = bytes | Pcm
@@ -85,8 +87,8 @@ class Playout:
         self.sent += 1
         if self.started_at is None:
             self.started_at = now
-            if self._started is not None and not self._started.done():
-                self._started.set_result(None)
+            if self._started is not None:
+                settle(self._started)
         self._settle()
 
     def _frame_late(self) -> None:
@@ -96,15 +98,15 @@ class Playout:
     def _settle(self) -> None:
         if self.sent + self.late == self.frames and self._ended is None:
             self._ended = "done"
-            if self._done is not None and not self._done.done():
-                self._done.set_result(None)
+            if self._done is not None:
+                settle(self._done)
 
     def _cancel(self) -> None:
         if self._ended is None:
             self._ended = "cancelled"
         for future in (self._started, self._done):
-            if future is not None and not future.done():
-                future.cancel()
+            if future is not None:
+                settle(future, cancel=True)
 
 
 @dataclass
@@ -121,7 +123,11 @@ class PacerStats:
 
 class Pacer(Generic[P]):
     """Sends queued frames through ``send(payload, marker)`` at 50 frames per second,
-    on the running loop's media clock from :meth:`start` to :meth:`stop`."""
+    on the running loop's media clock from :meth:`start` to :meth:`stop`.
+
+    Audio may be queued, cleared and waited for from another thread than the clock's
+    (:mod:`voxtra.media.thread`): the queue is guarded by a lock, and a talkspurt's
+    first frame is sent on the clock's loop."""
 
     def __init__(self, send: Callable[[P, bool], None], record_errors: bool = False,
                  max_lag: float = MAX_LAG) -> None:
@@ -132,6 +138,8 @@ class Pacer(Generic[P]):
         self._dues: deque[float] = deque()
         self._owners: deque[Playout] = deque()
         self._clock: MediaClock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
         self._talkspurt = True
         self._last_sent = -1.0
         self.max_lag = max_lag
@@ -143,17 +151,19 @@ class Pacer(Generic[P]):
         :meth:`tick` in its own send phase (to handle many pacers' frames together)."""
         if self._clock is None:
             self._clock = MediaClock.current()
+            self._loop = asyncio.get_running_loop()
             if own_phase:
                 self._clock.add(self, send=self.tick)
 
     async def stop(self) -> None:
         if self._clock is not None:
             self._clock.remove(self)
-            self._clock = None
+            self._clock = self._loop = None
         self.clear()
 
     def _now(self) -> float:
-        return self._clock.now() if self._clock is not None else time.monotonic()
+        clock = self._clock  # stop() may clear it meanwhile, on the clock's thread
+        return clock.now() if clock is not None else time.monotonic()
 
     def enqueue(self, frames: Sequence[P], protected: bool = False) -> Playout:
         """Queue frames as one :class:`Playout`.
@@ -163,19 +173,27 @@ class Pacer(Generic[P]):
         playout = Playout(len(frames), protected)
         if not frames:
             return playout
-        now = self._now()
-        dues = self._dues
-        idle = not dues
-        due = now if idle else max(now, dues[-1] + FRAME)
-        self._payloads.extend(frames)
-        for _ in frames:
-            dues.append(due)
-            self._owners.append(playout)
-            due += FRAME
-        if idle and self._clock is not None and now - self._last_sent >= 1.5 * FRAME:
-            self._talkspurt = True
-            self._send_next(now)  # a new talkspurt starts now, not at the next tick
+        with self._lock:
+            now = self._now()
+            dues = self._dues
+            idle = not dues
+            due = now if idle else max(now, dues[-1] + FRAME)
+            self._payloads.extend(frames)
+            for _ in frames:
+                dues.append(due)
+                self._owners.append(playout)
+                due += FRAME
+            starts = idle and now - self._last_sent >= 1.5 * FRAME
+            if starts:
+                self._talkspurt = True
+        if starts and self._loop is not None:
+            # A new talkspurt starts now, not at the next tick.
+            call_in(self._loop, self._start_talkspurt)
         return playout
+
+    def _start_talkspurt(self) -> None:
+        if self._clock is not None:
+            self.tick(self._now())
 
     @property
     def queued(self) -> float:
@@ -184,20 +202,24 @@ class Pacer(Generic[P]):
 
     async def wait_for_playout(self) -> None:
         """Return once everything queued now has been sent (or dropped)."""
-        if self._owners:
-            await asyncio.wait([self._owners[-1].done])
+        with self._lock:
+            last = self._owners[-1] if self._owners else None
+        if last is not None:
+            await asyncio.wait([last.done])
 
     def cancel(self, playout: Playout) -> None:
         """Drop the queued frames of one playout (e.g. a playback that was cancelled)."""
-        self._drop(lambda owner: owner is playout)
+        with self._lock:
+            self._drop(lambda owner: owner is playout)
 
     def clear(self) -> float:
         """Drop every queued frame that is not protected, now; return seconds until the
         far end hears silence (at most the one frame already on its way), or until the
         protected audio still queued has played."""
-        self._drop(lambda owner: not owner.protected)
-        tail = max(0.0, self._last_sent + FRAME - self._now()) if self.stats.sent else 0.0
-        return tail + len(self._dues) * FRAME
+        with self._lock:
+            self._drop(lambda owner: not owner.protected)
+            tail = max(0.0, self._last_sent + FRAME - self._now()) if self.stats.sent else 0.0
+            return tail + len(self._dues) * FRAME
 
     def _drop(self, condition: Callable[[Playout], bool]) -> None:
         """Drop the queued frames whose playout meets ``condition``."""
@@ -219,8 +241,9 @@ class Pacer(Generic[P]):
     def tick(self, now: float) -> None:
         """The clock's send phase: the next frame, unless one left less than half a
         frame ago (the first of a talkspurt, sent between ticks)."""
-        if self._dues and now - self._last_sent >= FRAME / 2:
-            self._send_next(now)
+        with self._lock:
+            if self._dues and now - self._last_sent >= FRAME / 2:
+                self._send_next(now)
 
     def _send_next(self, now: float) -> None:
         dues, payloads, owners = self._dues, self._payloads, self._owners
@@ -232,15 +255,14 @@ class Pacer(Generic[P]):
             stats.late += 1
         if not dues:
             return
-        due = dues.popleft()
-        self._send(payloads.popleft(), self._talkspurt)
-        self._talkspurt = False
+        # The three queues lose their head together, whatever the send raises.
+        due, payload, owner = dues.popleft(), payloads.popleft(), owners.popleft()
+        self._send(payload, self._talkspurt)
+        self._talkspurt = not dues
         self._last_sent = now
         stats.sent += 1
         if self.record_errors:
             stats.errors.append(now - due)
             stats.times.append(now)
-        owners.popleft()._frame_sent(now)
-        if not dues:
-            self._talkspurt = True
+        owner._frame_sent(now)
 
