@@ -12,6 +12,10 @@ the subscribers, so a consumer is woken once per tick, not once per packet. If m
 audio is waiting than ``jitter_depth`` and a few frames (the process fell behind),
 the oldest is dropped and counted instead of being delivered late.
 
+With a :class:`~voxtra.media.thread.MediaThread` the socket, the jitter buffer and the
+clock live on the media thread's loop, and each tick's received chunks are handed to
+the loop that opened the endpoint (where its subscribers are) in one callback.
+
 The endpoints of a loop are ticked together (:class:`_Batch`): G.711 is a table lookup
 per byte, so every call's received frames of a tick are decoded in one array operation,
 and every call's outgoing frame in one encode, instead of one numpy call per frame.
