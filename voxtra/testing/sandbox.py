@@ -388,10 +388,15 @@ def _is_asterisk(pid: int) -> bool:
 
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
         if not _is_asterisk(pid):
+            # Exiting (its command line is gone first): if it is our child, reap it
+            # now, or its pid stays taken by a zombie.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
             return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.1)
-    return not _is_asterisk(pid)
