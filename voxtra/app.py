@@ -123,6 +123,8 @@ class VoxtraApp:
         self.router = Router()
         self._configured_routes = [_route_from_settings(r) for r in self.settings.routes]
         self.calls: dict[str, _Call] = {}
+        #: New calls refused because ``max_calls`` were up.
+        self.refused_calls = 0
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._stream: EventStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
@@ -369,7 +371,24 @@ class VoxtraApp:
         if call is not None:
             call.queue.put_nowait(event)
         elif isinstance(event, StasisStart):
-            self._new_call(event)
+            if self._full():
+                self._reject(channel_id, "congestion")
+            else:
+                self._new_call(event)
+
+    def _full(self) -> bool:
+        """Whether a new call would pass ``max_calls``; if so it is refused with
+        congestion (Q.850 cause 34, which Asterisk answers as SIP 503), which a SIP load
+        balancer retries on another server."""
+        limit = self.settings.max_calls
+        if limit is None or len(self.calls) < limit:
+            return False
+        self.refused_calls += 1
+        if self.refused_calls % 100 == 1:
+            log.warning("new call refused: %d calls up, max_calls is %d (%d refused so "
+                        "far); run another process or raise max_calls", len(self.calls),
+                        limit, self.refused_calls)
+        return True
 
     def _to_conference(self, event: Message) -> None:
         """A playback or recording event of a conference's bridge (``bridge:ID``)."""

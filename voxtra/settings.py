@@ -68,6 +68,10 @@ class VoxtraSettings(BaseSettings):
     ari_password: SecretStr
     #: The Stasis application name the dialplan sends calls to.
     app_name: str = "voxtra"
+    #: Calls this process carries at once; a new call beyond them is refused with SIP 503,
+    #: which a load balancer retries on another server. Unlimited if unset
+    #: (``bench/media_bench.py`` measures what one core carries).
+    max_calls: int | None = Field(default=None, ge=1)
     #: Seconds running handlers get to finish on shutdown before calls are hung up.
     shutdown_grace: float = Field(default=10.0, ge=0)
     #: A call no route matches is rejected ("reject") or hears a prompt first ("announce").

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
+from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.sipp import CallerScript, SipCaller
 
@@ -78,3 +80,31 @@ async def test_calls_are_spread_over_two_processes(
         served = [await served_by(worker) for worker in workers]
     assert all(r.succeeded and r.hung_up_by_remote for r in results)
     assert sorted(served) == [[names[0]] * 3, [names[1]] * 3]
+
+
+async def test_a_call_beyond_max_calls_is_refused_with_503(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller) -> None:
+    """``max_calls``: a process at its limit refuses a new call with congestion, which
+    reaches the caller as SIP 503 (Asterisk maps Q.850 cause 34 to 503: a load balancer
+    retries another server); once a call ends, the next one is taken again."""
+    app = VoxtraApp(voxtra_settings.model_copy(update={"max_calls": 1}))
+    up = asyncio.Event()
+    served: list[str] = []
+
+    @app.route()
+    async def hold(call: CallSession) -> None:
+        served.append(call.called_number)
+        await call.answer()
+        up.set()
+        await call.wait_ended()
+
+    async with app:
+        first = asyncio.create_task(sip_caller.call(CallerScript("970", hangup_after=3.0)))
+        await asyncio.wait_for(up.wait(), 10)
+        refused = await sip_caller.call(CallerScript("971", expect_status=503))
+        await first
+        later = await sip_caller.call(CallerScript("972", hangup_after=1.0))
+    assert refused.succeeded and not refused.answered and refused.final_status == 503, \
+        refused.stderr
+    assert first.result().succeeded and later.succeeded and later.answered
+    assert served == ["970", "972"] and app.refused_calls == 1
