@@ -43,7 +43,8 @@ class ClockStats:
     #: The latest tick's lateness and the worst seen, in seconds.
     lateness: float = 0.0
     worst_lateness: float = 0.0
-    #: Phases that raised (logged; the clock ticks on for every other call).
+    #: Phases that raised (the first and every thousandth logged; the clock ticks on
+    #: for every other call).
     failures: int = 0
 
 
@@ -109,7 +110,9 @@ class MediaClock:
                     phase(now)
                 except Exception:
                     stats.failures += 1
-                    log.exception("a media phase failed (%s)", phase)
+                    if stats.failures % 1000 == 1:  # a phase failing every tick: not 50/s
+                        log.exception("a media phase failed (%s; %d failures so far)",
+                                      phase, stats.failures)
             _collect_between_ticks()
             if now > wall:
                 busy = (time.process_time() - cpu) / (now - wall)
