@@ -544,18 +544,21 @@ def parse_trace(text: str) -> list[SipMessage]:
 #: UDP ports handed to SIPp runs, and when: not handed out again for a while, since a
 #: port is only taken when SIPp starts, and calls placed together would share it.
 _HANDED_OUT: dict[int, float] = {}
-_HANDED_OUT_FOR = 120.0
+_HANDED_OUT_FOR = 30.0
 
 
 def _free_udp_ports(count: int) -> int:
-    """The first of ``count`` free UDP ports in a row (aligned to ``count``), none handed
-    out to another SIPp run lately."""
+    """The first of ``count`` free UDP ports in a row (aligned to ``count``) among
+    :data:`SERVER_PORTS`, none handed out to another SIPp run lately; every such block
+    is tried (in random order) before giving up."""
     now = time.monotonic()
     for port, since in list(_HANDED_OUT.items()):
         if now - since > _HANDED_OUT_FOR:
             del _HANDED_OUT[port]
-    for _ in range(50):
-        first = free_port(socket.SOCK_DGRAM) // count * count
+    blocks = list(range(SERVER_PORTS.start, SERVER_PORTS.stop - count + 1, count))
+    random.shuffle(blocks)
+    error: OSError | None = None
+    for first in blocks:
         ports = range(first, first + count)
         if any(port in _HANDED_OUT for port in ports):
             continue
@@ -564,11 +567,13 @@ def _free_udp_ports(count: int) -> int:
                 for port in ports:
                     sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
                     sock.bind(("127.0.0.1", port))
-        except OSError:
+        except OSError as exc:
+            error = exc
             continue
         _HANDED_OUT.update(dict.fromkeys(ports, now))
         return first
-    raise SippError(f"no {count} free UDP ports in a row for SIPp")
+    raise SippError(f"no {count} free UDP ports in a row for SIPp ({len(_HANDED_OUT)} "
+                    f"handed out lately; last error: {error})")
 
 
 def _free_rtp_pair() -> int:
