@@ -67,7 +67,7 @@ class MediaThread:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
 
     def stop(self) -> None:
-        """Stop the loop and join the thread (what still runs there is abandoned)."""
+        """Stop the loop (its tasks are cancelled) and join the thread."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
