@@ -24,7 +24,12 @@ import aiohttp
 from pydantic import ValidationError
 
 from voxtra.ari.client import AriClient, tls_error
-from voxtra.ari.errors import ApplicationReplacedError, AriAuthError, AriConnectionError
+from voxtra.ari.errors import (
+    ApplicationReplacedError,
+    AriAuthError,
+    AriConnectionError,
+    NotFoundError,
+)
 from voxtra.ari.model_base import Event, Message
 from voxtra.ari.models import EVENT_TYPES
 from voxtra.retry import Backoff
@@ -151,7 +156,13 @@ class EventStream:
         raise ConnectionError("websocket closed")
 
     async def _reconcile(self) -> None:
-        application = await self.client.applications.get(self.app_name)
+        try:
+            application = await self.client.applications.get(self.app_name)
+        except NotFoundError:
+            # The websocket is up but Asterisk does not list the application (yet, or
+            # any more: a previous connection of the same name closing unregisters it):
+            # a lost connection, to be made again.
+            raise ConnectionError(f"application {self.app_name!r} not registered") from None
         present = set(application.channel_ids)
         known = self.tracked()
         result = Reconciliation(
