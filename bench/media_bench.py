@@ -1,7 +1,7 @@
 """Media-plane benchmark, one run, figures printed as JSON lines.
 
     .venv/bin/python bench/media_bench.py [--seconds 4] [--overload-seconds 30]
-        [--kinds bare,engine] [--loops asyncio,uvloop]
+        [--kinds bare,floor,engine,threaded] [--loops asyncio,uvloop]
 
 1. Echo capacity, searched: a server process pinned to one core runs N echo calls,
    each on its own UDP port, against ``rtpload`` (bench/rtpload.c, compiled here
@@ -11,10 +11,14 @@
    or pacing: the socket layer's ceiling), ``engine`` is Voxtra's media path
    (RtpEndpoint → jitter buffer → decode → subscriber → push → encode → pacer on
    the media clock), and ``threaded`` the same with sockets and clock on the media
-   thread, as an app runs it (``media_thread``). The largest N with loss < 0.05 %
-   and p99 return-interval error ≤ 25 ms is found by doubling then bisection. For
-   each: CPU per call, p99 interval error between a call's returning packets, echo
-   round-trip latency, and the engine/bare ratio.
+   thread, as an app runs it (``media_thread``). ``floor`` is the least any engine
+   whose consumers are coroutines woken once per tick can do: each packet waits for
+   the tick, which wakes its call's coroutine to send it back (no parsing, jitter
+   buffer, codec or pacing). The largest N with loss < 0.05 % and p99
+   return-interval error ≤ 25 ms is found by doubling then bisection. For each: CPU
+   per call, p99 interval error between a call's returning packets, echo round-trip
+   latency, the load an app would report (:mod:`voxtra.load`), and the engine/bare
+   and engine/floor ratios.
 2. Added latency: bare and engine at the same call count, latency p50/p99 apart.
 3. Overload: the engine (threaded, if measured) at 1.5 times its capacity for
    ``--overload-seconds``: loss, frames dropped as late, and the echo latency second
@@ -40,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from voxtra.load import LoopLoad
 from voxtra.media.audio import AudioFormat
 from voxtra.media.clock import MediaClock
 from voxtra.media.endpoint import RtpEndpoint
@@ -73,6 +78,44 @@ class BareEcho(asyncio.DatagramProtocol):
         self.transport.sendto(data, addr)
 
 
+class FloorCall(asyncio.DatagramProtocol):
+    """The floor of any engine whose consumers are coroutines woken once per tick: each
+    packet is kept until the tick, which wakes the call's coroutine to echo it (no
+    parsing, jitter buffer, codec or pacing)."""
+
+    def __init__(self) -> None:
+        self.inbox: list[tuple[bytes, tuple[str, int]]] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.inbox.append((data, addr))
+
+    async def echo(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self.waiter = loop.create_future()
+            await self.waiter
+            for data, addr in self.inbox:
+                self.transport.sendto(data, addr)
+            self.inbox.clear()
+
+
+async def floor_clock(calls: list[FloorCall]) -> None:
+    """One 20 ms tick on absolute deadlines, waking every call that received audio."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time()
+    while True:
+        deadline += FRAME
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        for call in calls:
+            waiter = call.waiter
+            if call.inbox and waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+
 async def current_clock() -> MediaClock:
     return MediaClock.current()
 
@@ -90,15 +133,18 @@ async def serve(kind: str, calls: int, factory: Any) -> None:
     endpoints: list[RtpEndpoint] = []
     transports = []
     thread = MediaThread(factory) if kind == "threaded" else None
-    if kind != "bare":
+    floor: list[FloorCall] = []
+    if kind not in ("bare", "floor"):
         endpoints = [RtpEndpoint(AudioFormat.ULAW, jitter_depth=3, thread=thread)
                      for _ in range(calls)]
         ports = [(await e.open())[1] for e in endpoints]
     else:
         for _ in range(calls):
-            transport, _ = await loop.create_datagram_endpoint(
-                BareEcho, local_addr=("127.0.0.1", 0))
+            transport, protocol = await loop.create_datagram_endpoint(
+                BareEcho if kind == "bare" else FloorCall, local_addr=("127.0.0.1", 0))
             transports.append(transport)
+            if isinstance(protocol, FloorCall):
+                floor.append(protocol)
         ports = [t.get_extra_info("sockname")[1] for t in transports]
     print("ports", *ports, flush=True)
     peers = [int(p) for p in (await read_line()).split()[1:]]
@@ -112,11 +158,17 @@ async def serve(kind: str, calls: int, factory: Any) -> None:
         endpoint.connect(("127.0.0.1", peer))
         endpoint.pacer.record_errors = True
         tasks.append(asyncio.create_task(echo(endpoint)))
+    tasks += [asyncio.create_task(call.echo()) for call in floor]
+    if floor:
+        tasks.append(asyncio.create_task(floor_clock(floor)))
+    load = LoopLoad()  # the share of the core the loops use, as an app reports it
+    load.start()
     print("ready", flush=True)
     await read_line()  # go
     began = resource.getrusage(resource.RUSAGE_SELF)
     await read_line()  # stop
     ended = resource.getrusage(resource.RUSAGE_SELF)
+    loops_load = load.value + (thread.load.value if thread else 0.0)
     clock = await thread.run(current_clock()) if thread else MediaClock.current()
     for task in tasks:
         task.cancel()
@@ -126,7 +178,7 @@ async def serve(kind: str, calls: int, factory: Any) -> None:
         thread.stop()
     figures: dict[str, Any] = {
         "cpu_seconds": (ended.ru_utime + ended.ru_stime) - (began.ru_utime + began.ru_stime),
-        "max_rss_mib": ended.ru_maxrss / 1024}
+        "max_rss_mib": ended.ru_maxrss / 1024, "load": round(loops_load, 3)}
     if endpoints:
         # Interval between consecutive frames the pacer sent, against the nominal 20 ms.
         errors = np.abs(np.concatenate([np.diff(e.pacer.stats.times) - FRAME
@@ -135,7 +187,7 @@ async def serve(kind: str, calls: int, factory: Any) -> None:
             pacer_interval_error_p99_ms=float(np.percentile(errors, 99)) if len(errors) else -1,
             late_frames_dropped=sum(e.pacer.stats.late for e in endpoints),
             received_dropped_late=sum(e.stats.dropped_late for e in endpoints),
-            clock_stalls=clock.stats.stalls, clock_load=round(clock.load, 3))
+            clock_stalls=clock.stats.stalls)
     for transport in transports:
         transport.close()
     print(json.dumps(figures), flush=True)
@@ -205,10 +257,11 @@ def search(generator: Path, kind: str, loop: str, seconds: float,
         run.pop("latency_p50_ms_per_second")
         runs.append({key: run[key] for key in (
             "calls", "lost", "interval_error_p99_ms", "latency_p50_ms", "latency_p99_ms",
-            "cpu_per_call_percent_of_core")})
+            "cpu_per_call_percent_of_core", "load")})
         print(f"  {kind}/{loop} {calls} calls: lost {run['lost']} of {run['sent']}, "
               f"interval p99 {run['interval_error_p99_ms']} ms, "
-              f"CPU {run['cpu_per_call_percent_of_core']} %/call", file=sys.stderr, flush=True)
+              f"CPU {run['cpu_per_call_percent_of_core']} %/call, load {run['load']}",
+              file=sys.stderr, flush=True)
         if run["zero_loss"]:
             low, good = calls, run
         else:
@@ -314,8 +367,11 @@ def main(args: argparse.Namespace) -> None:
             if calls and bare["zero_loss_calls"]:
                 same = probe(generator, "bare", loop, calls, args.seconds)
                 at = engine["at_capacity"]
+                floor = capacity.get(("floor", loop), {}).get("zero_loss_calls")
                 print(f"{kind}_vs_bare:", json.dumps({
                     "loop": loop, "ratio": round(calls / bare["zero_loss_calls"], 2),
+                    "floor_ratio": round(floor / bare["zero_loss_calls"], 2) if floor else None,
+                    "ratio_to_floor": round(calls / floor, 2) if floor else None,
                     "calls": calls,
                     "added_latency_p50_ms": round(at["latency_p50_ms"]
                                                   - same["latency_p50_ms"], 2),
@@ -338,9 +394,9 @@ if __name__ == "__main__":
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--overload-seconds", type=float, default=30.0)
-    parser.add_argument("--kinds", default="bare,engine,threaded")
+    parser.add_argument("--kinds", default="bare,floor,engine,threaded")
     parser.add_argument("--loops", default="asyncio,uvloop")
-    parser.add_argument("--serve", choices=["bare", "engine", "threaded"],
+    parser.add_argument("--serve", choices=["bare", "floor", "engine", "threaded"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
     main(parser.parse_args())

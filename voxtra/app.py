@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import logging
 import signal
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -34,6 +35,7 @@ from voxtra.conference import Conference
 from voxtra.errors import CallEndedError, VoxtraError
 from voxtra.handlers import agent as conversation
 from voxtra.legs import OwnLegs
+from voxtra.load import LoopLoad, OverloadAlarm
 from voxtra.media.audio import AudioFormat
 from voxtra.media.thread import MediaThread
 from voxtra.recording.recorder import RECORDING_LEG_PREFIX, RECORDINGS_VARIABLE
@@ -133,6 +135,11 @@ class VoxtraApp:
         self.bridges = BridgeRegistry(self.client)
         #: Warns, naming the code, when something blocks the event loop all calls share.
         self.watchdog = LoopWatchdog()
+        #: How busy the app's loop is (:attr:`load` adds the media thread's share).
+        self.loop_load = LoopLoad()
+        #: Warns when :attr:`load` stays near a whole core: time to scale out.
+        self.overload = OverloadAlarm()
+        self._load_task: asyncio.Task[None] | None = None
         #: Conferences in progress, by name (:meth:`conference`).
         self.conferences: dict[str, Conference] = {}
         #: Channels Voxtra creates for its own use (ExternalMedia legs): never routed.
@@ -148,6 +155,18 @@ class VoxtraApp:
     @property
     def app_name(self) -> str:
         return self.settings.app_name
+
+    @property
+    def load(self) -> float:
+        """The share of one core the process's event loops use (the app's and the media
+        thread's; together they can use at most one: :mod:`voxtra.load`)."""
+        thread = self._media_config.thread
+        return self.loop_load.value + (thread.load.value if thread is not None else 0.0)
+
+    async def _watch_load(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            self.overload.update(self.load, len(self.calls), time.monotonic())
 
     @property
     def stream(self) -> EventStream | None:
@@ -192,6 +211,8 @@ class VoxtraApp:
                                    on_reconcile=self._reconcile)
         self._stream_task = asyncio.create_task(self._stream.run(), name="ari-events")
         self.watchdog.start()
+        self.loop_load.start()
+        self._load_task = asyncio.create_task(self._watch_load(), name="load")
         self._accepting = True
         waiter = asyncio.ensure_future(self._stream.connected.wait())
         await asyncio.wait({waiter, self._stream_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -239,6 +260,9 @@ class VoxtraApp:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._stream_task
         self.watchdog.stop()
+        self.loop_load.stop()
+        if self._load_task is not None:
+            self._load_task.cancel()
         if self._media_config.thread is not None:
             self._media_config.thread.stop()
         await self.client.close()

@@ -5,9 +5,11 @@ dialplan hands calls to them in turn."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -108,3 +110,39 @@ async def test_a_call_beyond_max_calls_is_refused_with_503(
         refused.stderr
     assert first.result().succeeded and later.succeeded and later.answered
     assert served == ["970", "972"] and app.refused_calls == 1
+
+
+async def test_a_busy_process_warns_that_it_is_overloaded_and_when_it_recovers(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The app's loads (its loop's and the media thread's CPU share) raise the overload
+    warning while a call is up and the loop stays busy, and clear it once it is idle."""
+    app = VoxtraApp(voxtra_settings)
+    app.overload.overloaded, app.overload.recovered, app.overload.sustain = 0.5, 0.3, 1.0
+    caplog.set_level(logging.WARNING, "voxtra.load")
+    loads: list[float] = []
+
+    @app.route()
+    async def busy(call: CallSession) -> None:
+        await call.answer()
+        await asyncio.sleep(1.5)
+        loads.append(app.load)
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:  # 40 ms of work, then the loop's other work
+            target = time.thread_time() + 0.04
+            while time.thread_time() < target:
+                pass
+            await asyncio.sleep(0.005)
+        loads.append(app.load)
+        await asyncio.sleep(2.5)
+        loads.append(app.load)
+        await call.hangup()
+
+    async with app:
+        result = await sip_caller.call(CallerScript("973", wait_for_bye=15))
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    idle, working, after = loads
+    assert idle < 0.3 and working > 0.5 and after < 0.3, loads
+    messages = [r.getMessage() for r in caplog.records]
+    assert app.overload.episodes == 1 and not app.overload.active, messages
+    assert "(calls up: 1)" in messages[0] and messages[1].startswith("no longer overloaded")

@@ -9,9 +9,8 @@ consumer answers with goes out at the next tick: one frame of output buffering, 
 price of an exact send schedule.
 
 After a stall (the loop was blocked for longer than a frame) the schedule is
-re-anchored at the present instead of catching up in a burst. :attr:`MediaClock.load`
-is the process's CPU time per tick of wall time (one core's share): near 1 the process
-cannot keep up, and it is time to run another process.
+re-anchored at the present instead of catching up in a burst. How close the loops are
+to their capacity is measured by :mod:`voxtra.load`.
 """
 
 from __future__ import annotations
@@ -29,9 +28,6 @@ from voxtra.media.audio import FRAME_MS
 log = logging.getLogger(__name__)
 
 FRAME = FRAME_MS / 1000
-#: Smoothing of :attr:`MediaClock.load` (share of the latest tick in the average).
-LOAD_SMOOTHING = 0.05
-
 Phase = Callable[[float], None]
 
 
@@ -57,8 +53,6 @@ class MediaClock:
         self._senders: dict[object, Phase] = {}
         self._task: asyncio.Task[None] | None = None
         self.stats = ClockStats()
-        #: The process's CPU time per wall time over recent ticks (0 idle, 1 a full core).
-        self.load = 0.0
 
     @classmethod
     def current(cls) -> MediaClock:
@@ -93,7 +87,6 @@ class MediaClock:
     async def _run(self) -> None:
         stats = self.stats
         deadline = self._clock()
-        cpu, wall = time.process_time(), deadline
         while self._receivers or self._senders:
             now = self._clock()
             if now < deadline:
@@ -114,10 +107,6 @@ class MediaClock:
                         log.exception("a media phase failed (%s; %d failures so far)",
                                       phase, stats.failures)
             _collect_between_ticks()
-            if now > wall:
-                busy = (time.process_time() - cpu) / (now - wall)
-                self.load += (min(busy, 1.0) - self.load) * LOAD_SMOOTHING
-                cpu, wall = time.process_time(), now
             deadline += FRAME
         self._task = None
 

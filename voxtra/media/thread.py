@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from voxtra.load import LoopLoad
+
 T = TypeVar("T")
 
 
@@ -34,6 +36,8 @@ class MediaThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: The share of a core the media loop uses (while it runs).
+        self.load = LoopLoad()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -42,7 +46,7 @@ class MediaThread:
             if self._loop is None:
                 loop = self._factory()
                 ready = threading.Event()
-                thread = threading.Thread(target=self._serve, args=(loop, ready),
+                thread = threading.Thread(target=self._serve, args=(loop, ready, self.load),
                                           name=self._name, daemon=True)
                 thread.start()
                 ready.wait()
@@ -50,11 +54,14 @@ class MediaThread:
             return self._loop
 
     @staticmethod
-    def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event,
+               load: LoopLoad) -> None:
         asyncio.set_event_loop(loop)
+        loop.call_soon(load.start)
         loop.call_soon(ready.set)
         try:
             loop.run_forever()
+            load.stop()
             tasks = asyncio.all_tasks(loop)  # the clock, idle or not: ended here
             for task in tasks:
                 task.cancel()
