@@ -116,11 +116,21 @@ async def floor_clock(calls: list[FloorCall]) -> None:
                 waiter.set_result(None)
 
 
+async def sample_load(load: LoopLoad, thread: MediaThread | None, seconds: float) -> float:
+    """What ``app.load`` reads under the load: its median over the run after two seconds
+    (its one-second average is still rising before; the generator drains after)."""
+    readings = []
+    for _ in range(int(seconds / 0.25)):
+        await asyncio.sleep(0.25)
+        readings.append(load.value + (thread.load.value if thread else 0.0))
+    return float(np.median(readings[8:] or readings))
+
+
 async def current_clock() -> MediaClock:
     return MediaClock.current()
 
 
-async def serve(kind: str, calls: int, factory: Any) -> None:
+async def serve(kind: str, calls: int, seconds: float, factory: Any) -> None:
     """Echo ``calls`` streams; talk to the bench over stdin/stdout, one line each way.
     Every kind runs as a Voxtra app does (:func:`voxtra.runner.tune_gc`)."""
     os.sched_setaffinity(0, {SERVER_CORE})
@@ -166,9 +176,10 @@ async def serve(kind: str, calls: int, factory: Any) -> None:
     print("ready", flush=True)
     await read_line()  # go
     began = resource.getrusage(resource.RUSAGE_SELF)
+    samples = asyncio.create_task(sample_load(load, thread, seconds))
     await read_line()  # stop
     ended = resource.getrusage(resource.RUSAGE_SELF)
-    loops_load = load.value + (thread.load.value if thread else 0.0)
+    loops_load = await samples
     clock = await thread.run(current_clock()) if thread else MediaClock.current()
     for task in tasks:
         task.cancel()
@@ -206,7 +217,8 @@ def build_load_generator() -> Path:
 def probe(generator: Path, kind: str, loop: str, calls: int, seconds: float) -> dict[str, Any]:
     """One run: ``calls`` echo calls for ``seconds``; the generator's and server's figures."""
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--loops", loop, "--calls", str(calls)],
+        [sys.executable, __file__, "--serve", kind, "--loops", loop, "--calls", str(calls),
+         "--seconds", str(seconds)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     load = None
     try:
@@ -348,7 +360,7 @@ def main(args: argparse.Namespace) -> None:
     if args.serve:
         factory = loop_factory() if args.loops == "uvloop" else None
         with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(serve(args.serve, args.calls, factory))
+            runner.run(serve(args.serve, args.calls, args.seconds, factory))
         return
     os.sched_setaffinity(0, {SERVER_CORE})
     print("g711:", json.dumps(codec_per_frame()), flush=True)

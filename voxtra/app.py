@@ -263,6 +263,8 @@ class VoxtraApp:
         self.loop_load.stop()
         if self._load_task is not None:
             self._load_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._load_task
         if self._media_config.thread is not None:
             self._media_config.thread.stop()
         await self.client.close()

@@ -5,10 +5,11 @@ Python code that holds the GIL, so together they can use at most one core, whate
 the host has. :class:`LoopLoad` measures the CPU time of a loop's own thread
 (``time.thread_time``) per wall time: speech models working in other threads (their
 native code releases the GIL) do not count. :class:`OverloadAlarm` turns the sum of
-those shares into a warning while there is still headroom: at the engine's zero-loss
-capacity the loops use a whole core (``bench/media_bench.py``), so a process that
-stays above :data:`OVERLOADED` for :data:`SUSTAIN` seconds should get no more calls
-(``max_calls``) and another process should take them (one per core).
+those shares into a warning before audio suffers: at the media engine's zero-loss
+capacity the loops read 0.9 (``bench/media_bench.py`` reports the load at each call
+count), so a process that stays above :data:`OVERLOADED` for :data:`SUSTAIN` seconds
+should get no more calls (``max_calls``) and another process should take them (one per
+core).
 """
 
 from __future__ import annotations
