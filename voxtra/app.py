@@ -125,7 +125,7 @@ class VoxtraApp:
         self.router = Router()
         self._configured_routes = [_route_from_settings(r) for r in self.settings.routes]
         self.calls: dict[str, _Call] = {}
-        #: New calls refused because ``max_calls`` were up.
+        #: New calls refused because ``max_calls`` were up or ``max_load`` was reached.
         self.refused_calls = 0
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._stream: EventStream | None = None
@@ -403,17 +403,20 @@ class VoxtraApp:
                 self._new_call(event)
 
     def _full(self) -> bool:
-        """Whether a new call would pass ``max_calls``; if so it is refused with
-        congestion (Q.850 cause 34, which Asterisk answers as SIP 503), which a SIP load
-        balancer retries on another server."""
-        limit = self.settings.max_calls
-        if limit is None or len(self.calls) < limit:
+        """Whether a new call would pass ``max_calls`` or ``max_load``; if so it is
+        refused with congestion (Q.850 cause 34, which Asterisk answers as SIP 503),
+        which a SIP load balancer retries on another server."""
+        settings, calls, load = self.settings, len(self.calls), self.load
+        if settings.max_calls is not None and calls >= settings.max_calls:
+            why = f"{calls} calls up, max_calls is {settings.max_calls}"
+        elif settings.max_load is not None and load >= settings.max_load:
+            why = f"load {load:.2f} with {calls} calls up, max_load is {settings.max_load}"
+        else:
             return False
         self.refused_calls += 1
         if self.refused_calls % 100 == 1:
-            log.warning("new call refused: %d calls up, max_calls is %d (%d refused so "
-                        "far); run another process or raise max_calls", len(self.calls),
-                        limit, self.refused_calls)
+            log.warning("new call refused: %s (%d refused so far); run another process",
+                        why, self.refused_calls)
         return True
 
     def _to_conference(self, event: Message) -> None:

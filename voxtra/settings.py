@@ -72,6 +72,10 @@ class VoxtraSettings(BaseSettings):
     #: which a load balancer retries on another server. Unlimited if unset
     #: (``bench/media_bench.py`` measures what one core carries).
     max_calls: int | None = Field(default=None, ge=1)
+    #: Refuse new calls the same way while the event loops use this share of a core or
+    #: more (``app.load``, averaged over a second: :mod:`voxtra.load`), so the calls up
+    #: keep their audio on time; never if unset (with one server, a refused call is lost).
+    max_load: float | None = Field(default=None, gt=0, le=1)
     #: Seconds running handlers get to finish on shutdown before calls are hung up.
     shutdown_grace: float = Field(default=10.0, ge=0)
     #: A call no route matches is rejected ("reject") or hears a prompt first ("announce").

@@ -112,37 +112,60 @@ async def test_a_call_beyond_max_calls_is_refused_with_503(
     assert served == ["970", "972"] and app.refused_calls == 1
 
 
-async def test_a_busy_process_warns_that_it_is_overloaded_and_when_it_recovers(
+async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
         voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
         caplog: pytest.LogCaptureFixture) -> None:
-    """The app's loads (its loop's and the media thread's CPU share) raise the overload
-    warning while a call is up and the loop stays busy, and clear it once it is idle."""
-    app = VoxtraApp(voxtra_settings)
+    """The app's load (its loop's and the media thread's CPU share) raises the overload
+    warning while a call is up and the loop stays busy; meanwhile ``max_load`` refuses
+    a new call with 503; once the loop is idle the warning clears and calls are taken."""
+    app = VoxtraApp(voxtra_settings.model_copy(update={"max_load": 0.5}))
     app.overload.overloaded, app.overload.recovered, app.overload.sustain = 0.5, 0.3, 1.0
-    caplog.set_level(logging.WARNING, "voxtra.load")
+    caplog.set_level(logging.WARNING, "voxtra")
     loads: list[float] = []
+    busy = asyncio.Event()
+    idle = asyncio.Event()
+    served: list[str] = []
 
     @app.route()
-    async def busy(call: CallSession) -> None:
+    async def work(call: CallSession) -> None:
+        served.append(call.called_number)
         await call.answer()
+        if call.called_number != "973":
+            return await call.hangup()
         await asyncio.sleep(1.5)
         loads.append(app.load)
-        end = time.monotonic() + 3.0
+        end = time.monotonic() + 4.0
         while time.monotonic() < end:  # 40 ms of work, then the loop's other work
             target = time.thread_time() + 0.04
             while time.thread_time() < target:
                 pass
+            if app.load > 0.5:
+                busy.set()
             await asyncio.sleep(0.005)
         loads.append(app.load)
-        await asyncio.sleep(2.5)
+        while app.load >= 0.3:
+            await asyncio.sleep(0.1)
         loads.append(app.load)
+        idle.set()
+        await asyncio.sleep(1.5)  # the alarm looks once a second
         await call.hangup()
 
     async with app:
-        result = await sip_caller.call(CallerScript("973", wait_for_bye=15))
+        first = asyncio.create_task(sip_caller.call(CallerScript("973", wait_for_bye=20)))
+        await asyncio.wait_for(busy.wait(), 10)
+        refused = await sip_caller.call(CallerScript("974", expect_status=503))
+        await asyncio.wait_for(idle.wait(), 15)
+        later = await sip_caller.call(CallerScript("975", wait_for_bye=5))
+        await first
+    result = first.result()
     assert result.succeeded and result.hung_up_by_remote, result.stderr
-    idle, working, after = loads
-    assert idle < 0.3 and working > 0.5 and after < 0.3, loads
-    messages = [r.getMessage() for r in caplog.records]
+    assert refused.succeeded and not refused.answered and refused.final_status == 503, \
+        refused.stderr
+    assert later.succeeded and later.answered and served == ["973", "975"]
+    assert app.refused_calls == 1
+    before, working, after = loads
+    assert before < 0.3 and working > 0.5 and after < 0.3, loads
+    messages = [r.getMessage() for r in caplog.records if r.name == "voxtra.load"]
     assert app.overload.episodes == 1 and not app.overload.active, messages
     assert "(calls up: 1)" in messages[0] and messages[1].startswith("no longer overloaded")
+    assert any("max_load is 0.5" in r.getMessage() for r in caplog.records)
