@@ -46,6 +46,8 @@ class AudioFormat(Enum):
         self.bytes_per_sample = bytes_per_sample
         #: RFC 3551 static payload type, if the format has one.
         self.static_payload_type = static_payload_type
+        self.samples_per_frame = sample_rate * FRAME_MS // 1000
+        self.frame_bytes = self.samples_per_frame * bytes_per_sample
 
     @classmethod
     def for_payload_type(cls, payload_type: int) -> AudioFormat | None:
@@ -59,14 +61,6 @@ class AudioFormat(Enum):
                 return member
         raise ValueError(f"audio format {name!r}: expected one of "
                          f"{', '.join(m.asterisk_name for m in cls)}")
-
-    @property
-    def samples_per_frame(self) -> int:
-        return self.sample_rate * FRAME_MS // 1000
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.samples_per_frame * self.bytes_per_sample
 
     def decode(self, payload: bytes) -> Pcm:
         if self is AudioFormat.ULAW:

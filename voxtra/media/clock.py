@@ -49,6 +49,8 @@ class MediaClock:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        #: The clock's time in seconds.
+        self.now = clock
         self._receivers: dict[object, Phase] = {}
         self._senders: dict[object, Phase] = {}
         self._task: asyncio.Task[None] | None = None
@@ -62,9 +64,6 @@ class MediaClock:
         if clock is None:
             clock = _CLOCKS[loop] = cls()
         return clock
-
-    def now(self) -> float:
-        return self._clock()
 
     def add(self, owner: object, *, receive: Phase | None = None,
             send: Phase | None = None) -> None:

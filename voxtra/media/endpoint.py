@@ -210,7 +210,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     # Receive -------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if (addr[0], addr[1]) != self._source and \
+        if addr != self._source and (addr[0], addr[1]) != self._source and \
                 not self._admitted((str(addr[0]), int(addr[1])), data):
             self.stats.dropped_foreign += 1
             return
@@ -391,7 +391,11 @@ class _Batch:
         self.outgoing = []
         groups: dict[AudioFormat, list[tuple[RtpEndpoint, Pcm, bool]]] = {}
         for frame in outgoing:
-            groups.setdefault(frame[0].send_format, []).append(frame)
+            fmt = frame[0].send_format
+            group = groups.get(fmt)
+            if group is None:
+                group = groups[fmt] = []
+            group.append(frame)
         for fmt, frames in groups.items():
             encoded = fmt.encode(np.concatenate([pcm for _, pcm, _ in frames]))
             offset = 0
@@ -404,16 +408,21 @@ class _Batch:
         groups: dict[AudioFormat, list[RtpEndpoint]] = {}
         for endpoint in list(self.endpoints):
             if endpoint._due(now):
-                groups.setdefault(endpoint.receive_format, []).append(endpoint)
+                group = groups.get(endpoint.receive_format)
+                if group is None:
+                    group = groups[endpoint.receive_format] = []
+                group.append(endpoint)
         outbox: list[tuple[RtpEndpoint, AudioChunk]] = []
         for fmt, endpoints in groups.items():
             if fmt.bytes_per_sample == 1:
+                # Each chunk is a view of this tick's array (a new one every tick).
                 pcm = fmt.decode(b"".join([p for e in endpoints for p in e._released]))
                 offset = 0
                 for endpoint in endpoints:
                     for payload in endpoint._released:
-                        endpoint._deliver(pcm[offset:offset + len(payload)].copy(), outbox)
-                        offset += len(payload)
+                        end = offset + len(payload)
+                        endpoint._deliver(pcm[offset:end], outbox)
+                        offset = end
                     endpoint._released.clear()
             else:
                 for endpoint in endpoints:

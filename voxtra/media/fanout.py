@@ -33,7 +33,9 @@ class Subscription(Generic[T]):
             self.dropped += 1
             self._fanout.dropped += 1
         self._items.append(item)
-        self._wake()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def end(self) -> None:
         self.closed = True

@@ -89,7 +89,8 @@ class Playout:
             self.started_at = now
             if self._started is not None:
                 settle(self._started)
-        self._settle()
+        if self.sent + self.late == self.frames:
+            self._settle()
 
     def _frame_late(self) -> None:
         self.late += 1
@@ -175,14 +176,16 @@ class Pacer(Generic[P]):
             return playout
         with self._lock:
             now = self._now()
-            dues = self._dues
+            dues, owners = self._dues, self._owners
             idle = not dues
             due = now if idle else max(now, dues[-1] + FRAME)
             self._payloads.extend(frames)
-            for _ in frames:
+            if len(frames) == 1:  # a call's own audio comes a frame at a time
                 dues.append(due)
-                self._owners.append(playout)
-                due += FRAME
+                owners.append(playout)
+            else:
+                dues.extend([due + i * FRAME for i in range(len(frames))])
+                owners.extend([playout] * len(frames))
             starts = idle and now - self._last_sent >= 1.5 * FRAME
             if starts:
                 self._talkspurt = True
