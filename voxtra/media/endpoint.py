@@ -415,13 +415,14 @@ class _Batch:
         outbox: list[tuple[RtpEndpoint, AudioChunk]] = []
         for fmt, endpoints in groups.items():
             if fmt.bytes_per_sample == 1:
-                # Each chunk is a view of this tick's array (a new one every tick).
                 pcm = fmt.decode(b"".join([p for e in endpoints for p in e._released]))
                 offset = 0
                 for endpoint in endpoints:
                     for payload in endpoint._released:
                         end = offset + len(payload)
-                        endpoint._deliver(pcm[offset:end], outbox)
+                        # A copy: a view would keep every call's audio of the tick alive
+                        # for as long as any consumer keeps its chunk.
+                        endpoint._deliver(pcm[offset:end].copy(), outbox)
                         offset = end
                     endpoint._released.clear()
             else:
