@@ -118,12 +118,18 @@ async def floor_clock(calls: list[FloorCall]) -> None:
 
 async def sample_load(load: LoopLoad, thread: MediaThread | None, seconds: float) -> float:
     """What ``app.load`` reads under the load: its median over the run after two seconds
-    (its one-second average is still rising before; the generator drains after)."""
+    (its one-second average is still rising before); -1 if the loop was too busy to
+    read it in that time (a saturated loop runs its timers late)."""
+    start = time.monotonic()
     readings = []
-    for _ in range(int(seconds / 0.25)):
+    while True:
         await asyncio.sleep(0.25)
-        readings.append(load.value + (thread.load.value if thread else 0.0))
-    return float(np.median(readings[8:] or readings))
+        now = time.monotonic() - start
+        if now > seconds:
+            break
+        if now >= 2:
+            readings.append(load.value + (thread.load.value if thread else 0.0))
+    return float(np.median(readings)) if readings else -1.0
 
 
 async def current_clock() -> MediaClock:
