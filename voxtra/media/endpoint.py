@@ -210,6 +210,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     # Receive -------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        # IPv6 addresses also carry flow info and scope: host and port decide.
         if addr != self._source and (addr[0], addr[1]) != self._source and \
                 not self._admitted((str(addr[0]), int(addr[1])), data):
             self.stats.dropped_foreign += 1

@@ -33,9 +33,7 @@ class Subscription(Generic[T]):
             self.dropped += 1
             self._fanout.dropped += 1
         self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
     def end(self) -> None:
         self.closed = True

@@ -89,8 +89,7 @@ class Playout:
             self.started_at = now
             if self._started is not None:
                 settle(self._started)
-        if self.sent + self.late == self.frames:
-            self._settle()
+        self._settle()
 
     def _frame_late(self) -> None:
         self.late += 1
