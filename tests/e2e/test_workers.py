@@ -118,8 +118,9 @@ async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
     """The app's load (its loop's and the media thread's CPU share) raises the overload
     warning while a call is up and the loop stays busy; meanwhile ``max_load`` refuses
     a new call with 503; once the loop is idle the warning clears and calls are taken."""
-    app = VoxtraApp(voxtra_settings.model_copy(update={"max_load": 0.5}))
-    app.overload.overloaded, app.overload.recovered, app.overload.sustain = 0.5, 0.3, 1.0
+    # Thresholds low enough for a machine busy with other work (the loop then gets less).
+    app = VoxtraApp(voxtra_settings.model_copy(update={"max_load": 0.35}))
+    app.overload.overloaded, app.overload.recovered, app.overload.sustain = 0.35, 0.2, 1.0
     caplog.set_level(logging.WARNING, "voxtra")
     loads: list[float] = []
     busy = asyncio.Event()
@@ -139,11 +140,11 @@ async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
             target = time.thread_time() + 0.04
             while time.thread_time() < target:
                 pass
-            if app.load > 0.5:
+            if app.load > 0.35:
                 busy.set()
             await asyncio.sleep(0.005)
         loads.append(app.load)
-        while app.load >= 0.3:
+        while app.load >= 0.2:
             await asyncio.sleep(0.1)
         loads.append(app.load)
         idle.set()
@@ -164,8 +165,8 @@ async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
     assert later.succeeded and later.answered and served == ["973", "975"]
     assert app.refused_calls == 1
     before, working, after = loads
-    assert before < 0.3 and working > 0.5 and after < 0.3, loads
+    assert before < 0.2 and working > 0.35 and after < 0.2, loads
     messages = [r.getMessage() for r in caplog.records if r.name == "voxtra.load"]
     assert app.overload.episodes == 1 and not app.overload.active, messages
     assert "(calls up: 1)" in messages[0] and messages[1].startswith("no longer overloaded")
-    assert any("max_load is 0.5" in r.getMessage() for r in caplog.records)
+    assert any("max_load is 0.35" in r.getMessage() for r in caplog.records)
