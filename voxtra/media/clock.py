@@ -48,7 +48,6 @@ class MediaClock:
     """Ticks while it has members; one per event loop (:meth:`current`)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
         #: The clock's time in seconds.
         self.now = clock
         self._receivers: dict[object, Phase] = {}
@@ -85,12 +84,12 @@ class MediaClock:
 
     async def _run(self) -> None:
         stats = self.stats
-        deadline = self._clock()
+        deadline = self.now()
         while self._receivers or self._senders:
-            now = self._clock()
+            now = self.now()
             if now < deadline:
                 await asyncio.sleep(deadline - now)
-                now = self._clock()
+                now = self.now()
             stats.lateness = now - deadline
             stats.worst_lateness = max(stats.worst_lateness, stats.lateness)
             if stats.lateness > FRAME:

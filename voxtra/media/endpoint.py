@@ -34,6 +34,7 @@ import logging
 import random
 import time
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -390,13 +391,10 @@ class _Batch:
         if not outgoing:
             return
         self.outgoing = []
-        groups: dict[AudioFormat, list[tuple[RtpEndpoint, Pcm, bool]]] = {}
+        groups: defaultdict[AudioFormat, list[tuple[RtpEndpoint, Pcm, bool]]] = \
+            defaultdict(list)
         for frame in outgoing:
-            fmt = frame[0].send_format
-            group = groups.get(fmt)
-            if group is None:
-                group = groups[fmt] = []
-            group.append(frame)
+            groups[frame[0].send_format].append(frame)
         for fmt, frames in groups.items():
             encoded = fmt.encode(np.concatenate([pcm for _, pcm, _ in frames]))
             offset = 0
@@ -406,13 +404,10 @@ class _Batch:
                 offset += len(pcm)
 
     def receive(self, now: float) -> None:
-        groups: dict[AudioFormat, list[RtpEndpoint]] = {}
+        groups: defaultdict[AudioFormat, list[RtpEndpoint]] = defaultdict(list)
         for endpoint in list(self.endpoints):
             if endpoint._due(now):
-                group = groups.get(endpoint.receive_format)
-                if group is None:
-                    group = groups[endpoint.receive_format] = []
-                group.append(endpoint)
+                groups[endpoint.receive_format].append(endpoint)
         outbox: list[tuple[RtpEndpoint, AudioChunk]] = []
         for fmt, endpoints in groups.items():
             if fmt.bytes_per_sample == 1:

@@ -179,12 +179,10 @@ class Pacer(Generic[P]):
             idle = not dues
             due = now if idle else max(now, dues[-1] + FRAME)
             self._payloads.extend(frames)
-            if len(frames) == 1:  # a call's own audio comes a frame at a time
+            for _ in frames:
                 dues.append(due)
                 owners.append(playout)
-            else:
-                dues.extend([due + i * FRAME for i in range(len(frames))])
-                owners.extend([playout] * len(frames))
+                due += FRAME
             starts = idle and now - self._last_sent >= 1.5 * FRAME
             if starts:
                 self._talkspurt = True
