@@ -9,8 +9,7 @@ import logging
 import os
 import sys
 import textwrap
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,8 @@ from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.testing.load import busy_loop
+from voxtra.testing.sipp import CallerScript, SipCaller, SippResult
 
 WORKER = textwrap.dedent("""
     import logging
@@ -59,6 +59,18 @@ async def served_by(process: asyncio.subprocess.Process) -> list[str]:
     process.terminate()
     out, _ = await asyncio.wait_for(process.communicate(), 15)
     return [line.split()[0] for line in out.decode().splitlines() if line.strip()]
+
+
+def assert_refused_with_503(result: SippResult) -> None:
+    """The caller was never answered: Asterisk refused the call with SIP 503."""
+    assert result.succeeded and not result.answered and result.final_status == 503, \
+        result.stderr
+
+
+async def until(condition: Callable[[], bool], timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -106,8 +118,7 @@ async def test_a_call_beyond_max_calls_is_refused_with_503(
         refused = await sip_caller.call(CallerScript("971", expect_status=503))
         await first
         later = await sip_caller.call(CallerScript("972", hangup_after=1.0))
-    assert refused.succeeded and not refused.answered and refused.final_status == 503, \
-        refused.stderr
+    assert_refused_with_503(refused)
     assert first.result().succeeded and later.succeeded and later.answered
     assert served == ["970", "972"] and app.refused_calls == 1
 
@@ -123,8 +134,6 @@ async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
     app.overload.overloaded, app.overload.recovered, app.overload.sustain = 0.35, 0.2, 1.0
     caplog.set_level(logging.WARNING, "voxtra")
     loads: list[float] = []
-    busy = asyncio.Event()
-    idle = asyncio.Event()
     served: list[str] = []
 
     @app.route()
@@ -135,33 +144,23 @@ async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
             return await call.hangup()
         await asyncio.sleep(1.5)
         loads.append(app.load)
-        end = time.monotonic() + 4.0
-        while time.monotonic() < end:  # 40 ms of work, then the loop's other work
-            target = time.thread_time() + 0.04
-            while time.thread_time() < target:
-                pass
-            if app.load > 0.35:
-                busy.set()
-            await asyncio.sleep(0.005)
+        await busy_loop(4.0, 0.9)
         loads.append(app.load)
-        while app.load >= 0.2:
-            await asyncio.sleep(0.1)
+        await until(lambda: app.load < 0.2, 15)
         loads.append(app.load)
-        idle.set()
         await asyncio.sleep(1.5)  # the alarm looks once a second
         await call.hangup()
 
     async with app:
-        first = asyncio.create_task(sip_caller.call(CallerScript("973", wait_for_bye=20)))
-        await asyncio.wait_for(busy.wait(), 10)
+        first = asyncio.create_task(sip_caller.call(CallerScript("973", wait_for_bye=25)))
+        await until(lambda: app.load > 0.35, 10)
         refused = await sip_caller.call(CallerScript("974", expect_status=503))
-        await asyncio.wait_for(idle.wait(), 15)
+        await until(lambda: len(loads) == 3, 20)
         later = await sip_caller.call(CallerScript("975", wait_for_bye=5))
         await first
     result = first.result()
     assert result.succeeded and result.hung_up_by_remote, result.stderr
-    assert refused.succeeded and not refused.answered and refused.final_status == 503, \
-        refused.stderr
+    assert_refused_with_503(refused)
     assert later.succeeded and later.answered and served == ["973", "975"]
     assert app.refused_calls == 1
     before, working, after = loads

@@ -11,17 +11,7 @@ import time
 import pytest
 
 from voxtra.load import LoopLoad, OverloadAlarm
-
-
-async def burn(seconds: float, share: float) -> None:
-    """Use about ``share`` of this thread's CPU for ``seconds`` of wall time, in 20 ms
-    slices (CPU time, so a busy machine cannot shrink the work)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        target = time.thread_time() + 0.02 * share
-        while time.thread_time() < target:
-            pass
-        await asyncio.sleep(0.02 * (1 - share))
+from voxtra.testing.load import busy_loop
 
 
 async def test_loop_load_is_its_threads_cpu_share_not_the_processes() -> None:
@@ -40,7 +30,7 @@ async def test_loop_load_is_its_threads_cpu_share_not_the_processes() -> None:
         await asyncio.sleep(1.5)
         idle = load.value
         cpu, wall = time.thread_time(), time.monotonic()
-        await burn(2.0, 0.6)
+        await busy_loop(2.0, 0.6)
         share = (time.thread_time() - cpu) / (time.monotonic() - wall)  # what it got
         busy = load.value
     finally:
