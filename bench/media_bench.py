@@ -78,7 +78,7 @@ class BareEcho(asyncio.DatagramProtocol):
         self.transport.sendto(data, addr)
 
 
-class FloorCall(asyncio.DatagramProtocol):
+class FloorCall(BareEcho):
     """The floor of any engine whose consumers are coroutines woken once per tick: each
     packet is kept until the tick, which wakes the call's coroutine to echo it (no
     parsing, jitter buffer, codec or pacing)."""
@@ -86,9 +86,6 @@ class FloorCall(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.inbox: list[tuple[bytes, tuple[str, int]]] = []
         self.waiter: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: Any = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.inbox.append((data, addr))

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,10 @@ class OverloadAlarm:
     sustain: float = SUSTAIN
     recovered: float = RECOVERED
     #: Whether an episode is under way, and how many there have been.
-    active: bool = False
-    episodes: int = 0
-    _since: float | None = None
+    active: bool = field(default=False, init=False)
+    episodes: int = field(default=0, init=False)
+    #: Since when the load has been at or above ``overloaded``.
+    _since: float | None = field(default=None, init=False)
 
     def update(self, load: float, calls: int, now: float) -> None:
         """Take the latest ``load`` (a share of a core) with ``calls`` up at ``now``."""
