@@ -28,4 +28,6 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The official Silero VAD (8 kHz capable) and Smart Turn model files, from a wheel.
+.venv/bin/voxtra models fetch
 echo "Voxtra is installed in .venv"

@@ -22,7 +22,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from voxtra import runner
 from voxtra.ari.client import AriClient
@@ -51,10 +51,12 @@ from voxtra.session import (
     VoiceConfig,
 )
 from voxtra.settings import ConfigError, RouteSettings, VoxtraSettings, load_settings
+from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.llm import LLM
 from voxtra.voice.pipeline import Providers
-from voxtra.voice.providers import build, default_vad
+from voxtra.voice.providers import build, default_turn_model, default_vad
 from voxtra.voice.realtime import RealtimeModel
+from voxtra.voice.settings import ProviderSettings
 from voxtra.voice.stt import STT, BatchSTT
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD
@@ -103,12 +105,13 @@ class VoxtraApp:
                  stt: STT | BatchSTT | None = None, llm: LLM | None = None,
                  tts: TTS | None = None, vad: VAD | None = None,
                  realtime: RealtimeModel | None = None,
+                 end_of_turn: EndOfTurnModel | None = None,
                  recording_sink: RecordingSink | None = None, **overrides: Any) -> None:
-        """``stt``, ``llm``, ``tts``, ``vad`` and the speech-to-speech ``realtime``
-        model are the voice providers every call shares (models load once per
-        process); ``recording_sink`` is where recordings go unless ``record_start``
-        names another (local files in ``recordings_dir`` by default); ``overrides``
-        are settings."""
+        """``stt``, ``llm``, ``tts``, ``vad``, the speech-to-speech ``realtime`` model
+        and the ``end_of_turn`` model are the voice providers every call shares
+        (models load once per process); ``recording_sink`` is where recordings go
+        unless ``record_start`` names another (local files in ``recordings_dir`` by
+        default); ``overrides`` are settings."""
         self.settings = settings or load_settings(**overrides)
         voice = self.settings.voice
         providers = Providers(
@@ -116,7 +119,8 @@ class VoxtraApp:
             tts or (build("tts", voice.tts) if voice.tts else None),
             llm or (build("llm", voice.llm) if voice.llm else None),
             vad or (build("vad", voice.vad) if voice.vad else default_vad()),
-            realtime or (build("realtime", voice.realtime) if voice.realtime else None))
+            realtime or (build("realtime", voice.realtime) if voice.realtime else None),
+            end_of_turn or _end_of_turn(voice.end_of_turn))
         self.voice = VoiceConfig(providers, voice)
         self.recording_sink = recording_sink
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
@@ -590,3 +594,13 @@ class VoxtraApp:
         self._finished[channel_id] = None
         while len(self._finished) > FINISHED_MEMORY:
             self._finished.popitem(last=False)
+
+
+def _end_of_turn(choice: ProviderSettings | Literal["none"] | None) -> EndOfTurnModel | None:
+    """The end-of-turn model the settings name; unset, the one installed (if any)."""
+    if choice == "none":
+        return None
+    if choice is None:
+        return default_turn_model()
+    model: EndOfTurnModel = build("turn", choice)
+    return model

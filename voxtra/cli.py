@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
                       "(examples/voice_agent.py) and print what the caller heard back")
     _sandbox_options(demo)
 
+    models = commands.add_parser(
+        "models", help="model files the offline voice stack runs but Voxtra does not ship "
+        "(the official Silero VAD, Smart Turn): list where each is, or fetch the missing")
+    models.add_argument("action", choices=["list", "fetch"])
+
     commands.add_parser(
         "check", help="check the settings: ARI reachable, each voice provider configured "
         "and its credentials accepted (settings from VOXTRA_*, .env, VOXTRA_CONFIG)")
@@ -73,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "render-conf":
             return _render_conf(args)
+        if args.command == "models":
+            return _models(args.action)
         if args.command == "check":
             return runner.run(_check())
         options = SandboxOptions(name=args.name, ari_port=args.ari_port,
@@ -121,7 +128,8 @@ async def _check() -> int:
     providers = app.voice.providers
     for stage, provider in (("stt", providers.stt), ("llm", providers.llm),
                             ("tts", providers.tts), ("vad", providers.vad),
-                            ("realtime", providers.realtime)):
+                            ("realtime", providers.realtime),
+                            ("end_of_turn", providers.end_of_turn)):
         if provider is None:
             print(f"{stage}: not configured")
             continue
@@ -160,6 +168,21 @@ CONF_HELP = {
     "ari_tls_bind": "address of ARI's HTTPS listener (default: --ari-bind); plain HTTP "
                     "stays on --ari-bind",
 }
+
+
+def _models(action: str) -> int:
+    from voxtra.errors import ProviderError
+    from voxtra.voice import model_files
+
+    try:
+        where = model_files.fetch() if action == "fetch" else {
+            name: model_files.find(name) for name in model_files.MODELS}
+    except ProviderError as exc:
+        print(f"voxtra models: {exc}", file=sys.stderr)
+        return 1
+    for name, path in where.items():
+        print(f"{name}: {path or f'missing (run `{model_files.FETCH_COMMAND}`)'}")
+    return 0 if all(where.values()) else 1
 
 
 def _render_conf(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 
 from voxtra.ari.client import AriClient
@@ -23,7 +23,10 @@ from voxtra.dialing import DialedLeg
 from voxtra.errors import VoxtraError
 from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioChunk
+from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import Pcm
+from voxtra.voice.events import SpeechResult
+from voxtra.voice.speech import Speech
 from voxtra.voice.tts import TTS
 
 
@@ -62,18 +65,23 @@ class Consultation:
     async def send_audio(self, audio: Pcm | AudioChunk, sample_rate: int | None = None,
                          ) -> None:
         """Play PCM to the target alone and wait until it has been sent."""
+        await (await self._output()).push(audio, sample_rate).done
+
+    async def say(self, text: str | AsyncIterable[str]) -> SpeechResult:
+        """Speak ``text`` (or streamed pieces) to the target alone with the app's TTS, as
+        a call's ``say`` does (sentence by sentence); returns once it has been sent."""
+        if self._tts is None:
+            raise VoxtraError("say() to a transfer target needs a TTS (VoxtraApp(tts=...))")
+        output = await self._output()
+        return await Speech(text, self._tts, output, interruptible=False).run()
+
+    async def _output(self) -> RtpEndpoint:
+        """The target's own media leg (opened on first use)."""
         self._check_open()
         if not self._media_open:
             await self._media.open()
             self._media_open = True
-        await self._media.endpoint.push(audio, sample_rate).done
-
-    async def say(self, text: str) -> None:
-        """Speak ``text`` to the target alone (the app's TTS) and wait until it is sent."""
-        if self._tts is None:
-            raise VoxtraError("say() to a transfer target needs a TTS (VoxtraApp(tts=...))")
-        async for pcm in self._tts.synthesize(text):
-            await self.send_audio(pcm, self._tts.sample_rate)
+        return self._media.endpoint
 
     async def complete(self) -> Transfer:
         """Bridge the caller and the target; the caller comes off hold."""

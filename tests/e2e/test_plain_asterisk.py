@@ -12,6 +12,7 @@ caller's dialog.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,14 @@ from voxtra import (
 from voxtra.ari.client import AriClient
 from voxtra.capabilities import missing_requirements
 from voxtra.errors import DialplanError
+from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import RecordingError
 from voxtra.testing.audio import dominant_frequency, tone, tones, write_ulaw_wav
 from voxtra.testing.prompts import PromptServer, wav_bytes
 from voxtra.testing.sandbox import SandboxState
 from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+from voxtra.voice.events import SpeechResult
+from voxtra.voice.tts import TTS
 
 
 def settings(plain: SandboxState) -> VoxtraSettings:
@@ -202,21 +206,39 @@ async def test_rfc4733_dtmf_both_ways(plain_asterisk: SandboxState) -> None:
     assert sent == {7, 3}  # RFC 4733 event codes of the app's digits
 
 
+class ToneTTS(TTS):
+    """A 700 Hz tone of 0.25 s per word: what the agent hears is measurable."""
+
+    sample_rate = 8000
+
+    async def synthesize(self, text: str) -> AsyncIterator[Pcm]:
+        for _ in text.split():
+            yield tone(700, 0.25)
+
+
+WHISPER = "Call from a customer."
+
+
+@pytest.mark.parametrize("whisper", ["send_audio", "say"])
 async def test_warm_transfer_whispers_to_the_agent_alone_then_connects(
-        plain_asterisk: SandboxState, tmp_path: Path) -> None:
+        plain_asterisk: SandboxState, tmp_path: Path, whisper: str) -> None:
     agent = SipCallee(CalleeScript(
         "answer", ring_for=0.3, capture_audio=True, wait_for_bye=30,
         audio=write_ulaw_wav(tmp_path / "agent.wav", tone(300, 8.0))))
     await agent.start()
-    app = VoxtraApp(settings(plain_asterisk))
+    app = VoxtraApp(settings(plain_asterisk), tts=ToneTTS())
     steps: list[str] = []
+    said: list[SpeechResult] = []
 
     @app.route()
     async def warm(call: CallSession) -> None:
         await call.answer()
         consultation = await call.consult(f"PJSIP/phone/{agent.uri}")
         steps.append(str(call.state))
-        await consultation.send_audio(tone(700, 1.0))  # the whisper
+        if whisper == "say":  # the one speech path, sentence by sentence
+            said.append(await consultation.say(WHISPER))
+        else:
+            await consultation.send_audio(tone(700, 1.0))
         transfer = await consultation.complete()
         steps.append(str(call.state))
         await transfer.ended
@@ -231,6 +253,8 @@ async def test_warm_transfer_whispers_to_the_agent_alone_then_connects(
     assert result.succeeded, result.stderr
     assert answered.succeeded, answered.stderr
     assert steps == ["on_hold", "in_progress"]
+    if whisper == "say":
+        assert [(r.heard_text, r.interrupted) for r in said] == [(WHISPER, False)]
     agent_heard, caller_heard = tones(answered.heard()), tones(result.heard())
     assert agent_heard.get(700, 0) >= 7  # the whisper, to the agent ...
     assert 700 not in caller_heard  # ... and not to the caller

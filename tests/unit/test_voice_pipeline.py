@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from voxtra.errors import ProviderError
-from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio
+from voxtra.testing.voice import (
+    FakeEndOfTurn,
+    FakeLLM,
+    FakeSTT,
+    FakeTTS,
+    FakeVAD,
+    MemoryAudio,
+)
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import VoiceEvent, VoiceState
@@ -23,16 +31,19 @@ FAST = VoiceSettings(turn=TurnSettings(min_endpointing_delay=0.3, max_endpointin
 
 class Harness:
     def __init__(self, stt: FakeSTT | None = None, tts: FakeTTS | None = None,
-                 llm: FakeLLM | None = None, settings: VoiceSettings = FAST) -> None:
+                 llm: FakeLLM | None = None, settings: VoiceSettings = FAST,
+                 end_of_turn: FakeEndOfTurn | None = None) -> None:
         self.audio = MemoryAudio()
         self.events: list[VoiceEvent] = []
         emitter = EventEmitter()
         for name in ("speech_started", "speech_ended", "transcript", "response_started",
-                     "response_ended", "interrupted", "error", "metrics", "state"):
+                     "response_ended", "interrupted", "error", "metrics", "state",
+                     "response_paused", "response_resumed"):
             emitter.on(name, self.events.append)
         self.agent = AgentClient(llm) if llm is not None else None
-        self.pipeline = VoicePipeline(Providers(stt, tts or FakeTTS(), llm, FakeVAD()),
-                                      self.audio, self.audio, settings, emitter, self.agent)
+        providers = Providers(stt, tts or FakeTTS(), llm, FakeVAD(), end_of_turn=end_of_turn)
+        self.pipeline = VoicePipeline(providers, self.audio, self.audio, settings, emitter,
+                                      self.agent)
         self.pipeline.start()
 
     def of(self, name: str) -> list[Any]:
@@ -88,6 +99,51 @@ async def test_a_pause_after_an_unfinished_phrase_does_not_end_the_turn(
     assert len(h.of("speech_ended")) == 1
 
 
+async def test_the_end_of_turn_model_keeps_a_turn_through_a_pause_the_words_call_finished(
+        harness_factory: Any) -> None:
+    def words(seconds: float) -> str:  # a pause after a complete-looking clause
+        return "I need a table." if seconds < 1.0 else "I need a table. For four people."
+
+    model = FakeEndOfTurn(lambda seconds: seconds > 1.5)
+    h = harness_factory(stt=FakeSTT([words]), end_of_turn=model)
+    listener = asyncio.ensure_future(h.pipeline.listen(timeout=6))
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.6)  # past min_endpointing_delay: the words alone would end it
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.6)
+    heard = await listener
+    assert heard is not None and heard.text == "I need a table. For four people."
+    assert len(h.of("speech_ended")) == 1
+    assert len(model.judged) == 2 and model.judged[1] > model.judged[0]  # the whole turn
+    # The complete turn ended at min_endpointing_delay, not max.
+    assert heard.ended_at - heard.started_at == pytest.approx(2.0, abs=0.15)
+
+
+async def test_words_that_end_unfinished_veto_the_model(harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["I would like to"]),
+                        end_of_turn=FakeEndOfTurn(lambda seconds: True))
+    loop = asyncio.get_running_loop()
+    listener = asyncio.ensure_future(h.pipeline.listen(timeout=6))
+    await h.audio.speak(0.7)
+    stopped = loop.time()
+    await h.audio.silence(1.2)
+    heard = await listener
+    assert heard is not None and loop.time() - stopped >= 0.85  # max_endpointing_delay
+
+
+async def test_words_said_after_a_turn_was_taken_start_the_next_one(
+        harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["My number is four five six.", "And my name is Ann."]))
+    await h.audio.speak(0.8)
+    await h.audio.silence(1.0)  # past max_endpointing_delay: the turn is taken
+    await h.audio.speak(0.8)
+    await h.audio.silence(1.0)
+    first = await h.pipeline.listen(timeout=2)
+    second = await h.pipeline.listen(timeout=2)
+    assert first is not None and second is not None
+    assert (first.text, second.text) == ("My number is four five six.", "And my name is Ann.")
+
+
 async def test_say_plays_the_whole_text_and_reports_it(harness_factory: Any) -> None:
     h = harness_factory(stt=FakeSTT())
     result = await h.pipeline.say("Hello there. Welcome to the shop.")
@@ -134,6 +190,69 @@ async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_facto
     finals = [e for e in h.of("transcript") if e.final]
     assert [(e.text, e.backchannel) for e in finals] == [("Uh-huh.", True)]
     assert await h.pipeline.listen(timeout=0.3) is None
+
+
+def gaps(sent: list[tuple[float, Any]]) -> list[float]:
+    """Pauses longer than two frames between frames sent to the caller."""
+    times = [t for t, _ in sent]
+    return [b - a for a, b in itertools.pairwise(times) if b - a > 0.045]
+
+
+@pytest.mark.parametrize("heard", ["Uh-huh.", ""])  # a backchannel; a cough (no words)
+async def test_speech_that_is_no_interruption_pauses_the_reply_which_then_plays_on(
+        harness_factory: Any, heard: str) -> None:
+    h = harness_factory(stt=FakeSTT([heard]))
+    text = " ".join(["word"] * 20) + "."
+    speaking = asyncio.ensure_future(h.pipeline.say(text))
+    await asyncio.sleep(0.5)
+    loop = asyncio.get_running_loop()
+    onset = loop.time()
+    await h.audio.speak(0.4)
+    await h.audio.silence(0.5)
+    result = await asyncio.wait_for(speaking, 5)
+    assert not result.interrupted and result.heard_text == text and not h.of("interrupted")
+    [paused], [resumed] = h.of("response_paused"), h.of("response_resumed")
+    # Paused once the speech had lasted min_interruption_speech (0.2 s), resumed after
+    # the caller's pause was judged.
+    assert paused.at - onset == pytest.approx(0.2, abs=0.08)
+    assert resumed.paused_for == pytest.approx(resumed.at - paused.at)
+    [gap] = gaps(h.audio.sent)
+    assert gap == pytest.approx(resumed.paused_for, abs=0.05)
+    # Nothing was dropped: every frame of the reply reached the caller.
+    assert len(h.audio.sent) == round(2.0 / 0.02)
+
+
+async def test_words_over_a_reply_cut_it_from_the_moment_it_paused(
+        harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT(["No, wait."]))
+    speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 30) + "."))
+    await asyncio.sleep(0.5)
+    loop = asyncio.get_running_loop()
+    onset = loop.time()
+    await h.audio.speak(0.4)  # shorter than max_backchannel_speech: its words decide
+    await h.audio.silence(0.6)
+    result = await asyncio.wait_for(speaking, 5)
+    assert result.interrupted
+    [paused], [interrupted] = h.of("response_paused"), h.of("interrupted")
+    assert not h.of("response_resumed")
+    assert interrupted.at == paused.at and interrupted.to_silence == paused.to_silence
+    assert h.audio.sent[-1][0] - onset <= 0.2 + 0.08  # silent from the pause on
+
+
+async def test_with_resume_off_the_reply_plays_on_while_words_are_judged(
+        harness_factory: Any) -> None:
+    settings = FAST.model_copy(update={"turn": TurnSettings(
+        min_endpointing_delay=0.3, max_endpointing_delay=0.9,
+        resume_false_interruptions=False)})
+    h = harness_factory(stt=FakeSTT(["Uh-huh."]), settings=settings)
+    text = " ".join(["word"] * 20) + "."
+    speaking = asyncio.ensure_future(h.pipeline.say(text))
+    await asyncio.sleep(0.5)
+    await h.audio.speak(0.4)
+    await h.audio.silence(0.5)
+    result = await asyncio.wait_for(speaking, 5)
+    assert not result.interrupted and not h.of("response_paused")
+    assert not gaps(h.audio.sent)
 
 
 async def test_speech_over_a_reply_is_judged_at_its_pause_not_mid_word(

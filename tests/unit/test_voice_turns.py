@@ -60,6 +60,27 @@ def test_the_end_of_turn_waits_longer_after_unfinished_words() -> None:
     assert detector.end_due(detector.paused_at + 1.21)  # the longest wait is over
 
 
+def test_with_an_end_of_turn_model_its_verdict_decides_and_unfinished_words_veto() -> None:
+    detector = TurnDetector(SETTINGS, judged=True)
+    now, _ = feed(detector, 0.0, 1.0, 1.0)
+    now, _ = feed(detector, now, 0.5, 0.0)
+    detector.guess = "I would like a table."
+    assert not detector.end_due(now)  # finished-looking words alone: wait for the verdict
+    detector.verdict = 0.2
+    assert not detector.end_due(now)
+    detector.verdict = 0.8
+    assert detector.end_due(now)
+    detector.guess = "I would like to"
+    assert not detector.end_due(now)
+    detector.guess = None  # no words yet: the verdict alone
+    assert detector.end_due(now)
+    assert not detector.end_due(detector.paused_at + 0.35)  # min_endpointing_delay first
+    detector.verdict = 0.2
+    assert detector.end_due(detector.paused_at + 1.21)  # the longest wait is over
+    now, signals = feed(detector, now, 0.3, 1.0)
+    assert signals == [TurnSignal.RESUMED] and detector.verdict is None
+
+
 def test_speech_resuming_in_a_pause_continues_the_turn() -> None:
     detector = TurnDetector(SETTINGS)
     now, _ = feed(detector, 0.0, 0.6, 1.0)

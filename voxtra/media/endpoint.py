@@ -313,6 +313,15 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         end hears silence."""
         return self._pacer.clear()
 
+    def pause(self) -> float:
+        """Hold the queued audio (a possible barge-in); seconds until the far end hears
+        silence."""
+        return self._pacer.pause()
+
+    def resume(self) -> None:
+        """Play on the audio :meth:`pause` held."""
+        self._pacer.resume()
+
     def cancel(self, playout: Playout) -> None:
         """Drop what is still queued of one :meth:`push`."""
         self._pacer.cancel(playout)

@@ -11,6 +11,9 @@ loses audio instead of building up delay. Each queued group of frames is a
 :class:`Playout` that counts its frames as they are sent and resolves when its last
 one has gone (playout acknowledgement); :meth:`Pacer.clear` drops everything queued
 at once (barge-in) and reports when the far end stops hearing audio.
+:meth:`Pacer.pause` holds the queue instead, so that :meth:`Pacer.resume` plays it
+on from the frame where it stopped (the caller's sound turned out not to be an
+interruption).
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ class Pacer(Generic[P]):
         self._lock = threading.Lock()
         self._talkspurt = True
         self._last_sent = -1.0
+        #: When :meth:`pause` held the queue (None: not paused).
+        self._paused_at: float | None = None
         self.max_lag = max_lag
         self.record_errors = record_errors
         self.stats = PacerStats()
@@ -213,13 +218,48 @@ class Pacer(Generic[P]):
             self._drop(lambda owner: owner is playout)
 
     def clear(self) -> float:
-        """Drop every queued frame that is not protected, now; return seconds until the
-        far end hears silence (at most the one frame already on its way), or until the
-        protected audio still queued has played."""
+        """Drop every queued frame that is not protected, now, and lift a pause; return
+        seconds until the far end hears silence (at most the one frame already on its
+        way), or until the protected audio still queued has played."""
         with self._lock:
             self._drop(lambda owner: not owner.protected)
-            tail = max(0.0, self._last_sent + FRAME - self._now()) if self.stats.sent else 0.0
-            return tail + len(self._dues) * FRAME
+            if self._paused_at is not None:
+                self._unpause()
+            return self._tail() + len(self._dues) * FRAME
+
+    def _tail(self) -> float:
+        """Seconds until the frame already on its way has played."""
+        return max(0.0, self._last_sent + FRAME - self._now()) if self.stats.sent else 0.0
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> float:
+        """Stop sending and keep the queue (protected frames wait too); seconds until
+        the far end hears silence."""
+        with self._lock:
+            if self._paused_at is None:
+                self._paused_at = self._now()
+            return self._tail()
+
+    def resume(self) -> None:
+        """Play on from the frame where :meth:`pause` stopped, as a new talkspurt."""
+        with self._lock:
+            if self._paused_at is None:
+                return
+            self._unpause()
+            starts = bool(self._dues)
+        if starts and self._loop is not None:
+            call_in(self._loop, self._start_talkspurt)
+
+    def _unpause(self) -> None:
+        """The queue's due times move on by the pause (nothing in it is late for it)."""
+        assert self._paused_at is not None
+        held = self._now() - self._paused_at
+        self._paused_at = None
+        self._dues = deque(due + held for due in self._dues)
+        self._talkspurt = True
 
     def _drop(self, condition: Callable[[Playout], bool]) -> None:
         """Drop the queued frames whose playout meets ``condition``."""
@@ -242,7 +282,7 @@ class Pacer(Generic[P]):
         """The clock's send phase: the next frame, unless one left less than half a
         frame ago (the first of a talkspurt, sent between ticks)."""
         with self._lock:
-            if self._dues and now - self._last_sent >= FRAME / 2:
+            if self._dues and now - self._last_sent >= FRAME / 2 and self._paused_at is None:
                 self._send_next(now)
 
     def _send_next(self, now: float) -> None:

@@ -26,6 +26,7 @@ from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Pacer, Playout
 from voxtra.media.resample import Resampler, resample
 from voxtra.testing.audio import write_ulaw_wav
+from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool
 from voxtra.voice.stt import STT, STTStream, Transcript
 from voxtra.voice.tts import TTS
@@ -106,6 +107,12 @@ class MemoryAudio:
     def clear(self) -> float:
         return self._pacer.clear()
 
+    def pause(self) -> float:
+        return self._pacer.pause()
+
+    def resume(self) -> None:
+        self._pacer.resume()
+
     @property
     def queued(self) -> float:
         return self._pacer.queued
@@ -131,10 +138,12 @@ class MemoryAudio:
 class FakeVAD(VAD):
     """Speech wherever the RMS level is above ``threshold``."""
 
+    sample_rates = (16000, 8000)
+
     def __init__(self, threshold: float = 500.0) -> None:
         self.threshold = threshold
 
-    def stream(self) -> VADStream:
+    def stream(self, sample_rate: int | None = None) -> VADStream:
         return _LevelStream(self.threshold)
 
 
@@ -190,6 +199,21 @@ class _FakeStream(STTStream):
 
     async def final(self) -> Transcript:
         return await self.interim()
+
+
+class FakeEndOfTurn(EndOfTurnModel):
+    """Judges a turn complete (probability 1) or not (0) by ``complete(seconds)``, the
+    seconds of audio it is given; ``judged`` keeps those lengths."""
+
+    def __init__(self, complete: Callable[[float], bool], sample_rate: int = 16000) -> None:
+        self.complete = complete
+        self.sample_rate = sample_rate
+        self.judged: list[float] = []
+
+    async def probability(self, pcm: Pcm) -> float:
+        seconds = len(pcm) / self.sample_rate
+        self.judged.append(seconds)
+        return 1.0 if self.complete(seconds) else 0.0
 
 
 class FakeTTS(TTS):

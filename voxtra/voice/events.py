@@ -104,13 +104,35 @@ class ResponseEnded(VoiceEvent):
 
 @dataclass(frozen=True)
 class Interrupted(VoiceEvent):
-    """The caller talked over Voxtra: its audio was cleared at ``at``; the caller
-    hears silence ``to_silence`` seconds later."""
+    """The caller talked over Voxtra: its audio stopped at ``at`` (when it was paused
+    while their words were judged, if it was) and was cleared; the caller hears
+    silence ``to_silence`` seconds after ``at``."""
 
     name: ClassVar[str] = "interrupted"
     at: float
     to_silence: float
     result: SpeechResult
+
+
+@dataclass(frozen=True)
+class ResponsePaused(VoiceEvent):
+    """The caller spoke over Voxtra: its audio stopped at ``at`` (silence at the caller
+    ``to_silence`` later) while their words are judged; ``interrupted`` or
+    ``response_resumed`` follows."""
+
+    name: ClassVar[str] = "response_paused"
+    at: float
+    to_silence: float
+
+
+@dataclass(frozen=True)
+class ResponseResumed(VoiceEvent):
+    """What paused Voxtra was no interruption (no words, a noise, a backchannel): the
+    reply plays on from where it stopped, after ``paused_for`` seconds."""
+
+    name: ClassVar[str] = "response_resumed"
+    at: float
+    paused_for: float
 
 
 @dataclass(frozen=True)

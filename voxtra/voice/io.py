@@ -30,7 +30,16 @@ class AudioOutput(Protocol):
         ...
 
     def clear(self) -> float:
-        """Drop what is queued and not protected; seconds until the caller hears silence."""
+        """Drop what is queued and not protected, and lift a pause; seconds until the
+        caller hears silence."""
+        ...
+
+    def pause(self) -> float:
+        """Stop sending, keeping what is queued; seconds until the caller hears silence."""
+        ...
+
+    def resume(self) -> None:
+        """Play on what :meth:`pause` held, from where it stopped."""
         ...
 
     @property

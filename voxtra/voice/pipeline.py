@@ -6,6 +6,12 @@ through the call's :class:`~voxtra.voice.emitter.EventEmitter`, keeps the voice
 state, hands final transcripts to :meth:`VoicePipeline.listen`, speaks with
 :meth:`VoicePipeline.say`, and cuts Voxtra short when the caller talks over it
 (barge-in). Each finished turn's timings are reported as one ``metrics`` event.
+
+The VAD judges a call's audio at the call's own rate when it can (a narrowband
+call as narrowband: Silero's 16 kHz model misses band-limited speech that its
+8 kHz mode hears). Caller speech over Voxtra's reply pauses the reply at once
+and is then judged by its words: an interruption cuts the reply, anything else
+(a noise, a cough, "uh-huh") lets it play on from where it stopped.
 """
 
 from __future__ import annotations
@@ -19,15 +25,20 @@ from collections.abc import AsyncIterable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from voxtra.errors import ProviderError, VoxtraError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
-from voxtra.media.resample import Resampler
+from voxtra.media.resample import Resampler, resample
 from voxtra.voice.agent import AgentClient, AgentReply
 from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.events import (
     Interrupted,
     ResponseEnded,
+    ResponsePaused,
+    ResponseResumed,
     ResponseStarted,
     SpeechEnded,
     SpeechResult,
@@ -68,10 +79,13 @@ class Providers:
     llm: LLM | None = None
     vad: VAD | None = None
     realtime: RealtimeModel | None = None
+    #: Judges at each pause whether the caller has finished (None: the words do).
+    end_of_turn: EndOfTurnModel | None = None
 
     def load(self) -> None:
         """Load every model now (blocking): the first call then waits for none."""
-        for provider in (self.stt, self.tts, self.llm, self.vad, self.realtime):
+        for provider in (self.stt, self.tts, self.llm, self.vad, self.realtime,
+                         self.end_of_turn):
             if provider is not None:
                 provider.load()
 
@@ -83,6 +97,11 @@ class _Turn:
     over_speech: Speech | None
     ended_at: float | None = None
     interrupted: bool = False
+    #: When Voxtra's reply was paused for this turn's speech (None: it was not).
+    paused_at: float | None = None
+    to_silence: float = 0.0
+    #: Seconds of the turn's speech judged no interruption (the reply was resumed).
+    judged_speech: float = 0.0
     #: Seconds of speech in the turn, once it has ended.
     speech: float = 0.0
 
@@ -96,6 +115,8 @@ class _Hearing:
     stream: STTStream | None = None
     turn: _Turn | None = None
     held: list[Pcm] = field(default_factory=list)
+    #: The turn's audio so far, as the recogniser got it (the end-of-turn model's input).
+    audio: list[Pcm] = field(default_factory=list)
 
 
 class VoicePipeline:
@@ -105,6 +126,7 @@ class VoicePipeline:
         self._stt = streaming(providers.stt) if providers.stt is not None else None
         self._tts = providers.tts
         self._vad = providers.vad or EnergyVAD()
+        self._end_of_turn = providers.end_of_turn
         self._input = audio_in
         self._output = audio_out
         self.settings = settings
@@ -118,12 +140,14 @@ class VoicePipeline:
         self._say_lock = asyncio.Lock()
         self._speech: Speech | None = None
         self._speech_task: asyncio.Task[SpeechResult] | None = None
-        self._detector = TurnDetector(settings.turn)
+        self._detector = TurnDetector(settings.turn, judged=self._end_of_turn is not None)
         #: The latest turn, and its metrics until the reply to it has been spoken.
         self._last_turn: _Turn | None = None
         self._metrics: TurnMetrics | None = None
         #: The metrics of the reply being spoken (barge-in is measured into them).
         self._speaking_metrics: TurnMetrics | None = None
+        #: The turn whose speech paused the reply being spoken, while it is judged.
+        self._paused_by: _Turn | None = None
 
     # Lifecycle -----------------------------------------------------------------
 
@@ -199,6 +223,7 @@ class VoicePipeline:
                 raise error from exc
             finally:
                 self._speech = self._speech_task = self._speaking_metrics = None
+                self._paused_by = None
                 if self._stt is not None:
                     self._set_state(VoiceState.LISTENING)
             if result.interrupted:
@@ -243,6 +268,10 @@ class VoicePipeline:
             return None
         at = time.monotonic()
         to_silence = speech.interrupt()
+        turn = self._paused_by
+        if turn is not None and turn.paused_at is not None:  # silent since the pause
+            at, to_silence = turn.paused_at, turn.to_silence
+        self._paused_by = None
         self._speech_task.cancel()
         if self._speaking_metrics is not None:
             self._speaking_metrics.barge_in_to_silence = to_silence
@@ -254,7 +283,7 @@ class VoicePipeline:
 
     async def _hear(self) -> None:
         assert self._stt is not None
-        vad_stream = self._vad.stream()
+        vad_stream = None
         hearing = _Hearing(self._detector)
         to_vad: Resampler | None = None
         to_stt: Resampler | None = None
@@ -272,9 +301,11 @@ class VoicePipeline:
             if chunk is None:
                 self._step(hearing, now, 0.0, AUDIO_GAP, None)
                 continue
-            if to_vad is None:
-                to_vad = Resampler(chunk.sample_rate, self._vad.sample_rate)
-                to_stt = to_vad if self._stt.sample_rate == self._vad.sample_rate else \
+            if to_vad is None or vad_stream is None:
+                vad_rate = self._vad.rate_for(chunk.sample_rate)
+                vad_stream = self._vad.stream(vad_rate)
+                to_vad = Resampler(chunk.sample_rate, vad_rate)
+                to_stt = to_vad if self._stt.sample_rate == vad_rate else \
                     Resampler(chunk.sample_rate, self._stt.sample_rate)
             assert to_stt is not None
             vad_pcm = to_vad.process(chunk.pcm)
@@ -296,35 +327,57 @@ class VoicePipeline:
             hearing.stream = self._stt.stream()
             for piece in hearing.prefix:
                 hearing.stream.push(piece)
+            hearing.audio = list(hearing.prefix)
             hearing.prefix.clear()
-            speech = self._speech
-            hearing.turn = _Turn(detector.started_at, over_speech=speech)
+            hearing.turn = _Turn(detector.started_at, over_speech=self._speech)
             self.events.emit(SpeechStarted(detector.started_at))
-            if speech is not None and speech.interruptible and self.settings.turn.interruptions:
-                self._spawn(self._consider_barge_in(hearing.stream, hearing.turn, speech))
         if pcm is not None:
             if hearing.stream is None:
                 self._keep_prefix(hearing, pcm)
-            elif detector.state is TurnState.PAUSED:
-                hearing.held.append(pcm)
             else:
-                for piece in hearing.held:
-                    hearing.stream.push(piece)
-                hearing.held.clear()
-                hearing.stream.push(pcm)
+                hearing.audio.append(pcm)
+                if detector.state is TurnState.PAUSED:
+                    hearing.held.append(pcm)
+                else:
+                    for piece in hearing.held:
+                        hearing.stream.push(piece)
+                    hearing.held.clear()
+                    hearing.stream.push(pcm)
+        if hearing.turn is not None and hearing.stream is not None:
+            self._over_speech(hearing.turn, hearing.stream, signal)
         if signal is TurnSignal.PAUSED and hearing.stream is not None:
             self._spawn(self._guess(hearing.stream, detector.paused_at))
+            if self._end_of_turn is not None:
+                self._spawn(self._judge(self._end_of_turn, list(hearing.audio),
+                                        detector.paused_at))
         if hearing.stream is not None and hearing.turn is not None and detector.end_due(now):
             turn, stream = hearing.turn, hearing.stream
             turn.ended_at = detector.paused_at
             turn.speech = detector.speech_seconds
             detector.reset()
             hearing.stream, hearing.turn = None, None
+            # The pause's last moments may hold the start of the next turn's words.
+            for piece in hearing.held:
+                self._keep_prefix(hearing, piece)
             hearing.held.clear()
+            hearing.audio = []
             self.events.emit(SpeechEnded(turn.ended_at, turn.ended_at - turn.started_at))
             if self._speech is None:
                 self._set_state(VoiceState.PROCESSING)
             self._finishing = asyncio.create_task(self._finish(stream, turn, self._finishing))
+
+    async def _judge(self, model: EndOfTurnModel, audio: list[Pcm], paused_at: float) -> None:
+        """The end-of-turn model's verdict on the turn so far, for this pause."""
+        try:
+            pcm = resample(np.concatenate(audio), self._stt_rate, model.sample_rate)
+            verdict = await model.probability(pcm)
+        except Exception as exc:
+            self._report(ProviderError(type(model).__name__, str(exc) or repr(exc)),
+                         "end_of_turn")
+            return
+        detector = self._detector
+        if detector.state is TurnState.PAUSED and detector.paused_at == paused_at:
+            detector.verdict = verdict
 
     def _keep_prefix(self, hearing: _Hearing, pcm: Pcm) -> None:
         hearing.prefix.append(pcm)
@@ -362,6 +415,8 @@ class VoicePipeline:
             transcript = await self._final(stream)
         except ProviderError as exc:
             self._report(exc, "stt")
+            if turn.over_speech is not None and self._paused_by is turn:
+                self._barge_in(turn, turn.over_speech)  # a failing recogniser still cuts
             self._finals.put_nowait(exc)
             return
         finally:
@@ -373,6 +428,8 @@ class VoicePipeline:
                 and self.settings.turn.interruptions
                 and turn.speech >= self.settings.turn.min_interruption_speech):
             self._barge_in(turn, turn.over_speech)
+        elif turn.over_speech is not None:
+            self._resume(turn, turn.over_speech)
         event = UserTranscriptEvent(transcript.text, transcript.confidence, turn.started_at,
                                     turn.ended_at, final=True, language=transcript.language,
                                     backchannel=backchannel)
@@ -397,26 +454,56 @@ class VoicePipeline:
         except Exception as exc:
             raise ProviderError(type(self._stt).__name__, str(exc) or repr(exc)) from exc
 
-    async def _consider_barge_in(self, stream: STTStream, turn: _Turn, speech: Speech) -> None:
-        """Interrupt ``speech`` once the caller has spoken ``min_interruption_speech``,
-        unless all they said are backchannel words. Words are judged at each pause;
-        more than ``max_backchannel_speech`` of speech interrupts without them; a turn
-        that ends unjudged is decided on its final transcript (:meth:`_finish`)."""
-        settings = self.settings.turn
+    def _over_speech(self, turn: _Turn, stream: STTStream, signal: TurnSignal | None) -> None:
+        """Caller speech over Voxtra's reply, chunk by chunk: once it has lasted
+        ``min_interruption_speech`` the reply pauses (silence at the caller at once);
+        more than ``max_backchannel_speech`` of it, or words that are more than
+        backchannel words, cut the reply; words judged at each of the caller's
+        pauses, or at the end of the turn (:meth:`_finish`), that are not, resume it."""
+        speech, settings = turn.over_speech, self.settings.turn
+        if (speech is None or speech is not self._speech or turn.interrupted
+                or not speech.interruptible or not settings.interruptions):
+            return
+        spoken = self._detector.speech_seconds
+        if spoken < settings.min_interruption_speech:
+            return
+        if not settings.backchannel_words or spoken >= settings.max_backchannel_speech:
+            self._barge_in(turn, speech)
+            return
+        if (self._paused_by is None and settings.resume_false_interruptions
+                and self._detector.state is TurnState.SPEAKING
+                and spoken - turn.judged_speech >= settings.min_interruption_speech):
+            self._pause(turn, speech)
+        if signal is TurnSignal.PAUSED:
+            self._spawn(self._judge_words(stream, turn, speech, self._detector.paused_at))
+
+    async def _judge_words(self, stream: STTStream, turn: _Turn, speech: Speech,
+                           paused_at: float) -> None:
+        """The caller paused while talking over ``speech``: their words so far cut it,
+        or, if the caller is still silent, let it play on."""
+        meaningful = await self._meaningful(stream)
+        if turn.interrupted or self._speech is not speech:
+            return
         detector = self._detector
-        judged_pause: float | None = None
-        while self._speech is speech and turn.ended_at is None:
-            if detector.speech_seconds >= settings.min_interruption_speech:
-                if (not settings.backchannel_words
-                        or detector.speech_seconds >= settings.max_backchannel_speech):
-                    self._barge_in(turn, speech)
-                    return
-                if detector.state is TurnState.PAUSED and detector.paused_at != judged_pause:
-                    judged_pause = detector.paused_at
-                    if await self._meaningful(stream) and turn.ended_at is None:
-                        self._barge_in(turn, speech)
-                        return
-            await asyncio.sleep(0.05)
+        if meaningful:
+            self._barge_in(turn, speech)
+        elif turn.ended_at is not None or (detector.state is TurnState.PAUSED
+                                           and detector.paused_at == paused_at):
+            self._resume(turn, speech)
+
+    def _pause(self, turn: _Turn, speech: Speech) -> None:
+        turn.to_silence = speech.pause()
+        turn.paused_at = time.monotonic()
+        self._paused_by = turn
+        self.events.emit(ResponsePaused(turn.paused_at, turn.to_silence))
+
+    def _resume(self, turn: _Turn, speech: Speech) -> None:
+        if self._paused_by is turn and turn.paused_at is not None:
+            self._paused_by = None
+            turn.judged_speech = self._detector.speech_seconds
+            speech.resume()
+            at = time.monotonic()
+            self.events.emit(ResponseResumed(at, at - turn.paused_at))
 
     def _barge_in(self, turn: _Turn, speech: Speech) -> None:
         if self._speech is speech and not turn.interrupted:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -48,6 +48,10 @@ class VoiceSettings(BaseModel):
     #: A speech-to-speech model (``realtime: {provider: openai, voice: marin}``), used by
     #: ``call.converse()`` and by the ready-made agent in place of the chain.
     realtime: ProviderSettings | None = None
+    #: Judges at each pause whether the caller has finished (``{provider: smart-turn}``);
+    #: unset, Smart Turn when its model is installed (``voxtra models fetch``);
+    #: ``none``: the words recognised so far decide alone.
+    end_of_turn: ProviderSettings | Literal["none"] | None = None
     turn: TurnSettings = TurnSettings()
     #: Seconds the recogniser has for a turn's final transcript.
     stt_timeout: float = 5.0

@@ -119,6 +119,15 @@ class Speech:
         if not self.started.done() and not started.cancelled():
             self.started.set_result(time.monotonic())
 
+    def pause(self) -> float:
+        """Hold the audio while caller speech is judged; seconds until the caller
+        hears silence. Generation goes on meanwhile."""
+        return self._output.pause()
+
+    def resume(self) -> None:
+        """Play on from where :meth:`pause` stopped (it was no interruption)."""
+        self._output.resume()
+
     def interrupt(self) -> float:
         """Barge-in: clear the queued audio; seconds until the caller hears silence.
         The task running :meth:`run` must be cancelled by its owner."""

@@ -5,10 +5,14 @@ time of each chunk), so every rule here is tested without audio or a clock.
 Its settings are one documented object, :class:`TurnSettings`.
 
 End of turn: the silence after the caller's speech must last
-``min_endpointing_delay`` when the words so far look like a finished sentence,
-and ``max_endpointing_delay`` when they do not ("I would like to ..."), so a
-pause inside a sentence does not end the turn. Whether the words look finished
-is a pluggable :data:`Completeness` rule.
+``min_endpointing_delay`` when the turn looks complete, and
+``max_endpointing_delay`` when it does not ("I would like to ..."), so a pause
+inside a sentence does not end the turn. Whether it looks complete is decided at
+each pause by an end-of-turn model on the turn's audio
+(:class:`~voxtra.voice.endpointing.EndOfTurnModel`) when there is one, with the
+words recognised so far able to veto it (a guess ending on "to", "the", "and"
+is not finished); without a model, by the words alone (a pluggable
+:data:`Completeness` rule).
 """
 
 from __future__ import annotations
@@ -33,14 +37,21 @@ class TurnSettings(BaseModel):
     min_speech: float = Field(default=0.1, ge=0)
     #: Silence after speech before the caller counts as pausing.
     pause_after: float = Field(default=0.1, ge=0)
-    #: Silence that ends a turn whose words look finished.
+    #: Silence that ends a turn that looks complete.
     min_endpointing_delay: float = Field(default=0.4, ge=0)
-    #: Silence that ends any turn (words that look unfinished, or none recognised).
+    #: Silence that ends any turn (one that looks unfinished, or was not judged).
     max_endpointing_delay: float = Field(default=1.4, ge=0)
+    #: The end-of-turn model's probability from which a turn looks complete.
+    end_of_turn_threshold: float = Field(default=0.5, ge=0, le=1)
     #: The caller may interrupt Voxtra by speaking (barge-in).
     interruptions: bool = True
-    #: Caller speech needed before it interrupts Voxtra.
-    min_interruption_speech: float = Field(default=0.3, ge=0)
+    #: Caller speech over Voxtra's reply after which the reply stops (pauses, with
+    #: ``resume_false_interruptions``) while the words are judged.
+    min_interruption_speech: float = Field(default=0.2, ge=0)
+    #: A reply paused by caller speech that turns out to be no interruption (no words,
+    #: a noise, only backchannel words) plays on from where it stopped. Off: the reply
+    #: plays on while the caller's words are judged, and is cut only if they interrupt.
+    resume_false_interruptions: bool = True
     #: While Voxtra speaks, caller speech is judged by its words (backchannel or not)
     #: when the caller pauses, since a recogniser easily mishears a word cut in half;
     #: once an utterance holds more speech than this it interrupts at once, words
@@ -112,9 +123,13 @@ class TurnSignal(StrEnum):
 class TurnDetector:
     """Follows one caller's speech; :meth:`update` reports the changes."""
 
-    def __init__(self, settings: TurnSettings, finished: Completeness = looks_finished) -> None:
+    def __init__(self, settings: TurnSettings, finished: Completeness = looks_finished,
+                 judged: bool = False) -> None:
         self.settings = settings
         self.finished = finished
+        #: An end-of-turn model judges each pause (:attr:`verdict`); the turn waits
+        #: for its verdict rather than go by the words alone.
+        self.judged = judged
         self.state = TurnState.QUIET
         #: When the current turn's speech began, and when its latest pause began.
         self.started_at = 0.0
@@ -123,6 +138,9 @@ class TurnDetector:
         self.speech_seconds = 0.0
         #: The recogniser's guess at the words so far (None while unknown).
         self.guess: str | None = None
+        #: The end-of-turn model's probability that the turn is complete, judged at
+        #: the current pause (None while unknown).
+        self.verdict: float | None = None
         self._speech_run = 0.0
         self._silence_run = 0.0
 
@@ -150,7 +168,7 @@ class TurnDetector:
                 self.speech_seconds = 0.0
             self.speech_seconds += self._speech_run
             self.state = TurnState.SPEAKING
-            self.guess = None
+            self.guess = self.verdict = None
             return signal
         return None
 
@@ -161,11 +179,21 @@ class TurnDetector:
         silence = now - self.paused_at
         if silence >= self.settings.max_endpointing_delay:
             return True
-        return (self.guess is not None and self.finished(self.guess)
-                and silence >= self.settings.min_endpointing_delay)
+        if silence < self.settings.min_endpointing_delay:
+            return False
+        return self.complete
+
+    @property
+    def complete(self) -> bool:
+        """The turn so far looks complete (see the module's docstring)."""
+        if not self.judged:
+            return self.guess is not None and self.finished(self.guess)
+        if self.verdict is None or self.verdict < self.settings.end_of_turn_threshold:
+            return False
+        return self.guess is None or self.finished(self.guess)
 
     def reset(self) -> None:
         """The turn was taken: wait for the next one."""
         self.state = TurnState.QUIET
-        self.guess = None
+        self.guess = self.verdict = None
         self._speech_run = 0.0

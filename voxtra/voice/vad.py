@@ -16,16 +16,29 @@ from voxtra.media.g711 import Pcm
 class VADStream(ABC):
     @abstractmethod
     def process(self, pcm: Pcm) -> float:
-        """Speech probability (0..1) of the latest audio, fed in any chunk size at
-        :attr:`VAD.sample_rate`."""
+        """Speech probability (0..1) of the latest audio, fed in any chunk size at the
+        stream's sample rate."""
 
 
 class VAD(ABC):
-    #: The sample rate the model wants (audio is resampled to it).
-    sample_rate: int = 16000
+    #: The sample rates the model judges natively, preferred first. The pipeline feeds
+    #: a call's audio at its own rate when it is one of these (no resampling: a
+    #: narrowband call is judged as narrowband), else resampled to the first.
+    sample_rates: tuple[int, ...] = (16000,)
+
+    @property
+    def sample_rate(self) -> int:
+        """The preferred rate."""
+        return self.sample_rates[0]
+
+    def rate_for(self, sample_rate: int) -> int:
+        """The rate to judge audio of ``sample_rate`` at."""
+        return sample_rate if sample_rate in self.sample_rates else self.sample_rates[0]
 
     @abstractmethod
-    def stream(self) -> VADStream: ...
+    def stream(self, sample_rate: int | None = None) -> VADStream:
+        """A call's running state, fed at ``sample_rate`` (one of :attr:`sample_rates`;
+        None: the preferred one)."""
 
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load the model now, blocking (the app calls it in a thread at startup)."""
@@ -38,13 +51,13 @@ class EnergyVAD(VAD):
     silence, not speech from noise.
     """
 
-    def __init__(self, margin_db: float = 12.0, floor_db: float = 35.0,
-                 sample_rate: int = 16000) -> None:
+    sample_rates = (16000, 8000)
+
+    def __init__(self, margin_db: float = 12.0, floor_db: float = 35.0) -> None:
         self.margin_db = margin_db
         self.floor_db = floor_db
-        self.sample_rate = sample_rate
 
-    def stream(self) -> VADStream:
+    def stream(self, sample_rate: int | None = None) -> VADStream:
         return _EnergyStream(self)
 
 

@@ -11,6 +11,8 @@ import importlib.util
 from typing import Any
 
 from voxtra.errors import ProviderError, VoxtraError
+from voxtra.voice import model_files
+from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.settings import ProviderChoice
 from voxtra.voice.vad import VAD, EnergyVAD
 
@@ -22,6 +24,7 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
             "elevenlabs": ("elevenlabs", "ElevenLabsTTS")},
     "vad": {"silero": ("silero", "SileroVAD"), "energy": ("", "EnergyVAD")},
     "realtime": {"openai": ("openai_realtime", "OpenAIRealtime")},
+    "turn": {"smart-turn": ("smart_turn", "SmartTurn")},
 }
 
 
@@ -60,10 +63,23 @@ def build(stage: str, choice: ProviderChoice) -> Any:
 
 
 def default_vad() -> VAD:
-    """Silero VAD when ``voxtra[offline]`` is installed (onnxruntime and the model), else the
-    energy detector."""
-    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("faster_whisper"):
-        from voxtra.voice.providers.silero import SileroVAD
+    """Silero VAD when onnxruntime and a Silero model are installed (the official one,
+    see ``voxtra models``, else faster-whisper's 16 kHz export), else the energy
+    detector."""
+    if importlib.util.find_spec("onnxruntime"):
+        from voxtra.voice.providers.silero import SileroVAD, default_model
 
-        return SileroVAD()
+        if default_model() is not None:
+            return SileroVAD()
     return EnergyVAD()
+
+
+def default_turn_model() -> EndOfTurnModel | None:
+    """Smart Turn when onnxruntime, faster-whisper (its features) and the model file are
+    installed, else None."""
+    if (importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("faster_whisper")
+            and model_files.find("smart-turn") is not None):
+        from voxtra.voice.providers.smart_turn import SmartTurn
+
+        return SmartTurn()
+    return None

