@@ -15,7 +15,8 @@ Each item is a caller's whole side of a call, made with :mod:`voxtra.testing.tel
   slam, rustling): said 2.5 s later, over the reply the app is playing by then, and
   followed by 5 s of silence.
 
-Voices (Piper's joe voice and espeak-ng's, men and women, some pitch- or tempo-shifted),
+Voices (Piper's joe voice, pitch- and tempo-shifted copies of it, and espeak-ng's; see
+:data:`~voxtra.testing.telephone.VOICES`),
 levels (-30 to -12 dBFS) and background noise (every third item: babble, pink or street
 noise at 10-20 dB SNR) are spread over the items in a fixed order; every random choice
 has a fixed seed, so a build is the same everywhere. Each item is made twice:
@@ -40,7 +41,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,17 +52,10 @@ from voxtra.testing.telephone import (
     DEFAULT_CACHE,
     VOICES,
     NoiseKind,
-    Timeline,
+    Part,
+    Sound,
     Voice,
-    at_level,
-    cough,
-    noise_burst,
-    synthesize,
-    synthesize_paused,
-    telephone_band,
-    trim,
-    wideband,
-    with_noise,
+    caller_audio,
     write_g722,
 )
 
@@ -78,23 +72,13 @@ LEVELS = (-30.0, -27.0, -24.0, -21.0, -18.0, -15.0, -12.0)
 NOISES: tuple[NoiseKind, ...] = ("babble", "pink", "street")
 SNRS = (15.0, 20.0, 10.0)
 #: Bumped when the way items are made changes, to give the corpus a new directory.
-VERSION = 2
+VERSION = 3
 CORPORA = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "voxtra" / \
     "voice-corpus"
 
 Channel = Literal["narrowband", "wideband"]
 CHANNELS: tuple[Channel, ...] = ("narrowband", "wideband")
 
-
-@dataclass(frozen=True)
-class Sound:
-    """A non-speech sound in a script: "cough", "door" or "rustle"."""
-
-    kind: Literal["cough", "door", "rustle"]
-
-
-#: A script: words to say, pauses (seconds) and sounds, in order.
-Part = str | float | Sound
 
 QUESTIONS: tuple[tuple[Part, ...], ...] = (
     ("I would like to book a table for", 0.6, "four people on Friday."),
@@ -222,30 +206,11 @@ def file_name(item: Item, channel: Channel) -> str:
 def render(item: Item, channel: Channel, cache: Path | None) -> tuple[Pcm, dict[str, Any]]:
     """The caller's audio for ``item`` on ``channel``, and its manifest entry."""
     rate = 8000 if channel == "narrowband" else 16000
-    band: Callable[[Pcm, int], Pcm] = telephone_band if channel == "narrowband" else wideband
-    timeline = Timeline(rate)
-    timeline.pause(LEAD + (OVER_REPLY if item.kind in OVERLAP_KINDS else 0.0))
-    words = [part for part in item.script if isinstance(part, str)]
-    said: list[Pcm] = []
-    if item.voice is not None and len(words) > 1:
-        said, said_rate = synthesize_paused(item.voice, words, cache)
-    for index, part in enumerate(item.script):
-        if isinstance(part, float):
-            timeline.pause(part)
-        elif isinstance(part, Sound):
-            seed = item.seed * 10 + index
-            burst = cough(seed) if part.kind == "cough" else noise_burst(seed, part.kind)
-            timeline.add(trim(band(burst, 16000), rate), part.kind)
-        else:
-            assert item.voice is not None, f"{item.id} speaks with no voice"
-            pcm, source_rate = (said.pop(0), said_rate) if said else \
-                synthesize(item.voice, part, cache)
-            timeline.add(trim(band(pcm, source_rate), rate), "speech", part)
-    timeline.pause(AFTER_OVERLAP if item.kind in OVERLAP_KINDS else AFTER_TURN)
-    audio, spans = timeline.render()
-    audio = at_level(audio, item.level, rate)
-    if item.noise is not None and item.snr is not None:
-        audio = with_noise(audio, item.snr, item.seed, item.noise, rate)
+    overlap = item.kind in OVERLAP_KINDS
+    audio, spans = caller_audio(
+        item.script, item.voice, rate=rate, lead=LEAD + (OVER_REPLY if overlap else 0.0),
+        after=AFTER_OVERLAP if overlap else AFTER_TURN, level=item.level, noise=item.noise,
+        snr=item.snr or 0.0, seed=item.seed, cache=cache)
     speech = [span for span in spans if span.kind == "speech"]
     entry = {
         "id": item.id, "kind": item.kind, "channel": channel,

@@ -154,13 +154,13 @@ def pcmu_wav(path: Path) -> bool:
     return (tag, channels, rate) == (7, 1, 8000)
 
 
-def select(items: list[Item], kinds: list[str], channels: list[str] | None,
+def select(items: list[Item], kinds: list[str], channels: list[str],
            limit: int | None) -> list[Item]:
     """The items of these kinds and channels, taken in turn from each (channel, kind),
     so that a small ``limit`` still covers every kind."""
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
-        if item.kind in kinds and (channels is None or item.channel in channels):
+        if item.kind in kinds and item.channel in channels:
             groups.setdefault((item.channel, item.kind), []).append(item)
     chosen: list[Item] = []
     while any(groups.values()) and (limit is None or len(chosen) < limit):
@@ -499,8 +499,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     manifest = corpus_manifest(args.corpus)
     every = [Item.from_entry(e, manifest.parent) for e in json.loads(manifest.read_text())]
     usable = [i for i in every if pcmu_wav(i.path)]
-    items = select(usable, args.kinds.split(","),
-                   args.channels.split(",") if args.channels else None, args.limit)
+    chosen = args.channels.split(",") if args.channels else [i.channel for i in every]
+    items = select(usable, args.kinds.split(","), chosen, args.limit)
     if not items:
         raise SystemExit(f"no item of kinds {args.kinds} in {manifest}")
     warmup = (str(FIRST_NUMBER), next((i for i in items if i.kind in TURN_KINDS), items[0]))
@@ -535,8 +535,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "figures": side_by_side(records, list(dict.fromkeys(i.channel for i in items))),
             "seconds": {"calls": round(elapsed),
                         "per_call": round(elapsed / (len(calls) * len(configs)), 1)},
-            "skipped": [{"id": i.id, "why": "not a PCMU 8 kHz WAV"}
-                        for i in every if i not in usable],
+            "skipped": [{"id": i.id, "channel": i.channel, "why": "not a PCMU 8 kHz WAV "
+                         "(the calls stream μ-law only)"}
+                        for i in every if i not in usable and i.channel in chosen],
             "items": records,
         }
 

@@ -10,11 +10,14 @@ import pytest
 
 from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
-from voxtra.media.resample import resample
+from voxtra.media.resample import Resampler, resample
+from voxtra.testing.telephone import VOICES, caller_audio
 from voxtra.voice.providers.espeak import EspeakTTS, parse_wav
 from voxtra.voice.providers.piper import PiperTTS
-from voxtra.voice.providers.silero import SileroVAD
+from voxtra.voice.providers.silero import SileroVAD, faster_whisper_model
+from voxtra.voice.providers.smart_turn import SmartTurn, _extractor, features
 from voxtra.voice.providers.whisper import WhisperSTT, repeats
+from voxtra.voice.turns import TurnSettings, is_backchannel
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -91,6 +94,81 @@ def test_parse_wav_rejects_other_data() -> None:
 @pytest.mark.parametrize(("text", "looping"), [
     ("Where can I park my car? Where can I park my car? Where can I", True),
     ("I would like to book a table.", False), ("no no", False), ("", False),
+    ("Sorry. Where can I park my car? Sorry. Sorry. Sorry. Sorry.", True),
+    ("No, no, no.", False), ("One two, one two, one two, one two.", True),
 ])
 def test_a_decoder_loop_is_recognised(text: str, looping: bool) -> None:
     assert repeats(text) is looping
+
+
+def chunk_probabilities(vad: SileroVAD, pcm: Pcm, rate: int) -> list[float]:
+    """The VAD's probability per 20 ms of 8 kHz ``pcm``, judged at ``rate`` as a call's
+    audio arrives (through the pipeline's streaming resampler when it differs)."""
+    stream = vad.stream(rate)
+    to_vad = Resampler(8000, rate)
+    return [stream.process(to_vad.process(pcm[i:i + 160])) for i in range(0, len(pcm), 160)]
+
+
+def test_silero_hears_a_telephone_caller_at_8_khz() -> None:
+    """A low voice on a phone line at a normal level: the official model at 8 kHz hears
+    it; faster-whisper's 16 kHz export, fed it upsampled, barely does (it hears less the
+    louder the line: 0.49 of this utterance at -30 dBFS, 0.04 at -18, where the official
+    model hears 0.8 at every level)."""
+    voice = next(v for v in VOICES if v.name == "joe-low")
+    audio, spans = caller_audio(["Hold on, that's not what I asked."], voice, lead=1.0,
+                                after=1.0, level=-18.0)
+    [speech] = spans
+    inside = slice(round(speech.start / 0.02), round(speech.end / 0.02))
+    official = SileroVAD()
+    assert official.official and official.sample_rates == (16000, 8000)
+    heard = chunk_probabilities(official, audio, 8000)
+    share = np.mean(np.array(heard[inside]) >= 0.5)
+    assert share >= 0.7 and max(heard[:40]) < 0.5  # the lead is quiet
+    export = faster_whisper_model()
+    assert export is not None
+    upsampled = chunk_probabilities(SileroVAD(model=export), audio, 16000)
+    share_export = np.mean(np.array(upsampled[inside]) >= 0.5)
+    print(f"speech chunks heard: official at 8 kHz {share:.2f}, export at 16 kHz "
+          f"{share_export:.2f}")
+    assert share_export <= share / 2
+    with pytest.raises(ValueError, match="does not judge 8000 Hz"):
+        SileroVAD(model=export).stream(8000)
+
+
+def test_silero_refuses_a_model_that_is_not_silero(tmp_path: Path) -> None:
+    with pytest.raises(ProviderError, match="not found"):
+        SileroVAD(model=tmp_path / "missing.onnx")
+    bogus = tmp_path / "bogus.onnx"
+    bogus.write_bytes(b"not an onnx model")
+    with pytest.raises(ProviderError, match="cannot load"):
+        SileroVAD(model=bogus)
+
+
+def test_smart_turn_hears_a_pause_inside_a_sentence() -> None:
+    """Piper's voice, said as one sentence and cut at the pause: the words before the
+    pause sound less finished than the whole sentence."""
+    model = SmartTurn()
+    voice = VOICES[0]
+    before, _ = caller_audio(["I would like to book a table for", 0.5, "four people."],
+                             voice, lead=0.3, level=-21.0)
+    whole, _ = caller_audio(["I would like to book a table for four people."], voice,
+                            lead=0.3, after=0.2, level=-21.0)
+    pause = round((len(before) / 8000 - 0.5 - 0.9) * 8000)
+    cut = before[:pause]
+    mid = model.judge(resample(cut, 8000, 16000))
+    end = model.judge(resample(whole, 8000, 16000))
+    print(f"Smart Turn: mid-sentence {mid:.2f}, end {end:.2f}")
+    assert 0.0 <= mid < end <= 1.0 and end >= 0.5
+    assert features(np.zeros(100, np.int16), _extractor()).shape == (80, 800)
+
+
+async def test_whisper_told_the_backchannel_words_spells_them_so(whisper: WhisperSTT) -> None:
+    """On a phone line "uh huh" alone is heard as look-alike words; told the backchannel
+    words (as the pipeline does while Voxtra speaks) Whisper spells it as one, and an
+    interruption stays itself."""
+    words = TurnSettings().backchannel_words
+    for voice in VOICES[:3]:
+        for said, backchannel in (("Uh huh.", True), ("Wait, stop, that's wrong.", False)):
+            audio, _ = caller_audio([said], voice, lead=0.3, after=0.3, level=-24.0)
+            heard = await whisper.transcribe(resample(audio, 8000, 16000), hints=words)
+            assert is_backchannel(heard.text, words) is backchannel, (voice.name, heard.text)

@@ -180,7 +180,8 @@ async def test_barge_in_clears_the_audio_and_the_history_keeps_what_was_heard(
 
 
 async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_factory: Any) -> None:
-    h = harness_factory(stt=FakeSTT(["Uh-huh."]))
+    stt = FakeSTT(["Uh-huh.", "Thanks."])
+    h = harness_factory(stt=stt)
     speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 20) + "."))
     await asyncio.sleep(0.5)
     await h.audio.speak(0.5)
@@ -190,6 +191,11 @@ async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_facto
     finals = [e for e in h.of("transcript") if e.final]
     assert [(e.text, e.backchannel) for e in finals] == [("Uh-huh.", True)]
     assert await h.pipeline.listen(timeout=0.3) is None
+    await h.audio.speak(0.5)  # a turn of its own, Voxtra silent
+    await h.audio.silence(0.5)
+    assert await h.pipeline.listen(timeout=2) is not None
+    # Over the reply the recogniser was told the backchannel words; then not.
+    assert stt.hints == [tuple(h.pipeline.settings.turn.backchannel_words), ()]
 
 
 def gaps(sent: list[tuple[float, Any]]) -> list[float]:
@@ -212,9 +218,10 @@ async def test_speech_that_is_no_interruption_pauses_the_reply_which_then_plays_
     result = await asyncio.wait_for(speaking, 5)
     assert not result.interrupted and result.heard_text == text and not h.of("interrupted")
     [paused], [resumed] = h.of("response_paused"), h.of("response_resumed")
-    # Paused once the speech had lasted min_interruption_speech (0.2 s), resumed after
-    # the caller's pause was judged.
-    assert paused.at - onset == pytest.approx(0.2, abs=0.08)
+    # Paused once the speech had lasted min_interruption_speech, resumed after the
+    # caller's pause was judged.
+    least = h.pipeline.settings.turn.min_interruption_speech
+    assert paused.at - onset == pytest.approx(least, abs=0.08)
     assert resumed.paused_for == pytest.approx(resumed.at - paused.at)
     [gap] = gaps(h.audio.sent)
     assert gap == pytest.approx(resumed.paused_for, abs=0.05)
@@ -278,7 +285,7 @@ async def test_long_speech_over_a_reply_interrupts_before_the_caller_pauses(
     await asyncio.sleep(0.5)
     talking = asyncio.ensure_future(h.audio.speak(2.5))
     result = await asyncio.wait_for(speaking, 5)
-    assert result.interrupted and not talking.done()  # max_backchannel_speech (0.6 s) passed
+    assert result.interrupted and not talking.done()  # max_backchannel_speech (1 s) passed
     await talking
     await h.audio.silence(0.6)
     heard = await h.pipeline.listen(timeout=2)

@@ -18,7 +18,7 @@ from voxtra.voice.turns import (
 )
 
 SETTINGS = TurnSettings(min_speech=0.1, pause_after=0.1, min_endpointing_delay=0.4,
-                        max_endpointing_delay=1.2)
+                        unsure_endpointing_delay=0.8, max_endpointing_delay=1.2)
 
 
 def feed(detector: TurnDetector, start: float, seconds: float, probability: float
@@ -60,24 +60,25 @@ def test_the_end_of_turn_waits_longer_after_unfinished_words() -> None:
     assert detector.end_due(detector.paused_at + 1.21)  # the longest wait is over
 
 
-def test_with_an_end_of_turn_model_its_verdict_decides_and_unfinished_words_veto() -> None:
+def test_with_an_end_of_turn_model_words_and_verdict_set_the_wait() -> None:
     detector = TurnDetector(SETTINGS, judged=True)
     now, _ = feed(detector, 0.0, 1.0, 1.0)
     now, _ = feed(detector, now, 0.5, 0.0)
-    detector.guess = "I would like a table."
-    assert not detector.end_due(now)  # finished-looking words alone: wait for the verdict
-    detector.verdict = 0.2
-    assert not detector.end_due(now)
+    paused_at = detector.paused_at
     detector.verdict = 0.8
-    assert detector.end_due(now)
-    detector.guess = "I would like to"
-    assert not detector.end_due(now)
-    detector.guess = None  # no words yet: the verdict alone
-    assert detector.end_due(now)
-    assert not detector.end_due(detector.paused_at + 0.35)  # min_endpointing_delay first
-    detector.verdict = 0.2
-    assert detector.end_due(detector.paused_at + 1.21)  # the longest wait is over
-    now, signals = feed(detector, now, 0.3, 1.0)
+    assert not detector.end_due(now)  # a complete-sounding turn, words not heard yet
+    detector.guess = "I would like a table."
+    assert not detector.end_due(paused_at + 0.35)  # min_endpointing_delay first
+    assert detector.end_due(paused_at + 0.41)
+    detector.guess = "Is it possible to?"  # unfinished words veto the model
+    assert not detector.end_due(paused_at + 1.19)
+    assert detector.end_due(paused_at + 1.21)  # the longest wait is over
+    detector.guess, detector.verdict = "Four five six.", None
+    assert not detector.end_due(paused_at + 0.41)  # the model is still judging
+    detector.verdict = 0.2  # finished words, an unfinished-sounding turn: unsure
+    assert not detector.end_due(paused_at + 0.79)
+    assert detector.end_due(paused_at + 0.81)
+    now, signals = feed(detector, paused_at + 0.5, 0.3, 1.0)
     assert signals == [TurnSignal.RESUMED] and detector.verdict is None
 
 
@@ -95,7 +96,8 @@ def test_speech_resuming_in_a_pause_continues_the_turn() -> None:
 @pytest.mark.parametrize(("text", "finished"), [
     ("I would like a table.", True), ("I would like to", False), ("I would like to.", False),
     ("Can you help me?", True), ("And the", False), ("Well, um...", False), ("", False),
-    ("My number is", True), ("Thank you", True), ("one, two,", False),
+    ("My number is", False), ("Is it possible to?", False), ("Thank you", True),
+    ("one, two,", False), ("Can I pay with?", False), ("No.", True), ("1, 2, 3, 4", True),
 ])
 def test_looks_finished(text: str, finished: bool) -> None:
     assert looks_finished(text) is finished
@@ -103,7 +105,8 @@ def test_looks_finished(text: str, finished: bool) -> None:
 
 @pytest.mark.parametrize(("text", "backchannel"), [
     ("Uh-huh.", True), ("Mm-hmm", True), ("Yeah, okay.", True), ("I see.", True),
-    ("Ha ha.", True), ("Okay, but what about Sunday?", False), ("Stop.", False), ("", False),
+    ("Ha ha.", True), ("Uh-oh.", True), ("Okay, but what about Sunday?", False),
+    ("Stop.", False), ("", False), ("Uh-huh, no.", False),
 ])
 def test_is_backchannel(text: str, backchannel: bool) -> None:
     assert is_backchannel(text, TurnSettings().backchannel_words) is backchannel

@@ -171,10 +171,13 @@ class FakeSTT(STT):
         self.fail = fail
         self.hang = hang
         self.streams = 0
+        #: The hints each stream was opened with, in order.
+        self.hints: list[tuple[str, ...]] = []
 
-    def stream(self) -> STTStream:
+    def stream(self, hints: Sequence[str] = ()) -> STTStream:
         text = self.transcripts.pop(0) if self.transcripts else ""
         self.streams += 1
+        self.hints.append(tuple(hints))
         return _FakeStream(self, text)
 
 

@@ -115,16 +115,17 @@ class FallbackSTT(STT):
         for provider in self.providers:
             provider.load()
 
-    def stream(self) -> STTStream:
-        return _FallbackStream(self)
+    def stream(self, hints: Sequence[str] = ()) -> STTStream:
+        return _FallbackStream(self, hints)
 
 
 class _FallbackStream(STTStream):
-    def __init__(self, fallback: FallbackSTT) -> None:
+    def __init__(self, fallback: FallbackSTT, hints: Sequence[str]) -> None:
         self._fallback = fallback
+        self._hints = hints
         self._index = 0
         self._audio: list[Pcm] = []
-        self._stream = fallback.providers[0].stream()
+        self._stream = fallback.providers[0].stream(hints)
 
     def push(self, pcm: Pcm) -> None:
         self._audio.append(pcm)
@@ -153,7 +154,7 @@ class _FallbackStream(STTStream):
         await self.aclose()
         self._index += 1
         provider = self._fallback.providers[self._index]
-        self._stream = provider.stream()
+        self._stream = provider.stream(self._hints)
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
         if provider.sample_rate != self._fallback.sample_rate:
             audio = resample(audio, self._fallback.sample_rate, provider.sample_rate)

@@ -324,7 +324,9 @@ class VoicePipeline:
         detector = hearing.detector
         signal = detector.update(now, probability, seconds)
         if signal is TurnSignal.STARTED:
-            hearing.stream = self._stt.stream()
+            # Over Voxtra's reply, an utterance is likely a backchannel: say so.
+            hints = self.settings.turn.backchannel_words if self._speech is not None else []
+            hearing.stream = self._stt.stream(hints)
             for piece in hearing.prefix:
                 hearing.stream.push(piece)
             hearing.audio = list(hearing.prefix)

