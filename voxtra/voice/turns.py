@@ -65,7 +65,7 @@ class TurnSettings(BaseModel):
     max_backchannel_speech: float = Field(default=1.0, ge=0)
     #: While Voxtra speaks, the recogniser's confidence an utterance needs to interrupt or
     #: to count as a turn (below it, it is taken for noise or a mumble and ignored).
-    min_overlap_confidence: float = Field(default=0.4, ge=0, le=1)
+    min_overlap_confidence: float = Field(default=0.5, ge=0, le=1)
     #: Words that acknowledge rather than interrupt while Voxtra speaks. An utterance
     #: made only of these neither interrupts nor becomes a turn. Empty: any speech of
     #: ``min_interruption_speech`` interrupts at once (no recognition needed).

@@ -40,6 +40,8 @@ from voxtra.media.g711 import Pcm
 from voxtra.voice.stt import BatchSTT, Transcript
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
+#: The default prompt: a caller hesitating and breaking off (see :class:`WhisperSTT`).
+HESITANT = "Well... I need to... um, the thing is..."
 _LOCK = threading.Lock()
 
 
@@ -53,19 +55,29 @@ class WhisperSTT(BatchSTT):
     looping on some voices) for about 5 % more time (0.118 s against 0.111 s for a 2.6 s
     utterance here). ``cpu_threads=0`` lets CTranslate2 choose. ``min_window`` is the shortest
     encoder window in seconds (see above); 30 gives Whisper's own full window.
+
+    ``prompt`` is text Whisper takes as said before each utterance, which sets the style
+    of what it writes; by default :data:`HESITANT`, so that a caller who stops mid-
+    sentence is written as unfinished ("I'm looking...", "What I need is a...") rather
+    than completed into a sentence ("I am looking."), which the end-of-turn rule would
+    take for a finished turn. On the corpus's 30 pauses inside sentences the guess
+    looked unfinished 16 times with it, 6 without; 37 of 42 complete turns still looked
+    finished (42 without). None: no prompt. Hints, when given, are the prompt instead.
     """
 
     sample_rate = 16000
 
     def __init__(self, model: str | Path | None = None, *, compute_type: str = "int8",
                  beam_size: int = 5, language: str | None = "en",
-                 cpu_threads: int = 0, min_window: float = 10.0) -> None:
+                 cpu_threads: int = 0, min_window: float = 10.0,
+                 prompt: str | None = HESITANT) -> None:
         self.model_path = Path(model) if model is not None else _default_model()
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.language = language
         self.cpu_threads = cpu_threads
         self.min_window = min_window
+        self.prompt = prompt
 
     def load(self) -> None:
         """Load the model now rather than on the first utterance, and run it once on a
@@ -76,7 +88,8 @@ class WhisperSTT(BatchSTT):
         if not len(pcm):
             return Transcript("")
         audio = pcm.astype(np.float32) / 32768.0
-        prompt = " ".join(f"{hint[:1].upper()}{hint[1:]}." for hint in hints) or None
+        # Hints replace the prompt: after the hesitant one, "uh huh" came out "Uh, how?".
+        prompt = " ".join(f"{hint[:1].upper()}{hint[1:]}." for hint in hints) or self.prompt
         try:
             return await asyncio.to_thread(self._transcribe, audio, prompt)
         except ProviderError:
