@@ -2,26 +2,29 @@
 test beside a baseline revision, in one run.
 
     .venv/bin/python bench/voice_ux.py [--corpus DIR] [--baseline REV | --no-baseline]
-        [--revision REV] [--kinds K,...] [--channels C,...] [--limit N] [--out FILE]
+        [--revision REV] [--kinds K,...] [--channel narrowband|wideband] [--limit N]
+        [--out FILE]
 
 Needs root (it starts sandbox Asterisks), SIPp and dumpcap. The corpus is a manifest
 (``DIR/manifest.json``: items with their kind, channel, script, speech stretches and a
-μ-law WAV); by default the newest under ``~/.cache/voxtra/voice-corpus/``, made with
-``bench/voice_corpus.py`` when there is none.
+file: a μ-law WAV for narrowband, raw G.722 for wideband); by default the newest under
+``~/.cache/voxtra/voice-corpus/``, made with ``bench/voice_corpus.py`` when there is
+none.
 
 Method. Each configuration, the baseline revision (checked out with ``git worktree``
 into a temporary directory, removed at the end) and the code under test (the working
-tree, or ``--revision``), runs ``bench/voice_ux_app.py`` in a process of its own with its
-voxtra first on ``PYTHONPATH`` and the app's default VAD, against a sandbox Asterisk of
-its own. Calls are placed one at a time with SIPp: after one warm-up call per
-configuration, each item is called by every configuration in turn (the order alternating
-from item to item), so a change in the machine's load touches both alike. SIPp streams
-the item's WAV, the RTP on its media port is captured both ways, and the app logs its
-voice events. Turn kinds (question, plain, short) are heard until ``--listen-after``
-seconds after the caller's speech ended, the first final getting a short spoken reply;
-overlap kinds (backchannel, bargein, noise) are said over a long reply that starts at the
-answer, and the call ends ``--settle`` seconds after the sound (a reply still playing then
-was not interrupted).
+tree, or ``--revision``), runs ``bench/voice_ux_app.py`` in a process of its own with
+its voxtra first on ``PYTHONPATH`` and the app's default VAD, against a sandbox Asterisk
+of its own; a run is of one channel, whose callers offer PCMU (narrowband, the app's
+ExternalMedia in ulaw) or G722 (wideband, ExternalMedia in slin16). Calls are placed one
+at a time with SIPp: after one warm-up call per configuration, each item is called by
+every configuration in turn (the order alternating from item to item), so a change in
+the machine's load touches both alike. SIPp streams the item's file, the RTP on its
+media port is captured both ways, and the app logs its voice events. Turn kinds
+(question, plain, short) are heard until ``--listen-after`` seconds after the caller's
+speech ended, the first final getting a short spoken reply; overlap kinds (backchannel,
+bargein, noise) are said over a long reply that starts at the answer, and the call ends
+``--settle`` seconds after the sound (a reply still playing then was not interrupted).
 
 Figures, per configuration and channel:
 
@@ -46,10 +49,12 @@ Figures, per configuration and channel:
 
 Protocol facts relied on:
 
-- SIPp's ``rtp_stream`` sends the WAV's data chunk as PCMU from the ACK on, 160 bytes
-  every 20 ms, the RTP timestamp advancing by the samples sent: the caller's packet whose
-  timestamp is n past the first one's carries the file from sample n, so the capture of
-  the caller's own packets puts any second of the file on the capture's clock.
+- SIPp's ``rtp_stream`` sends the file from the ACK on, 160 bytes every 20 ms (a WAV
+  whole, its 58-byte header first: 7.25 ms of noise), the RTP timestamp advancing by 160
+  a packet: PCMU's clock is 8000 Hz, and so is G.722's although it carries 16 kHz audio
+  (RFC 3551, 4.5.2). The caller's packet whose timestamp is n past the first one's
+  carries the file from n / 8000 s on, so the capture of the caller's own packets puts
+  any second of the file on the capture's clock.
 - dumpcap stamps packets with the host's real-time clock; the app logs that clock beside
   the monotonic one of its voice events, so both land on one timeline.
 - Asterisk's bridge does not send a caller's audio back to them: what the caller receives
@@ -65,6 +70,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -144,6 +150,14 @@ def corpus_manifest(given: Path | None) -> Path:
     return manifest
 
 
+def playable(item: Item) -> bool:
+    """A file SIPp's rtp_stream sends as it is: a narrowband μ-law WAV (as PCMU) or a
+    wideband raw G.722 file (as G722)."""
+    if item.channel == "wideband":
+        return item.path.suffix == ".g722" and item.path.exists()
+    return pcmu_wav(item.path)
+
+
 def pcmu_wav(path: Path) -> bool:
     """A WAV that SIPp's rtp_stream sends as PCMU: format tag 7, mono, 8 kHz."""
     data = path.read_bytes()
@@ -194,8 +208,9 @@ class Configuration:
     """One code revision: its sandbox Asterisk, its app process and the app's log."""
 
     def __init__(self, label: str, revision: str | None, code: Path, tmp: Path,
-                 rtp_start: int) -> None:
+                 rtp_start: int, media_format: str) -> None:
         self.label, self.revision, self.code, self.tmp = label, revision, code, tmp
+        self.media_format = media_format
         self.sandbox = AsteriskSandbox(SandboxOptions(
             name=f"voice-ux-{os.getpid()}-{label}", ari_port=free_port(socket.SOCK_STREAM),
             sip_port=free_port(socket.SOCK_DGRAM), rtp_start=rtp_start,
@@ -214,6 +229,7 @@ class Configuration:
             "PYTHONPATH": str(self.code), "VOXTRA_ARI_URL": state.ari_url,
             "VOXTRA_ARI_USER": state.ari_user, "VOXTRA_ARI_PASSWORD": state.ari_password,
             "VOXTRA_APP_NAME": state.app_name, "VOXTRA_SHUTDOWN_GRACE": "2",
+            "VOXTRA_MEDIA_FORMAT": self.media_format,
             "VOICE_UX_PLAN": str(plan), "VOICE_UX_LOG": str(self.log)})
         deadline = time.monotonic() + timeout
         while not (ready := self.lines("", "ready")):
@@ -259,8 +275,8 @@ class Configuration:
         """One call of ``item``: what SIPp saw, and the app's lines once it is done."""
         assert self.caller is not None
         result = await self.caller.call(CallerScript(
-            number, audio=item.path, capture_audio=True, wait_for_bye=seconds + 20),
-            timeout=seconds + 40)
+            number, audio=item.path, capture_audio=True, wait_for_bye=seconds + 20,
+            codec="G722" if item.channel == "wideband" else "PCMU"), timeout=seconds + 40)
         for _ in range(100):
             if self.lines(number, "done"):
                 break
@@ -272,9 +288,10 @@ class Configuration:
 
 
 def caller_clock(captured: list[CapturedPacket]) -> Callable[[float], float] | None:
-    """Seconds into the streamed file → capture time, from the caller's sent packets."""
-    sent = sorted((c for c in captured if not c.received and c.packet.payload_type == 0),
-                  key=lambda c: c.time)
+    """Seconds into the streamed file → capture time, from the caller's sent packets
+    (PCMU or G.722: both clock their RTP timestamps at 8000 Hz)."""
+    sent = sorted((c for c in captured if not c.received
+                   and c.packet.payload_type in (0, 9)), key=lambda c: c.time)
     if not sent:
         return None
     first = sent[0].packet.timestamp
@@ -498,11 +515,12 @@ def side_by_side(records: dict[str, list[dict[str, Any]]], channels: list[str]
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     manifest = corpus_manifest(args.corpus)
     every = [Item.from_entry(e, manifest.parent) for e in json.loads(manifest.read_text())]
-    usable = [i for i in every if pcmu_wav(i.path)]
-    chosen = args.channels.split(",") if args.channels else [i.channel for i in every]
+    usable = [i for i in every if playable(i)]
+    chosen = [args.channel]
     items = select(usable, args.kinds.split(","), chosen, args.limit)
     if not items:
-        raise SystemExit(f"no item of kinds {args.kinds} in {manifest}")
+        raise SystemExit(f"no {args.channel} item of kinds {args.kinds} in {manifest}")
+    media_format = "slin16" if args.channel == "wideband" else "ulaw"
     warmup = (str(FIRST_NUMBER), next((i for i in items if i.kind in TURN_KINDS), items[0]))
     calls = [(str(FIRST_NUMBER + 1 + n), item) for n, item in enumerate(items)]
     seconds = {number: item.seconds(args.listen_after, args.settle)
@@ -519,7 +537,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for (label, revision), rtp_start in zip(revisions, rtp_starts, strict=True):
             code = REPO if revision is None else \
                 stack.enter_context(worktree(revision, tmp / f"code-{label}"))
-            configs.append(Configuration(label, revision, code, tmp, rtp_start))
+            configs.append(Configuration(label, revision, code, tmp, rtp_start,
+                                         media_format))
             stack.push_async_callback(configs[-1].stop)
         await asyncio.gather(*(config.start(plan) for config in configs))
         for config in configs:
@@ -535,8 +554,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "figures": side_by_side(records, list(dict.fromkeys(i.channel for i in items))),
             "seconds": {"calls": round(elapsed),
                         "per_call": round(elapsed / (len(calls) * len(configs)), 1)},
-            "skipped": [{"id": i.id, "channel": i.channel, "why": "not a PCMU 8 kHz WAV "
-                         "(the calls stream μ-law only)"}
+            "media_format": media_format,
+            "skipped": [{"id": i.id, "channel": i.channel, "why": "no playable file"}
                         for i in every if i not in usable and i.channel in chosen],
             "items": records,
         }
@@ -552,7 +571,9 @@ def main() -> None:
     parser.add_argument("--revision", help="the code under test from this revision instead "
                                            "of the working tree")
     parser.add_argument("--kinds", default=",".join(TURN_KINDS + OVERLAP_KINDS))
-    parser.add_argument("--channels", help="e.g. narrowband (default: every channel)")
+    parser.add_argument("--channel", choices=["narrowband", "wideband"],
+                        default="narrowband", help="the callers' line (one a run: the app "
+                        "hears wideband calls as slin16)")
     parser.add_argument("--limit", type=int, help="at most this many items, every kind first")
     parser.add_argument("--listen-after", type=float, default=4.0,
                         help="seconds a turn item is heard after the caller's speech ends")
@@ -560,12 +581,18 @@ def main() -> None:
                         help="seconds an overlap item's reply plays on after its sound")
     parser.add_argument("--out", type=Path, help="also write the JSON document here")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, stop)
     document = asyncio.run(run(args))
     text = json.dumps(document, indent=1)
     print(text)
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(table(document["figures"], list(document["configurations"])), file=sys.stderr)
+
+
+def stop(signum: int, frame: Any) -> None:
+    """SIGTERM ends the run as Ctrl-C does: the apps, sandboxes and worktree go too."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -96,6 +96,8 @@ def test_parse_wav_rejects_other_data() -> None:
     ("I would like to book a table.", False), ("no no", False), ("", False),
     ("Sorry. Where can I park my car? Sorry. Sorry. Sorry. Sorry.", True),
     ("No, no, no.", False), ("One two, one two, one two, one two.", True),
+    ("My date of birth is the third of birth is the third of birth.", True),
+    ("I said the third, the third of June.", False),
 ])
 def test_a_decoder_loop_is_recognised(text: str, looping: bool) -> None:
     assert repeats(text) is looping

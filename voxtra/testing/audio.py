@@ -20,7 +20,8 @@ def tone(frequency: float, seconds: float, rate: int = 8000, amplitude: int = 80
 def write_ulaw_wav(path: Path, pcm: Pcm, rate: int = 8000) -> Path:
     """A WAVE file with a G.711 μ-law data chunk (format tag 7), as SIPp's rtp_stream reads.
 
-    SIPp skips the header and sends the ``data`` chunk as RTP payload (PT 0).
+    SIPp 3.6.1 streams the file whole as PCMU (PT 0), 160 bytes a packet: the 58-byte
+    header goes first, as 7.25 ms of noise before the audio.
     """
     data = ulaw_encode(pcm)
     fmt = struct.pack("<HHIIHHH", 7, 1, rate, rate, 1, 8, 0)
@@ -75,12 +76,10 @@ def best_correlation(reference: Pcm, received: Pcm, min_overlap: float = 1.5,
 
 def audible_spans(captured: list[CapturedPacket], received: bool, *, level: float = 300.0,
                   gap: float = 0.3, shortest: float = 0.1) -> list[tuple[float, float]]:
-    """When one direction of a captured call carried audible μ-law audio: (start, end)
-    capture times of each stretch, stretches closer than ``gap`` seconds joined and
-    stretches shorter than ``shortest`` (a click) left out."""
-    times = sorted(c.time for c in captured
-                   if c.received is received and c.packet.payload_type == 0
-                   and rms(ulaw_decode(c.packet.payload)) > level)
+    """When one direction of a captured call carried audible audio (μ-law or G.722):
+    (start, end) capture times of each stretch, stretches closer than ``gap`` seconds
+    joined and stretches shorter than ``shortest`` (a click) left out."""
+    times = [time for time, pcm in decoded(captured, received) if rms(pcm) > level]
     spans: list[tuple[float, float]] = []
     for time in times:
         if spans and time - spans[-1][1] <= gap:
@@ -88,6 +87,26 @@ def audible_spans(captured: list[CapturedPacket], received: bool, *, level: floa
         else:
             spans.append((time, time + 0.02))
     return [(start, end) for start, end in spans if end - start >= shortest]
+
+
+def decoded(captured: list[CapturedPacket], received: bool) -> list[tuple[float, Pcm]]:
+    """Each audio packet of one direction with its capture time, in order, decoded:
+    μ-law (payload type 0) at 8 kHz, G.722 (9) at 16 kHz through one decoder fed the
+    packets in sequence order (G.722 is adaptive: a packet decodes right only after
+    those before it)."""
+    packets = sorted((c for c in captured if c.received is received
+                      and c.packet.payload_type in (0, 9)), key=lambda c: c.time)
+    g722 = sorted((c for c in packets if c.packet.payload_type == 9),
+                  key=lambda c: c.packet.sequence)
+    by_packet = {}
+    if g722:
+        from voxtra.testing.telephone import g722_codec  # the G722 package, if installed
+
+        decoder = g722_codec()
+        for c in g722:
+            by_packet[id(c)] = np.asarray(decoder.decode(c.packet.payload), dtype=np.int16)
+    return [(c.time, by_packet[id(c)] if c.packet.payload_type == 9
+             else ulaw_decode(c.packet.payload)) for c in packets]
 
 
 def tone_packets(captured: Iterable[CapturedPacket], frequency: float,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -35,12 +35,19 @@ o=voxtra 1 1 IN IP[local_ip_type] [local_ip]
 s=voxtra-test
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
+m=audio [media_port] RTP/AVP {payload_type} 101
+a=rtpmap:{payload_type} {codec}/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
 a=ptime:20
 a=sendrecv"""
+#: RTP payload types (RFC 3551) of the codecs a caller may offer. G.722's RTP clock is
+#: 8000 Hz although it carries 16 kHz audio (RFC 3551, section 4.5.2).
+PAYLOAD_TYPES = {"PCMU": 0, "G722": 9}
+
+
+def _sdp(codec: str = "PCMU") -> str:
+    return _SDP.format(payload_type=PAYLOAD_TYPES[codec], codec=codec)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ class CallerScript:
     #: expect this final status to it.
     refer_to: str | None = None
     refer_status: int = 202
+    #: The one audio codec the caller offers, and sends ``audio`` as: "PCMU" (a μ-law
+    #: WAV) or "G722" (a raw 64 kbit/s G.722 file, 160 bytes per 20 ms).
+    codec: Literal["PCMU", "G722"] = "PCMU"
 
 
 @dataclass(frozen=True)
@@ -260,7 +270,7 @@ def caller_scenario(script: CallerScript) -> str:
 {extra}      Content-Type: application/sdp
       Content-Length: [len]
 
-{_indent(_SDP)}
+{_indent(_sdp(script.codec))}
     ]]>
   </send>
   <recv response="100" optional="true"/>
@@ -297,7 +307,8 @@ def caller_scenario(script: CallerScript) -> str:
     ]]>
   </send>""")
     if script.audio is not None:
-        steps.append(_rtp_stream(script.audio, script.audio_loops))
+        steps.append(_rtp_stream(script.audio, script.audio_loops,
+                                 PAYLOAD_TYPES[script.codec]))
     cseq = 2
     if script.refer_to is not None:
         steps.append("""  <pause milliseconds="500"/>""")
@@ -359,7 +370,7 @@ def callee_scenario(script: CalleeScript) -> str:
     </action>
   </recv>""" if script.hangup_after is not None else """  <recv request="ACK"/>""")
         if script.audio is not None:
-            steps.append(_rtp_stream(script.audio, 1))
+            steps.append(_rtp_stream(script.audio, 1, 0))
         if script.hangup_after is not None:
             steps.append(f"""  <pause milliseconds="{int(script.hangup_after * 1000)}"/>
   <send retrans="500">
@@ -407,7 +418,7 @@ def _in_dialog(method: str, cseq: int, content_type: str = "", body: str = "",
 
 
 def _reply(status: str, sdp: bool, cseq: str = "[last_CSeq:]") -> str:
-    body = f"Content-Type: application/sdp\n      Content-Length: [len]\n\n{_indent(_SDP)}" \
+    body = f"Content-Type: application/sdp\n      Content-Length: [len]\n\n{_indent(_sdp())}" \
         if sdp else "Content-Length: 0"
     return f"""  <send>
     <![CDATA[
@@ -452,10 +463,10 @@ def _dtmf_pcap(digit: str) -> str:
                     "install SIPp's package (Debian: sip-tester)")
 
 
-def _rtp_stream(audio: Path, loops: int) -> str:
+def _rtp_stream(audio: Path, loops: int, payload_type: int) -> str:
     return f"""  <nop>
     <action>
-      <exec rtp_stream="{escape(str(audio))},{loops},0"/>
+      <exec rtp_stream="{escape(str(audio))},{loops},{payload_type}"/>
     </action>
   </nop>"""
 

@@ -587,17 +587,18 @@ def read_wav(path: Path) -> tuple[Pcm, int]:
 def write_g722(path: Path, pcm: Pcm) -> Path:
     """16 kHz ``pcm`` as raw G.722 at 64 kbit/s (no header): 160 bytes per 20 ms, what
     SIPp's ``rtp_stream`` sends as payload type 9 (``rtp_stream="FILE,1,9"``)."""
-    path.write_bytes(_g722().encode(np.ascontiguousarray(pcm, dtype=np.int16)))
+    path.write_bytes(g722_codec().encode(np.ascontiguousarray(pcm, dtype=np.int16)))
     return path
 
 
 def read_g722(path: Path) -> Pcm:
     """A raw 64 kbit/s G.722 file decoded to 16 kHz int16 PCM."""
-    return np.asarray(_g722().decode(path.read_bytes()), dtype=np.int16)
+    return np.asarray(g722_codec().decode(path.read_bytes()), dtype=np.int16)
 
 
-def _g722() -> Any:
-    """A 16 kHz, 64 kbit/s G.722 codec (the G722 package, bit-exact to the ITU's)."""
+def g722_codec() -> Any:
+    """A 16 kHz, 64 kbit/s G.722 codec (the G722 package, bit-exact to the ITU's); it
+    keeps its state from one call to the next, as a stream's decoder must."""
     try:
         module = importlib.import_module("G722")
     except ImportError as exc:

@@ -175,13 +175,18 @@ class WhisperSTT(BatchSTT):
 
 
 def repeats(text: str) -> bool:
-    """True if ``text`` starts with a run of two or more words said again at once, or
-    holds a word or phrase said four times in a row: a decoder loop."""
+    """True if ``text`` is a decoder loop: it starts with a run of two or more words said
+    again at once, or holds a phrase of four or more words said twice in a row, or a
+    shorter one four times ("no, no, no" is speech)."""
     words = [w.strip(".,?!").lower() for w in text.split()]
     if any(words[:size] == words[size:2 * size] for size in range(2, len(words) // 2 + 1)):
         return True
-    return any(words[start:start + size] * 3 == words[start + size:start + 4 * size]
-               for size in range(1, 4) for start in range(len(words) - 4 * size + 1))
+    for size in range(1, len(words) // 2 + 1):
+        times = 2 if size >= 4 else 4
+        for start in range(len(words) - times * size + 1):
+            if words[start:start + size] * times == words[start:start + times * size]:
+                return True
+    return False
 
 
 def _default_model() -> Path:
