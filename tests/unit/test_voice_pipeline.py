@@ -199,9 +199,10 @@ async def test_a_backchannel_neither_interrupts_nor_becomes_a_turn(harness_facto
 
 
 def gaps(sent: list[tuple[float, Any]]) -> list[float]:
-    """Pauses longer than two frames between frames sent to the caller."""
+    """Pauses of more than five frames between frames sent to the caller: a pause for
+    judging caller speech, not a frame or two late on a loaded machine."""
     times = [t for t, _ in sent]
-    return [b - a for a, b in itertools.pairwise(times) if b - a > 0.045]
+    return [b - a for a, b in itertools.pairwise(times) if b - a > 0.1]
 
 
 @pytest.mark.parametrize("heard", ["Uh-huh.", ""])  # a backchannel; a cough (no words)
