@@ -1,9 +1,9 @@
 """AI conversations end to end, with what a phone line carries: SIPp plays a caller whose
-speech (Piper's and espeak-ng's voices) is band-limited to 300-3400 Hz at a caller's level,
-some of it over background noise, as 8 kHz μ-law into the sandbox Asterisk; the app hears
-it through ExternalMedia RTP with the default Silero VAD (at 8 kHz) and end-of-turn model
-and Whisper, a scripted agent answers, Piper speaks the reply back, and what the caller
-heard is captured and transcribed with Whisper again.
+speech (Piper's joe voice and pitch-shifted copies of it) is band-limited to 300-3400 Hz
+at a caller's level, some of it over background noise, as 8 kHz μ-law into the sandbox
+Asterisk; the app hears it through ExternalMedia RTP with the default Silero VAD (at 8
+kHz) and end-of-turn model and Whisper, a scripted agent answers, Piper speaks the reply
+back, and what the caller heard is captured and transcribed with Whisper again.
 
 Protocol facts relied on: SIPp streams the WAV (its header first, 7.25 ms of noise) as
 PCMU RTP from the ACK on; Asterisk's mixing bridge carries it to the ExternalMedia leg and
