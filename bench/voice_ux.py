@@ -22,16 +22,18 @@ every configuration in turn (the order alternating from item to item), so a chan
 the machine's load touches both alike. SIPp streams the item's file, the RTP on its
 media port is captured both ways, and the app logs its voice events. Turn kinds
 (question, plain, short) are heard until ``--listen-after`` seconds after the caller's
-speech ended, the first final getting a short spoken reply; overlap kinds (backchannel,
-bargein, noise) are said over a long reply that starts at the answer, and the call ends
-``--settle`` seconds after the sound (a reply still playing then was not interrupted).
+speech ended, each final getting a short spoken reply until one is heard; overlap kinds
+(backchannel, bargein, noise) are said over a long reply that starts at the answer, and
+the call ends ``--settle`` seconds after the sound (a reply still playing then was not
+interrupted).
 
 Figures, per configuration and channel:
 
 - false cut-off (turn kinds): the utterance came back as more than one final that is not
-  a backchannel, or the first such final's turn ended (its ``ended_at``) before the last
-  stretch of speech began at the caller, or more than 0.3 s (a syllable) before the
-  speech ended (the VAD lost the utterance's end).
+  a backchannel (a final that continues the previous turn replaces its final), or the
+  first such final's turn ended (its ``ended_at``) before the last stretch of speech
+  began at the caller, or more than 0.3 s (a syllable) before the speech ended (the VAD
+  lost the utterance's end).
 - turn ended late (turn kinds): the first audible reply reached the caller more than
   1.5 s after the caller's speech ended. Calls with no reply at all are counted apart.
 - voice to voice (turn kinds): the end of the caller's speech to the first audible reply
@@ -353,12 +355,26 @@ def edits(reference: list[str], heard: list[str]) -> int:
     return row[-1]
 
 
+def kept(finals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finals that stand: one that ``continues`` the previous turn holds its words
+    and replaces its final (the caller heard no reply in between)."""
+    standing: list[dict[str, Any]] = []
+    for final in finals:
+        if final.get("continues"):
+            index = next((i for i in range(len(standing) - 1, -1, -1)
+                          if not standing[i].get("backchannel")), None)
+            if index is not None:
+                del standing[index]
+        standing.append(final)
+    return standing
+
+
 def measure(item: Item, result: SippResult, lines: list[dict[str, Any]]) -> dict[str, Any]:
     """One call's outcome (times in seconds)."""
     record: dict[str, Any] = {"id": item.id, "kind": item.kind, "channel": item.channel,
                               "snr_db": item.snr_db}
-    finals = [line["data"] for line in lines if line["event"] == "transcript"
-              and line["data"].get("final") and line["data"]["text"].strip()]
+    finals = kept([line["data"] for line in lines if line["event"] == "transcript"
+                   and line["data"].get("final") and line["data"]["text"].strip()])
     record["finals"] = [f["text"] for f in finals]
     record["app"] = {name: sum(1 for line in lines if line["event"] == name)
                      for name in ("speech_started", "response_paused", "response_resumed",

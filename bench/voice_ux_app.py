@@ -9,10 +9,11 @@ then per call every voice event and the handler's own lines (``answered``,
 ``say_result``, ``done``), each with ``time.monotonic()`` (the clock of the
 events' times) and ``time.time()`` (the clock of the bench's capture).
 
-Turn kinds: answer, then listen until ``until``; the first final gets a short
-spoken reply. Overlap kinds: answer and say a long reply at once (the caller's
-sound comes while it plays), then listen; a reply still playing at ``until`` was
-not interrupted, and the call ends there (``say_result`` has ``cut``).
+Turn kinds: answer, then listen until ``until``; each final gets a short spoken reply
+until the caller has heard one (a reply dropped unheard, because the caller went on,
+is made again to the whole turn). Overlap kinds: answer and say a long reply at once
+(the caller's sound comes while it plays), then listen; a reply still playing at
+``until`` was not interrupted, and the call ends there (``say_result`` has ``cut``).
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ async def take_turns(call: CallSession, log: EventLog, until: float) -> None:
         if heard is None:
             return
         if not replied:
-            replied = True
             result = await call.say(call.agent.reply(heard.text))
+            replied = bool(result.heard_text)
             log.write(call.called_number, "say_result", result)
 
 

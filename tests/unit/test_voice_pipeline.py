@@ -144,6 +144,68 @@ async def test_words_said_after_a_turn_was_taken_start_the_next_one(
     assert (first.text, second.text) == ("My number is four five six.", "And my name is Ann.")
 
 
+def going_on(seconds: float) -> str:
+    """A caller who pauses after "I need to change." and then goes on."""
+    return "I need to change." if seconds < 1.2 else "I need to change my delivery address."
+
+
+async def test_going_on_before_the_reply_is_heard_continues_the_turn(
+        harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT([going_on, going_on]), tts=FakeTTS(delay=0.5),
+                        llm=FakeLLM(["Sure."]))
+    agent = h.agent
+    assert agent is not None
+
+    async def handler() -> tuple[Any, Any, Any]:
+        first = await h.pipeline.listen(timeout=5)
+        assert first is not None
+        result = await h.pipeline.say(agent.reply(first.text))
+        return first, result, await h.pipeline.listen(timeout=5)
+
+    handling = asyncio.ensure_future(handler())
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.5)  # the turn ends; the reply is being synthesised
+    await h.audio.speak(0.7)  # ... and the caller goes on before hearing any of it
+    await h.audio.silence(0.6)
+    first, result, whole = await asyncio.wait_for(handling, 3)
+    assert first.text == "I need to change." and not first.continues
+    assert result.interrupted and result.heard_text == "" and result.played_seconds == 0
+    assert not h.audio.sent  # the caller heard no reply to the unfinished turn
+    assert whole is not None and whole.text == "I need to change my delivery address."
+    assert whole.continues and whole.started_at == first.started_at
+    assert whole.ended_at - whole.started_at == pytest.approx(1.9, abs=0.15)
+    assert agent.history == []  # the unfinished turn and its unheard reply are gone
+
+
+async def test_going_on_before_the_final_is_out_makes_one_turn(harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT([going_on, going_on], delay=0.3))
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.45)  # the turn ends at 0.4 s; its final would come at 0.7 s
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.8)
+    heard = await h.pipeline.listen(timeout=2)
+    assert heard is not None and heard.text == "I need to change my delivery address."
+    assert not heard.continues  # listen() never returned the unfinished part
+    finals = [e.text for e in h.of("transcript") if e.final]
+    assert finals == ["I need to change my delivery address."]
+    assert await h.pipeline.listen(timeout=0.3) is None
+
+
+async def test_going_on_after_the_reply_was_heard_is_a_turn_of_its_own(
+        harness_factory: Any) -> None:
+    h = harness_factory(stt=FakeSTT([going_on, "My delivery address."]))
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.5)
+    first = await h.pipeline.listen(timeout=1)
+    assert first is not None
+    await h.pipeline.say("Go on.")  # heard to its end
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.6)
+    second = await h.pipeline.listen(timeout=2)
+    assert second is not None and second.text == "My delivery address."
+    assert not second.continues
+
+
 async def test_say_plays_the_whole_text_and_reports_it(harness_factory: Any) -> None:
     h = harness_factory(stt=FakeSTT())
     result = await h.pipeline.say("Hello there. Welcome to the shop.")

@@ -63,6 +63,18 @@ class AgentClient:
             self.history.append(ChatMessage("user", text))
         return AgentReply(self)
 
+    def retract(self, said: str) -> None:
+        """The caller's ``said`` was not the end of their turn (a later message holds
+        it whole): it leaves the history, with the replies to it no one heard."""
+        for index in range(len(self.history) - 1, -1, -1):
+            message = self.history[index]
+            if message.role == "user":
+                if message.content == said:
+                    del self.history[index:]
+                return
+            if message.role != "assistant" or message.content or message.tool_calls:
+                return
+
     def heard(self, spoken: str, heard: str) -> None:
         """Barge-in cut ``spoken`` short: the history keeps only what was heard."""
         for message in reversed(self.history):

@@ -49,7 +49,10 @@ class UserTranscriptEvent(VoiceEvent):
 
     ``backchannel`` finals were said while Voxtra spoke and did not count ("uh-huh",
     or words recognised with too little confidence): reported, never returned by
-    ``listen()``.
+    ``listen()``. A final that ``continues`` the previous one holds the whole turn,
+    the previous final's words included: the caller went on after a pause before
+    hearing any reply, and the reply begun to the previous final was dropped unheard
+    (``TurnSettings.continuation_window``).
     """
 
     name: ClassVar[str] = "transcript"
@@ -60,6 +63,7 @@ class UserTranscriptEvent(VoiceEvent):
     final: bool = True
     language: str | None = None
     backchannel: bool = False
+    continues: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,16 @@ class _Turn:
     judged_speech: float = 0.0
     #: Seconds of speech in the turn, once it has ended.
     speech: float = 0.0
+    #: The turn's audio as the recogniser got it, once it has ended (a continuation
+    #: is transcribed from its start).
+    audio: list[Pcm] = field(default_factory=list)
+    #: The turn this one continues: the caller went on before any reply was heard.
+    continues: _Turn | None = None
+    #: The final transcript was handed to ``listen()``.
+    delivered: bool = False
+    #: The caller went on: a later turn holds this one's words.
+    superseded: bool = False
+    text: str = ""
 
 
 @dataclass
@@ -148,6 +158,10 @@ class VoicePipeline:
         self._speaking_metrics: TurnMetrics | None = None
         #: The turn whose speech paused the reply being spoken, while it is judged.
         self._paused_by: _Turn | None = None
+        #: The latest turn to end that no audible reply has followed yet, and the
+        #: delivered turn a reply being prepared answers: the caller may go on.
+        self._unanswered: _Turn | None = None
+        self._answering: _Turn | None = None
 
     # Lifecycle -----------------------------------------------------------------
 
@@ -200,6 +214,8 @@ class VoicePipeline:
                             first_audio_timeout=self.settings.tts_timeout)
             metrics = self._metrics or TurnMetrics()
             self._metrics = None
+            if self._unanswered is not None and self._unanswered.delivered:
+                self._answering = self._unanswered
             self._speech = speech
             self._speaking_metrics = metrics
             self._speech_task = asyncio.ensure_future(speech.run())
@@ -242,6 +258,7 @@ class VoicePipeline:
         if started.cancelled():
             return
         at = started.result()
+        self._unanswered = self._answering = None
         self._set_state(VoiceState.SPEAKING)
         turn = self._last_turn
         if turn is not None and turn.ended_at is not None and metrics.voice_to_voice is None:
@@ -324,14 +341,21 @@ class VoicePipeline:
         detector = hearing.detector
         signal = detector.update(now, probability, seconds)
         if signal is TurnSignal.STARTED:
+            previous = self._continued(detector.started_at)
+            over_speech = self._speech
+            if previous is not None:
+                previous.superseded, over_speech = True, None
+                if previous.delivered and self._speech is not None:
+                    self.interrupt()  # the reply to the unfinished turn, still unheard
             # Over Voxtra's reply, an utterance is likely a backchannel: say so.
-            hints = self.settings.turn.backchannel_words if self._speech is not None else []
+            hints = self.settings.turn.backchannel_words if over_speech is not None else []
             hearing.stream = self._stt.stream(hints)
-            for piece in hearing.prefix:
+            hearing.audio = [*(previous.audio if previous else []), *hearing.prefix]
+            for piece in hearing.audio:
                 hearing.stream.push(piece)
-            hearing.audio = list(hearing.prefix)
             hearing.prefix.clear()
-            hearing.turn = _Turn(detector.started_at, over_speech=self._speech)
+            hearing.turn = _Turn(previous.started_at if previous else detector.started_at,
+                                 over_speech=over_speech, continues=previous)
             self.events.emit(SpeechStarted(detector.started_at))
         if pcm is not None:
             if hearing.stream is None:
@@ -356,6 +380,9 @@ class VoicePipeline:
             turn, stream = hearing.turn, hearing.stream
             turn.ended_at = detector.paused_at
             turn.speech = detector.speech_seconds
+            turn.audio = hearing.audio[:len(hearing.audio) - len(hearing.held)]
+            if turn.over_speech is None:
+                self._unanswered = turn
             detector.reset()
             hearing.stream, hearing.turn = None, None
             # The pause's last moments may hold the start of the next turn's words.
@@ -367,6 +394,19 @@ class VoicePipeline:
             if self._speech is None:
                 self._set_state(VoiceState.PROCESSING)
             self._finishing = asyncio.create_task(self._finish(stream, turn, self._finishing))
+
+    def _continued(self, started_at: float) -> _Turn | None:
+        """The turn that speech starting at ``started_at`` continues, if any: the caller went on
+        within ``continuation_window`` of its end, before any reply was heard, and
+        either its final was not handed over yet or a reply to it had begun."""
+        turn = self._unanswered
+        window = self.settings.turn.continuation_window
+        if (turn is None or turn.superseded or turn.ended_at is None
+                or started_at - turn.ended_at > window
+                or (turn.delivered and self._answering is not turn)):
+            return None
+        speech = self._speech
+        return turn if speech is None or not speech.started.done() else None
 
     async def _judge(self, model: EndOfTurnModel, audio: list[Pcm], paused_at: float) -> None:
         """The end-of-turn model's verdict on the turn so far, for this pause."""
@@ -417,6 +457,8 @@ class VoicePipeline:
             transcript = await self._final(stream)
         except ProviderError as exc:
             self._report(exc, "stt")
+            if self._unanswered is turn:
+                self._unanswered = None
             if turn.over_speech is not None and self._paused_by is turn:
                 self._barge_in(turn, turn.over_speech)  # a failing recogniser still cuts
             self._finals.put_nowait(exc)
@@ -424,6 +466,11 @@ class VoicePipeline:
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()
+        if turn.superseded:  # the caller went on: the next turn holds these words
+            self.events.emit(UserTranscriptEvent(transcript.text, transcript.confidence,
+                                                 turn.started_at, turn.ended_at, final=False,
+                                                 language=transcript.language))
+            return
         meaningful = self._meaningful_over_speech(transcript)
         backchannel = turn.over_speech is not None and not turn.interrupted and not meaningful
         if (turn.over_speech is not None and meaningful and turn.over_speech.interruptible
@@ -432,14 +479,21 @@ class VoicePipeline:
             self._barge_in(turn, turn.over_speech)
         elif turn.over_speech is not None:
             self._resume(turn, turn.over_speech)
+        continued = turn.continues
+        continues = continued is not None and continued.delivered
         event = UserTranscriptEvent(transcript.text, transcript.confidence, turn.started_at,
                                     turn.ended_at, final=True, language=transcript.language,
-                                    backchannel=backchannel)
+                                    backchannel=backchannel, continues=continues)
         self.events.emit(event)
         if backchannel or not transcript.text.strip():
+            if self._unanswered is turn:
+                self._unanswered = None
             if self._speech is None:
                 self._set_state(VoiceState.LISTENING)
             return
+        if continues and continued is not None and self.agent is not None:
+            self.agent.retract(continued.text)
+        turn.text, turn.delivered = transcript.text, True
         self._last_turn = turn
         self._metrics = TurnMetrics(end_of_speech_to_transcript=time.monotonic() - turn.ended_at)
         self._finals.put_nowait(event)

@@ -51,6 +51,11 @@ class TurnSettings(BaseModel):
     #: telephone corpus (``bench/voice_ux.py``) 10 of 42 turns were cut against 12, the
     #: median reply 1.01 s after the caller stopped against 0.82 s.
     end_of_turn_threshold: float = Field(default=0.7, ge=0, le=1)
+    #: Speech that starts within this many seconds of a turn's end, before any reply
+    #: to the turn was heard, continues the turn (a pause inside a sentence that the
+    #: endpointing took for its end): a reply begun is dropped unheard and the turn is
+    #: transcribed whole. 0: every turn ends at its endpoint.
+    continuation_window: float = Field(default=1.5, ge=0)
     #: The caller may interrupt Voxtra by speaking (barge-in).
     interruptions: bool = True
     #: Caller speech over Voxtra's reply after which the reply stops (pauses, with
