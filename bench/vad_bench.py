@@ -18,6 +18,14 @@ model, over clean and noisy items apart:
   sounds held a 200 ms run at or above 0.5 (what pauses a reply);
 - cost: CPU seconds per second of audio (one call's share), and the ratio of the two.
 
+Window phase and hysteresis: the official model judges 32 ms windows, so where they fall
+in a word depends on when the call's audio began. Each item is fed again from four
+phases (0, 8, 16 and 24 ms dropped), through the pipeline's turn detector with one
+threshold (0.5 to start and to go on) and with its default hysteresis (0.5 to start,
+0.35 to go on); reported: barge-ins heard and the delay from their onset to the turn's
+start (p50/p95/max), false pauses inside speech stretches of turns, and noise items
+that started a turn.
+
 Smart Turn judges each question at each pause inside it (the audio up to where the pause
 begins) and every turn kind at its end, as the pipeline does; reported: the share judged
 complete (probability at or above 0.5) at mid-sentence pauses and at ends, by engine
@@ -39,6 +47,7 @@ from voxtra.media.resample import Resampler, resample
 from voxtra.testing.telephone import read_wav
 from voxtra.voice.providers.silero import SileroVAD, faster_whisper_model
 from voxtra.voice.providers.smart_turn import SmartTurn
+from voxtra.voice.turns import TurnDetector, TurnSettings, TurnSignal
 
 CORPORA = Path.home() / ".cache" / "voxtra" / "voice-corpus"
 CHUNK = 0.02
@@ -127,6 +136,47 @@ def vad_figures(entries: list[dict[str, Any]], root: Path) -> dict[str, Any]:
     return figures
 
 
+def phase_figures(entries: list[dict[str, Any]], root: Path) -> dict[str, Any]:
+    vad = SileroVAD()
+    detectors = {"one threshold": TurnSettings(vad_release_threshold=THRESHOLD),
+                 "hysteresis (default)": TurnSettings()}
+    tally: dict[str, dict[str, list[float]]] = {name: {} for name in detectors}
+    step = int(8000 * CHUNK)
+    for entry in entries:
+        pcm, _ = read_wav(root / entry["file"])
+        for shift in (0, 64, 128, 192):
+            probs, _ = probabilities(vad, pcm[shift:], upsample=False)
+            for name, settings in detectors.items():
+                detector, starts, pauses = TurnDetector(settings), [], []
+                for index, probability in enumerate(probs):
+                    now = (shift + (index + 1) * step) / 8000
+                    signal = detector.update(now, probability, CHUNK)
+                    if signal is TurnSignal.STARTED:
+                        starts.append(now)
+                    elif signal is TurnSignal.PAUSED:
+                        pauses.append(detector.paused_at)
+                figures = tally[name]
+                if entry["kind"] == "bargein":
+                    figures.setdefault("heard", []).append(bool(starts))
+                    if starts:
+                        figures.setdefault("delay", []).append(starts[0] - entry["onset"])
+                elif entry["kind"] == "noise":
+                    figures.setdefault("noise", []).append(bool(starts))
+                elif entry["kind"] in ("question", "plain", "short"):
+                    figures.setdefault("false_pauses", []).append(sum(
+                        any(a + 0.05 < at < b - 0.05 for a, b in entry["speech"])
+                        for at in pauses))
+    return {name: {
+        "bargeins_heard": f"{sum(f['heard']):.0f}/{len(f['heard'])}",
+        "onset_to_turn_start_ms": {
+            "p50": round(float(np.percentile(f["delay"], 50)) * 1000),
+            "p95": round(float(np.percentile(f["delay"], 95)) * 1000),
+            "max": round(max(f["delay"]) * 1000)},
+        "false_pauses_in_turns": f"{sum(f['false_pauses']):.0f} in {len(f['false_pauses'])}",
+        "noise_items_starting_a_turn": f"{sum(f['noise']):.0f}/{len(f['noise'])}",
+    } for name, f in tally.items()}
+
+
 def turn_figures(entries: list[dict[str, Any]], root: Path) -> dict[str, Any]:
     model = SmartTurn()
     model.load()
@@ -167,7 +217,8 @@ def main() -> None:
     entries = [e for e in json.loads((root / "manifest.json").read_text())
                if e["channel"] == "narrowband"]
     result = {"corpus": str(root), "items": len(entries),
-              "vad": vad_figures(entries, root), "end_of_turn": turn_figures(entries, root)}
+              "vad": vad_figures(entries, root), "phases": phase_figures(entries, root),
+              "end_of_turn": turn_figures(entries, root)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -47,6 +47,23 @@ def test_a_turn_starts_after_min_speech_and_pauses_after_silence() -> None:
     assert detector.speech_seconds == pytest.approx(1.0, abs=0.021)
 
 
+def test_speech_goes_on_above_the_release_threshold() -> None:
+    # What Silero gives a short word at 8 kHz when its windows fall badly: one window
+    # over 0.5, then 0.4-0.5 (bench/vad_bench.py).
+    word = [0.52, 0.45, 0.42, 0.47, 0.44, 0.41]
+    detector = TurnDetector(SETTINGS)
+    signals = [detector.update(0.02 * (i + 1), p, 0.02) for i, p in enumerate(word)]
+    assert TurnSignal.STARTED in signals and detector.state is TurnState.SPEAKING
+    now, signals = feed(detector, 0.12, 0.4, 0.4)  # a dip inside a word: no pause
+    assert signals == [] and detector.state is TurnState.SPEAKING
+    now, signals = feed(detector, now, 0.2, 0.3)  # under the release threshold: a pause
+    assert signals == [TurnSignal.PAUSED]
+    now, signals = feed(detector, now, 0.2, 0.45)  # resuming needs the start threshold
+    assert signals == []
+    single = TurnDetector(SETTINGS.model_copy(update={"vad_release_threshold": 0.5}))
+    assert all(single.update(0.02 * (i + 1), p, 0.02) is None for i, p in enumerate(word))
+
+
 def test_the_end_of_turn_waits_longer_after_unfinished_words() -> None:
     detector = TurnDetector(SETTINGS)
     now, _ = feed(detector, 0.0, 1.0, 1.0)

@@ -32,6 +32,12 @@ class TurnSettings(BaseModel):
 
     #: Speech probability (0..1) from which audio counts as speech.
     vad_threshold: float = Field(default=0.5, ge=0, le=1)
+    #: Once speech has begun, it goes on while the probability stays at or above this
+    #: (hysteresis, as Silero's own iterator does: ``vad_threshold`` - 0.15 when unset).
+    #: On 8 kHz speech the model's probability swings with where its 32 ms windows fall:
+    #: a short "Stop," can hover at 0.4-0.55 and, judged by one threshold, never make
+    #: ``min_speech`` (``bench/vad_bench.py``).
+    vad_release_threshold: float | None = Field(default=None, ge=0, le=1)
     #: Audio kept from before the detected start of speech and given to the recogniser.
     prefix_padding: float = Field(default=0.3, ge=0)
     #: Speech needed before a turn starts (shorter sounds are clicks and breaths).
@@ -169,7 +175,10 @@ class TurnDetector:
     def update(self, now: float, probability: float, seconds: float) -> TurnSignal | None:
         """Take one chunk of ``seconds`` ending at ``now``."""
         settings = self.settings
-        if probability >= settings.vad_threshold:
+        release = max(settings.vad_threshold - 0.15, 0.01) \
+            if settings.vad_release_threshold is None else settings.vad_release_threshold
+        going_on = self.state is TurnState.SPEAKING or self._speech_run > 0
+        if probability >= (release if going_on else settings.vad_threshold):
             self._speech_run += seconds
             self._silence_run = 0.0
             if self.state is TurnState.SPEAKING:
