@@ -30,10 +30,11 @@ interrupted).
 Figures, per configuration and channel:
 
 - false cut-off (turn kinds): the utterance came back as more than one final that is not
-  a backchannel (a final that continues the previous turn replaces its final), or the
-  first such final's turn ended (its ``ended_at``) before the last stretch of speech
-  began at the caller, or more than 0.3 s (a syllable) before the speech ended (the VAD
-  lost the utterance's end).
+  a backchannel (a final that continues the previous turn replaces its final), or a
+  reply was audible at the caller (a stretch of 0.1 s or more) before their speech
+  ended, or the first such final's turn ended (its ``ended_at``) before the last stretch
+  of speech began at the caller, or more than 0.3 s (a syllable) before the speech
+  ended (the VAD lost the utterance's end).
 - turn ended late (turn kinds): the first audible reply reached the caller more than
   1.5 s after the caller's speech ended. Calls with no reply at all are counted apart.
 - voice to voice (turn kinds): the end of the caller's speech to the first audible reply
@@ -394,8 +395,9 @@ def measure(item: Item, result: SippResult, lines: list[dict[str, Any]]) -> dict
         heard = [f for f in finals if not f.get("backchannel")]
         end = clock(item.end)
         record["reply_after"] = round(replies[0][0] - end, 3) if replies else None
-        record["cut_off"] = len(heard) > 1 or (bool(heard) and (
-            heard[0]["ended_at"] + to_wall < max(clock(item.speech[-1][0]), end - TAIL)))
+        record["cut_off"] = len(heard) > 1 or bool(replies and replies[0][0] < end) or (
+            bool(heard) and heard[0]["ended_at"] + to_wall
+            < max(clock(item.speech[-1][0]), end - TAIL))
     else:
         said = [line["data"] for line in lines if line["event"] == "say_result"]
         record["interrupted"] = bool(said) and said[0]["interrupted"] and not said[0]["cut"]

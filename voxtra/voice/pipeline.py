@@ -11,7 +11,9 @@ The VAD judges a call's audio at the call's own rate when it can (a narrowband
 call as narrowband: Silero's 16 kHz model misses band-limited speech that its
 8 kHz mode hears). Caller speech over Voxtra's reply pauses the reply at once
 and is then judged by its words: an interruption cuts the reply, anything else
-(a noise, a cough, "uh-huh") lets it play on from where it stopped.
+(a noise, a cough, "uh-huh") lets it play on from where it stopped. A caller who goes
+on after the turn was taken, before any reply has reached them, continues the turn: the
+reply begun is dropped unheard and the turn is transcribed whole.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ log = logging.getLogger(__name__)
 #: Seconds without a chunk of caller audio after which the pipeline counts silence
 #: (a caller that sends no RTP while quiet must still end its turn).
 AUDIO_GAP = 0.1
+#: Seconds a caller takes to react to what they hear: speech that began sooner after a
+#: reply's first audio was already under way, not an answer to the reply.
+REACTION = 0.2
 
 
 class VoiceNotConfiguredError(VoxtraError, RuntimeError):
@@ -111,6 +116,8 @@ class _Turn:
     continues: _Turn | None = None
     #: The final transcript was handed to ``listen()``.
     delivered: bool = False
+    #: When the first audio of a reply after this turn went out.
+    answered_at: float | None = None
     #: The caller went on: a later turn holds this one's words.
     superseded: bool = False
     text: str = ""
@@ -258,7 +265,8 @@ class VoicePipeline:
         if started.cancelled():
             return
         at = started.result()
-        self._unanswered = self._answering = None
+        if self._unanswered is not None and self._unanswered.answered_at is None:
+            self._unanswered.answered_at = at
         self._set_state(VoiceState.SPEAKING)
         turn = self._last_turn
         if turn is not None and turn.ended_at is not None and metrics.voice_to_voice is None:
@@ -346,7 +354,7 @@ class VoicePipeline:
             if previous is not None:
                 previous.superseded, over_speech = True, None
                 if previous.delivered and self._speech is not None:
-                    self.interrupt()  # the reply to the unfinished turn, still unheard
+                    self.interrupt()  # the reply to the unfinished turn, barely begun
             # Over Voxtra's reply, an utterance is likely a backchannel: say so.
             hints = self.settings.turn.backchannel_words if over_speech is not None else []
             hearing.stream = self._stt.stream(hints)
@@ -354,6 +362,8 @@ class VoicePipeline:
             for piece in hearing.audio:
                 hearing.stream.push(piece)
             hearing.prefix.clear()
+            if previous is not None:  # its audio and history live on in this turn
+                previous.audio, previous.continues = [], None
             hearing.turn = _Turn(previous.started_at if previous else detector.started_at,
                                  over_speech=over_speech, continues=previous)
             self.events.emit(SpeechStarted(detector.started_at))
@@ -396,17 +406,21 @@ class VoicePipeline:
             self._finishing = asyncio.create_task(self._finish(stream, turn, self._finishing))
 
     def _continued(self, started_at: float) -> _Turn | None:
-        """The turn that speech starting at ``started_at`` continues, if any: the caller went on
-        within ``continuation_window`` of its end, before any reply was heard, and
-        either its final was not handed over yet or a reply to it had begun."""
+        """The turn that speech starting at ``started_at`` continues, if any: the caller
+        went on within ``continuation_window`` of its end, before they could have heard
+        a reply (none had reached them, or one still playing began less than
+        :data:`REACTION` before), and either its final was not handed over yet or a reply
+        to it had begun."""
         turn = self._unanswered
         window = self.settings.turn.continuation_window
         if (turn is None or turn.superseded or turn.ended_at is None
                 or started_at - turn.ended_at > window
                 or (turn.delivered and self._answering is not turn)):
             return None
-        speech = self._speech
-        return turn if speech is None or not speech.started.done() else None
+        if turn.answered_at is not None and (
+                self._speech is None or started_at > turn.answered_at + REACTION):
+            return None  # a reply was heard: whole, or long enough to answer it
+        return turn
 
     async def _judge(self, model: EndOfTurnModel, audio: list[Pcm], paused_at: float) -> None:
         """The end-of-turn model's verdict on the turn so far, for this pause."""

@@ -49,14 +49,15 @@ class TurnSettings(BaseModel):
     min_endpointing_delay: float = Field(default=0.3, ge=0)
     #: Silence that ends a turn whose words look finished but which the end-of-turn
     #: model judges unfinished ("Four five six" of a longer number).
-    unsure_endpointing_delay: float = Field(default=0.8, ge=0)
+    unsure_endpointing_delay: float = Field(default=0.6, ge=0)
     #: Silence that ends any turn (words that look unfinished, or none recognised).
-    max_endpointing_delay: float = Field(default=1.4, ge=0)
-    #: The end-of-turn model's probability from which a turn looks complete. Above the
-    #: model's own 0.5, for fewer turns cut short at the cost of later replies: on the
-    #: telephone corpus (``bench/voice_ux.py``) 10 of 42 turns were cut against 12, the
-    #: median reply 1.01 s after the caller stopped against 0.82 s.
-    end_of_turn_threshold: float = Field(default=0.7, ge=0, le=1)
+    max_endpointing_delay: float = Field(default=1.2, ge=0)
+    #: The end-of-turn model's probability from which a turn looks complete (the
+    #: model's own 0.5). With ``continuation_window`` catching the shorter pauses, a
+    #: higher threshold bought little: on the telephone corpus (``bench/voice_ux.py``,
+    #: turn items only) 0.7 cut 5 of 42 turns with the median reply 832 ms after the
+    #: caller stopped, 0.5 cut 5 at 752 ms.
+    end_of_turn_threshold: float = Field(default=0.5, ge=0, le=1)
     #: Speech that starts within this many seconds of a turn's end, before any reply
     #: to the turn was heard, continues the turn (a pause inside a sentence that the
     #: endpointing took for its end): a reply begun is dropped unheard and the turn is
