@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -106,31 +105,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers:
         print(f"\nsandbox Asterisk processes left behind: {leftovers}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-class _VoxtraErrors(logging.Handler):
-    """Keeps the ERROR records Voxtra's loggers emit during one test."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(autouse=True)
-def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test fails if Voxtra logged an ERROR it did not expect (mark it
-    ``expected_errors``): an exception in a handler or callback is only logged, and would
-    otherwise pass unseen."""
-    handler = _VoxtraErrors()
-    logger = logging.getLogger("voxtra")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-    if handler.records and request.node.get_closest_marker("expected_errors") is None:
-        lines = "\n".join(f"{r.name}: {r.getMessage()}" for r in handler.records)
-        pytest.fail(f"Voxtra logged errors this test did not expect:\n{lines}", pytrace=False)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import voxtra
 from voxtra.errors import VoxtraError
+from voxtra.files import write_atomically
 
 PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 
@@ -233,8 +234,9 @@ def render(conf: AsteriskConf, destination: Path, source: Path | None = None) ->
     for template in sorted(source.glob("*.conf")):
         target = destination / template.name
         text = render_text(template.read_text(), values, template.name)
-        target.write_text(text)
-        if conf.ari_password in text:  # a secret: for the owner only
-            target.chmod(0o600)
+        # A file holding the password is the owner's alone from the moment it exists.
+        write_atomically(target, text.encode(),
+                         0o600 if conf.ari_password in text else 0o644)
         written.append(target)
     return written
+

@@ -11,15 +11,40 @@ from pathlib import Path
 README = Path(__file__).parents[2] / "README.md"
 
 
-async def test_the_readme_test_example_passes_in_a_fresh_project(tmp_path: Path) -> None:
+def readme_example() -> str:
     section = README.read_text().split("## Testing your own app", 1)[1]
     example = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert example is not None
-    (tmp_path / "test_my_app.py").write_text(example.group(1))
+    return example.group(1)
+
+
+async def run_pytest(project: Path, source: str) -> tuple[int, str]:
+    (project / "test_my_app.py").write_text(source)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_app.py",
-        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        cwd=project, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(process.communicate(), 180)
-    text = out.decode()
-    assert process.returncode == 0, text
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_the_readme_test_example_passes_in_a_fresh_project(tmp_path: Path) -> None:
+    code, text = await run_pytest(tmp_path, readme_example())
+    assert code == 0, text
     assert "1 passed" in text and "not natively supported" not in text
+    assert "warning" not in text.lower(), text  # the plugin brings no warning
+
+
+async def test_a_handler_that_raises_fails_the_users_test_with_its_traceback(
+        tmp_path: Path) -> None:
+    # The call still looks answered and hung up to the caller: only the app's log knows.
+    answered = "    await call.answer()\n"
+    source = readme_example()
+    assert answered in source
+    source = source.replace(answered, answered + "    raise RuntimeError('the menu is gone')\n")
+    code, text = await run_pytest(tmp_path, source)
+    assert code == 1 and "1 failed" in text, text
+    assert "errors were logged during the test" in text
+    assert "handler hello failed on call" in text
+    assert "RuntimeError: the menu is gone" in text
+    assert re.search(r'test_my_app\.py", line \d+, in hello', text), text  # the traceback

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,10 +78,43 @@ def test_a_bad_password_is_named_never_shown(tmp_path: Path) -> None:
     assert "spaced" not in str(raised.value)
 
 
-def test_files_holding_the_password_are_private(tmp_path: Path) -> None:
-    render(GOOD, tmp_path)
+#: Audited file operations while a test watches (an audit hook cannot be removed).
+_WATCH: list[Callable[[str], None]] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _WATCH and event in ("open", "os.chmod", "os.rename", "os.replace", "os.remove"):
+        _WATCH[0](event)
+
+
+sys.addaudithook(_audit)
+
+
+def test_files_holding_the_password_are_private_from_the_moment_they_exist(
+        tmp_path: Path) -> None:
+    (tmp_path / "ari.conf").write_text("[old]\n")  # a render over an older one
+    (tmp_path / "ari.conf").chmod(0o644)
+    exposed: list[str] = []
+
+    def check(event: str) -> None:  # at every file operation, before it happens
+        _WATCH.clear()  # the check's own reads are not audited
+        try:
+            for path in tmp_path.iterdir():
+                if GOOD.ari_password in path.read_text() and path.stat().st_mode & 0o077:
+                    exposed.append(f"{path.name} {oct(path.stat().st_mode)} at {event}")
+        finally:
+            _WATCH.append(check)
+
+    _WATCH.append(check)
+    try:
+        render(GOOD, tmp_path)
+    finally:
+        _WATCH.clear()
+    assert exposed == []
     assert (tmp_path / "ari.conf").stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "pjsip.conf").stat().st_mode & 0o077 != 0  # the rest stay readable
+    assert (tmp_path / "pjsip.conf").stat().st_mode & 0o777 == 0o644  # the rest stay readable
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        t.name for t in template_dir().glob("*.conf"))  # no temporary file is left
 
 
 def test_sip_peers_are_identified_by_address_only_and_cannot_transfer() -> None:

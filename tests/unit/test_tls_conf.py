@@ -141,6 +141,9 @@ def test_plain_http_ari_beyond_loopback_is_refused_even_with_tls(bind: str,
 
 def test_https_on_a_public_address_with_loopback_http_is_fine(tmp_path: Path) -> None:
     render(replace(TLS, ari_tls_bind="192.0.2.1"), tmp_path)
+    general = sections((tmp_path / "http.conf").read_text())["general"][0]
+    assert general["bindaddr"] == "127.0.0.1"  # plain HTTP stays on loopback
+    assert general["tlsenable"] == "yes" and general["tlsbindaddr"].startswith("192.0.2.1:")
 
 
 def test_render_conf_turns_tls_on_from_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -9,15 +9,22 @@ Installed with Voxtra (entry point ``pytest11``), so any project can write::
 
 The sandbox starts once per test session on free ports, with a fresh ARI
 password, and is stopped at the end (no Asterisk process is left behind).
+
+A handler that raises is only logged by the app (the call is hung up), so a test
+could pass over it: every test fails if Voxtra, or asyncio (an exception no task
+retrieved), logged an error during it, with the error's traceback in the report.
+A test that provokes errors on purpose is marked ``expected_errors``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import os
 import random
 import socket
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -27,14 +34,77 @@ from voxtra.settings import VoxtraSettings
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.testing.sipp import SipCaller, free_port
 
+#: The loggers whose errors fail a test.
+WATCHED_LOGGERS = ("voxtra", "asyncio")
 
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Async tests run as they are: pytest-asyncio's auto mode, unless the project
-    chose a mode itself."""
-    chosen = config.getoption("asyncio_mode", None) is not None or (
-        config.inipath is not None and "asyncio_mode" in config.inipath.read_text())
+    chose a mode itself. Its warning that ``asyncio_default_fixture_loop_scope`` is unset
+    is left out (it runs before pytest-asyncio's own hook): the plugin's fixtures are
+    synchronous, so the scope of the loop async fixtures run in is the project's choice,
+    and pytest-asyncio's default stands until the project makes it."""
+    ini = config.inipath.read_text() if config.inipath is not None else ""
+    chosen = config.getoption("asyncio_mode", None) is not None or "asyncio_mode" in ini
     if importlib.util.find_spec("pytest_asyncio") is not None and not chosen:
         config.option.asyncio_mode = "auto"
+    warnings.filterwarnings("ignore", message='The configuration option '
+                            '"asyncio_default_fixture_loop_scope" is unset')
+    config.addinivalue_line(
+        "markers", "expected_errors: the test provokes errors that Voxtra logs (they do "
+        "not fail it)")
+
+
+class _LoggedErrors(logging.Handler):
+    """The ERROR records the watched loggers emit during one test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+        self.reported = 0
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def fail_on_new(self, item: pytest.Item) -> None:
+        """Fail the test for the records not reported yet, unless it expects errors."""
+        new, self.reported = self.records[self.reported:], len(self.records)
+        if new and item.get_closest_marker("expected_errors") is None:
+            report = "\n\n".join(self.format(record) for record in new)
+            pytest.fail(f"errors were logged during the test (mark it expected_errors if "
+                        f"it provokes them):\n\n{report}", pytrace=False)
+
+
+_ERRORS = pytest.StashKey[_LoggedErrors]()
+
+
+@pytest.fixture(autouse=True)
+def voxtra_logged_errors(request: pytest.FixtureRequest) -> Iterator[list[logging.LogRecord]]:
+    """The errors logged during the test (Voxtra's and asyncio's); the test fails on
+    any unless it is marked ``expected_errors``, which lets it inspect them here."""
+    handler = _LoggedErrors()
+    request.node.stash[_ERRORS] = handler
+    loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    handler.fail_on_new(request.node)  # logged while fixtures were torn down
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Errors logged while the test ran fail the test itself (not its teardown)."""
+    result = yield
+    handler = item.stash.get(_ERRORS, None)
+    if handler is not None:
+        handler.fail_on_new(item)
+    return result
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

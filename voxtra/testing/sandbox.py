@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
+from voxtra.files import write_atomically
 from voxtra.testing import rootfs
 from voxtra.testing.errors import SandboxError
 
@@ -287,11 +288,11 @@ class AsteriskSandbox:
         for source, name in ((opts.tls_cert, "cert.pem"), (opts.tls_key, "key.pem"),
                              (opts.tls_ca, "ca.pem")):
             try:
-                shutil.copyfile(source, directory / name)
+                write_atomically(directory / name, Path(source).read_bytes(),
+                                 0o600 if name == "key.pem" else 0o644)
             except OSError as exc:
                 raise SandboxError(f"cannot copy {source} into the sandbox: {exc.strerror}") \
                     from None
-            (directory / name).chmod(0o600 if name == "key.pem" else 0o644)
 
     def _check_ports_free(self, wait: float = 3.0) -> None:
         """Raise if ARI's or SIP's port is taken, after ``wait`` seconds of retrying (the
