@@ -263,9 +263,13 @@ class CallSession:
                                     "(no such sound or recording, or the URL failed)")
             return True
         except asyncio.CancelledError:
-            # Cancelling the wait (a timeout, barge-in) stops what the caller hears.
-            with contextlib.suppress(AriError):  # ... if Asterisk is there to hear it
-                await asyncio.shield(self._client.playbacks.stop(playback_id))
+            # Cancelling the wait (a timeout, barge-in) stops what the caller hears, if
+            # Asterisk is there to hear it; the stop runs on if this task is cancelled
+            # again meanwhile, and its failure is then only noted.
+            stop = asyncio.ensure_future(self._client.playbacks.stop(playback_id))
+            stop.add_done_callback(_note_failure)
+            with contextlib.suppress(AriError):
+                await asyncio.shield(stop)
             raise
         finally:
             self._playbacks.pop(playback_id, None)
@@ -999,3 +1003,10 @@ def _takes_argument(callback: Callable[..., Any]) -> bool:
         return True
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
                for p in parameters)
+
+
+def _note_failure(task: asyncio.Future[Any]) -> None:
+    """Retrieve a background request's outcome: a failure is noted, never left for
+    asyncio to report as never retrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("background request failed: %s", task.exception())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
@@ -26,11 +27,12 @@ def text(kind: str, cid: str, **fields: object) -> str:
 
 
 @pytest.fixture
-def app(caplog: pytest.LogCaptureFixture) -> VoxtraApp:
+async def app(caplog: pytest.LogCaptureFixture) -> AsyncIterator[VoxtraApp]:
     caplog.set_level(logging.CRITICAL)  # hangups cannot reach an Asterisk here
     app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("offline-test-password")))
     app._accepting = True
-    return app
+    yield app
+    await app.stop()  # the calls' tasks end with the test, not when collected
 
 
 async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp) -> None:
