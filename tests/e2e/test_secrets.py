@@ -128,8 +128,9 @@ async def test_no_secret_is_printed_over_calls_and_check(
                 FakeOpenAI(["At nine."], api_key=KEYS["openai"],
                            reject_key=refuse) as openai, \
                 FakeElevenLabs(api_key=KEYS["elevenlabs"], reject_key=refuse) as voice:
+            settings = voxtra_settings.model_copy(update={"recordings_dir": tmp_path})
             app = VoxtraApp(
-                voxtra_settings, vad=SileroVAD(),
+                settings, vad=SileroVAD(),
                 stt=DeepgramSTT(api_key=KEYS["deepgram"], base_url=deepgram.url,
                                 encoding="mulaw", sample_rate=8000),
                 llm=OpenAILLM("fake-model", api_key=KEYS["openai"], base_url=openai.url),
@@ -173,3 +174,5 @@ async def test_no_secret_is_printed_over_calls_and_check(
     assert leaks(everything, secret_values) == []
     assert leaks(outputs.out + outputs.err, secret_values) == []
     assert len(printed.lines) > 200  # DEBUG from every library was on
+    # Refused uploads lose nothing: both calls' recordings wait for another try.
+    assert len(list((tmp_path / ".incoming").glob("*.wav"))) == 2
