@@ -114,8 +114,9 @@ class _Turn:
     audio: list[Pcm] = field(default_factory=list)
     #: The turn this one continues: the caller went on before any reply was heard.
     continues: _Turn | None = None
-    #: The final transcript was handed to ``listen()``.
+    #: The final transcript was handed to ``listen()``, and a reply to it begun.
     delivered: bool = False
+    replied: bool = False
     #: When the first audio of a reply after this turn went out.
     answered_at: float | None = None
     #: The caller went on: a later turn holds this one's words.
@@ -165,10 +166,8 @@ class VoicePipeline:
         self._speaking_metrics: TurnMetrics | None = None
         #: The turn whose speech paused the reply being spoken, while it is judged.
         self._paused_by: _Turn | None = None
-        #: The latest turn to end that no audible reply has followed yet, and the
-        #: delivered turn a reply being prepared answers: the caller may go on.
+        #: The latest turn to end, which the caller may yet go on with.
         self._unanswered: _Turn | None = None
-        self._answering: _Turn | None = None
 
     # Lifecycle -----------------------------------------------------------------
 
@@ -222,7 +221,7 @@ class VoicePipeline:
             metrics = self._metrics or TurnMetrics()
             self._metrics = None
             if self._unanswered is not None and self._unanswered.delivered:
-                self._answering = self._unanswered
+                self._unanswered.replied = True
             self._speech = speech
             self._speaking_metrics = metrics
             self._speech_task = asyncio.ensure_future(speech.run())
@@ -415,7 +414,7 @@ class VoicePipeline:
         window = self.settings.turn.continuation_window
         if (turn is None or turn.superseded or turn.ended_at is None
                 or started_at - turn.ended_at > window
-                or (turn.delivered and self._answering is not turn)):
+                or (turn.delivered and not turn.replied)):
             return None
         if turn.answered_at is not None and (
                 self._speech is None or started_at > turn.answered_at + REACTION):
