@@ -196,10 +196,12 @@ async def test_going_on_as_the_reply_begins_continues_the_turn(harness_factory: 
     await h.audio.speak(0.7)
     await h.audio.silence(0.5)
     await h.audio.speak(0.7)
+    went_on = asyncio.get_running_loop().time()
     await h.audio.silence(0.6)
     result, whole = await asyncio.wait_for(handling, 3)
     assert h.of("response_started")  # some of the reply went out...
-    assert result.interrupted and result.played_seconds < 0.3  # ... and was cut at once
+    assert result.interrupted and result.heard_text != result.text
+    assert h.audio.sent[-1][0] < went_on  # ... and was cut while the caller went on
     assert whole is not None and whole.continues
     assert whole.text == "I need to change my delivery address."
     assert agent.history == []
@@ -263,7 +265,7 @@ async def test_barge_in_clears_the_audio_and_the_history_keeps_what_was_heard(
     interrupted = h.of("interrupted")
     assert len(interrupted) == 1 and interrupted[0].to_silence <= 0.021
     last_frame = h.audio.sent[-1][0]
-    assert last_frame - interrupted[0].at <= 0.03  # nothing sent after the clear
+    assert last_frame <= interrupted[0].at  # nothing sent after the clear
     assert h.agent.history[-1].content == result.heard_text
     heard = await h.pipeline.listen(timeout=2)
     assert heard is not None and heard.text == "Stop, I have a question."
@@ -305,6 +307,7 @@ async def test_speech_that_is_no_interruption_pauses_the_reply_which_then_plays_
     loop = asyncio.get_running_loop()
     onset = loop.time()
     await h.audio.speak(0.4)
+    stopped = loop.time()
     await h.audio.silence(0.5)
     result = await asyncio.wait_for(speaking, 5)
     assert not result.interrupted and result.heard_text == text and not h.of("interrupted")
@@ -312,7 +315,7 @@ async def test_speech_that_is_no_interruption_pauses_the_reply_which_then_plays_
     # Paused once the speech had lasted min_interruption_speech, resumed after the
     # caller's pause was judged.
     least = h.pipeline.settings.turn.min_interruption_speech
-    assert paused.at - onset == pytest.approx(least, abs=0.08)
+    assert onset + least - 0.04 <= paused.at < stopped  # 0.04: the VAD's window
     assert resumed.paused_for == pytest.approx(resumed.at - paused.at)
     [gap] = gaps(h.audio.sent)
     assert gap == pytest.approx(resumed.paused_for, abs=0.05)
@@ -328,13 +331,14 @@ async def test_words_over_a_reply_cut_it_from_the_moment_it_paused(
     loop = asyncio.get_running_loop()
     onset = loop.time()
     await h.audio.speak(0.4)  # shorter than max_backchannel_speech: its words decide
+    stopped = loop.time()
     await h.audio.silence(0.6)
     result = await asyncio.wait_for(speaking, 5)
     assert result.interrupted
     [paused], [interrupted] = h.of("response_paused"), h.of("interrupted")
     assert not h.of("response_resumed")
     assert interrupted.at == paused.at and interrupted.to_silence == paused.to_silence
-    assert h.audio.sent[-1][0] - onset <= 0.2 + 0.08  # silent from the pause on
+    assert onset < paused.at < stopped and h.audio.sent[-1][0] <= paused.at  # silent since
 
 
 async def test_with_resume_off_the_reply_plays_on_while_words_are_judged(
@@ -389,11 +393,9 @@ async def test_a_streamed_reply_starts_playing_before_it_is_complete(
                   word_delay=0.1)
     h = harness_factory(stt=FakeSTT(), llm=llm)
     assert h.agent is not None
-    loop = asyncio.get_running_loop()
-    began = loop.time()
     result = await h.pipeline.say(h.agent.reply("Hi"))
-    first_audio = h.audio.sent[0][0] - began
-    assert first_audio < 0.5  # the whole reply takes 1 s to generate
+    [generated] = llm.finished
+    assert h.audio.sent[0][0] < generated  # the caller heard it before the model was done
     assert result.text == "First sentence here. And a second sentence that comes later."
     assert h.agent.history[-1].content == result.text
 
@@ -439,11 +441,15 @@ async def test_turn_metrics_are_reported(harness_factory: Any) -> None:
     assert h.agent is not None
     listener = asyncio.ensure_future(h.pipeline.listen(timeout=5))
     await h.audio.speak(0.5)
+    stopped = asyncio.get_running_loop().time()
     await h.audio.silence(0.5)
     heard = await listener
     assert heard is not None
     await h.pipeline.say(h.agent.reply(heard.text))
     metrics = h.of("metrics")[-1]
     assert metrics.end_of_speech_to_transcript is not None
-    assert 0.25 <= metrics.voice_to_voice <= 0.6  # min endpointing delay plus our work
+    # At least the least endpointing delay; at most what the caller waited (from the
+    # end of their speech, give or take the VAD's window, to the first reply frame).
+    least = h.pipeline.settings.turn.min_endpointing_delay
+    assert least - 0.05 <= metrics.voice_to_voice <= h.audio.sent[0][0] - stopped + 0.05
     assert metrics.llm_first_token is not None and metrics.tts_first_audio is not None

@@ -20,7 +20,7 @@ import gc
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from voxtra.media.audio import FRAME_MS
@@ -47,9 +47,13 @@ class ClockStats:
 class MediaClock:
     """Ticks while it has members; one per event loop (:meth:`current`)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """``clock`` and ``sleep`` are the real ones but in tests of timing, which give
+        their own (time that passes only when the clock sleeps, or when a test says)."""
         #: The clock's time in seconds.
         self.now = clock
+        self._sleep = sleep
         self._receivers: dict[object, Phase] = {}
         self._senders: dict[object, Phase] = {}
         self._task: asyncio.Task[None] | None = None
@@ -88,7 +92,7 @@ class MediaClock:
         while self._receivers or self._senders:
             now = self.now()
             if now < deadline:
-                await asyncio.sleep(deadline - now)
+                await self._sleep(deadline - now)
                 now = self.now()
             stats.lateness = now - deadline
             stats.worst_lateness = max(stats.worst_lateness, stats.lateness)

@@ -151,11 +151,12 @@ class Pacer(Generic[P]):
         self.record_errors = record_errors
         self.stats = PacerStats()
 
-    def start(self, own_phase: bool = True) -> None:
-        """Pace on the running loop's clock; with ``own_phase=False`` the owner calls
-        :meth:`tick` in its own send phase (to handle many pacers' frames together)."""
+    def start(self, own_phase: bool = True, clock: MediaClock | None = None) -> None:
+        """Pace on ``clock`` (the running loop's by default); with ``own_phase=False`` the
+        owner calls :meth:`tick` in its own send phase (to handle many pacers' frames
+        together)."""
         if self._clock is None:
-            self._clock = MediaClock.current()
+            self._clock = clock or MediaClock.current()
             self._loop = asyncio.get_running_loop()
             if own_phase:
                 self._clock.add(self, send=self.tick)

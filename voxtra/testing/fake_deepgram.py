@@ -26,10 +26,17 @@ Protocol facts it relies on (Deepgram API reference, "Live Audio" / ``/v1/listen
   ``created``, ``duration``, ``channels``. Interim results are sent only when the query
   says ``interim_results=true``.
 
+* A stream that receives neither audio nor a text message for 10 s is closed by the
+  server with close code 1011 and a reason naming ``NET-0001`` ("Audio Keep Alive" guide,
+  and the "Troubleshooting WebSocket, NET and DATA errors" guide).
+* ``endpointing=N`` (ms) makes a result final with ``speech_final: true`` once the
+  speaker has paused for N ms after speech; ``endpointing=false`` turns that off
+  ("Endpointing" guide). Silence alone never makes words.
+
 What the fake makes up: the words of a connection's script are "recognised" one per
-``seconds_per_word`` of audio, an interim result goes out every ``interim_every`` seconds
-of audio, and a segment whose words are all out is made final (``speech_final``)
-``endpointing`` ms of audio later.
+``seconds_per_word`` of *sounding* audio (20 ms pieces above about -45 dBFS; silence
+adds none), an interim result goes out every ``interim_every`` seconds of audio, and a
+pause of ``endpointing`` ms after sound makes the words recognised so far final.
 """
 
 from __future__ import annotations
@@ -43,12 +50,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiohttp import WSMsgType, web
 
+from voxtra.media.g711 import ulaw_decode
 from voxtra.testing.local_server import LocalServer
 
 CONFIDENCE = 0.93
+#: Deepgram's idle timeout: no audio and no message for this long closes the stream.
+IDLE_TIMEOUT = 10.0
+#: RMS of a 16-bit sample above which a piece of audio counts as sound (about -45 dBFS).
+SOUND_FLOOR = 180.0
 MODEL_UUID = "00000000-0000-4000-8000-00000000f4e3"
+IDLE_REASON = ("NET-0001: Deepgram did not receive audio data or a text message within the "
+               "timeout window")
 
 
 @dataclass
@@ -64,6 +79,8 @@ class FakeConnection:
     #: Every message sent to the client, decoded.
     sent: list[dict[str, Any]] = field(default_factory=list)
     dropped: bool = False
+    #: The server closed the stream for want of audio or messages (NET-0001).
+    idle_closed: bool = False
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def count(self, kind: str) -> int:
@@ -90,7 +107,8 @@ class _Script:
     segments: list[list[str]]
     revealed: int = 0  # words of the current segment out so far
     segment_start: float = 0.0
-    words_done_at: float | None = None
+    sounding: float = 0.0  # seconds of sound heard in the current segment
+    quiet_since: float | None = None  # stream time the latest pause began, after sound
 
     @property
     def current(self) -> list[str]:
@@ -106,13 +124,15 @@ class FakeDeepgram(LocalServer):
     ``connections`` records what each client sent (rejected ones too). ``reject_key``
     answers the upgrade with 401 (so does any key but ``api_key``); ``drop_after_bytes``
     cuts the TCP connection once that much audio has arrived, without a close frame;
-    ``slow`` delays every answer by that many seconds.
+    ``slow`` delays every answer by that many seconds; ``idle_timeout`` is Deepgram's
+    10 s (shorter in tests that wait for it).
     """
 
     def __init__(self, *, transcripts: Sequence[str | Sequence[str]] = ("hello",),
                  api_key: str = "test-key", reject_key: bool = False,
                  drop_after_bytes: int | None = None, slow: float = 0.0,
-                 seconds_per_word: float = 0.25, interim_every: float = 0.1) -> None:
+                 seconds_per_word: float = 0.25, interim_every: float = 0.1,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         super().__init__()
         self.transcripts = list(transcripts)
         self.api_key = api_key
@@ -121,6 +141,7 @@ class FakeDeepgram(LocalServer):
         self.slow = slow
         self.seconds_per_word = seconds_per_word
         self.interim_every = interim_every
+        self.idle_timeout = idle_timeout
         self.connections: list[FakeConnection] = []
 
     def routes(self, app: web.Application) -> None:
@@ -177,7 +198,16 @@ class _Session:
 
     async def serve(self, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.ws = ws
-        async for message in ws:
+        while True:
+            try:
+                message = await ws.receive(timeout=self.server.idle_timeout)
+            except TimeoutError:
+                self.seen.idle_closed = True
+                await ws.close(code=1011, message=IDLE_REASON.encode())
+                return
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                WSMsgType.ERROR):
+                return
             if message.type is WSMsgType.BINARY:
                 self.seen.audio += message.data
                 limit = self.server.drop_after_bytes
@@ -186,7 +216,7 @@ class _Session:
                     assert request.transport is not None
                     request.transport.close()  # no close frame: the connection just ends
                     return
-                await self._heard()
+                await self._heard(message.data)
             elif message.type is WSMsgType.TEXT:
                 kind = str(json.loads(message.data).get("type"))
                 self.seen.controls.append((time.monotonic() - self.opened, kind))
@@ -198,18 +228,23 @@ class _Session:
                     await ws.close()
                     return
 
-    async def _heard(self) -> None:
-        """New audio: reveal words, finalise at an endpoint, send interim results."""
+    async def _heard(self, data: bytes) -> None:
+        """New audio: reveal a word per ``seconds_per_word`` of sound, make the words so far
+        final after an ``endpointing`` pause, send interim results."""
         script, now = self.script, self.seen.seconds
-        if script.current:
-            script.revealed = min(len(script.current), int(
-                (now - script.segment_start) / self.server.seconds_per_word + 1e-9))
-            if script.revealed == len(script.current) and script.words_done_at is None:
-                script.words_done_at = now
-            if script.words_done_at is not None and \
-                    now - script.words_done_at >= self.endpointing - 1e-9:
-                await self._send(self._results(True, True, False))
-                self._next_segment()
+        seconds = len(data) / self.seen.bytes_per_second
+        if _sounding(data, self.seen.query.get("encoding")):
+            script.sounding += seconds
+            script.quiet_since = None
+            if script.current:
+                script.revealed = min(len(script.current), int(
+                    script.sounding / self.server.seconds_per_word + 1e-9))
+        elif script.sounding and script.quiet_since is None:
+            script.quiet_since = now - seconds
+        if script.revealed and script.quiet_since is not None and \
+                now - script.quiet_since >= self.endpointing - 1e-9:
+            await self._send(self._results(True, True, False))
+            self._next_segment()
         if self.seen.audio_bytes >= self.next_interim:
             while self.next_interim <= self.seen.audio_bytes:
                 self.next_interim += self.interim_step
@@ -227,9 +262,12 @@ class _Session:
         self._next_segment()
 
     def _next_segment(self) -> None:
+        """The revealed words are final: the rest of the segment (if any) goes on."""
         script = self.script
-        script.segments.pop(0)
-        script.revealed, script.words_done_at = 0, None
+        del script.current[:script.revealed]
+        if not script.current:
+            script.segments.pop(0)
+        script.revealed, script.sounding, script.quiet_since = 0, 0.0, None
         script.segment_start = self.seen.seconds
 
     def _results(self, is_final: bool, speech_final: bool, from_finalize: bool) -> dict[str, Any]:
@@ -267,3 +305,12 @@ class _Session:
         if not self.ws.closed:
             self.seen.sent.append(message)
             await self.ws.send_json(message)
+
+
+def _sounding(data: bytes, encoding: str | None) -> bool:
+    """Whether a piece of audio is louder than :data:`SOUND_FLOOR`."""
+    if encoding == "mulaw":
+        pcm = ulaw_decode(data)
+    else:
+        pcm = np.frombuffer(data[:len(data) // 2 * 2], "<i2")
+    return bool(len(pcm)) and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) > SOUND_FLOOR

@@ -14,6 +14,7 @@ Each fake can be told to fail or hang to test what a call does then.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -244,7 +245,8 @@ class FakeTTS(TTS):
 
 class FakeLLM(LLM):
     """Replies with ``replies`` in turn (then the last again), word by word every
-    ``word_delay`` seconds after ``delay``; ``fail`` raises, ``hang`` never answers."""
+    ``word_delay`` seconds after ``delay``; ``fail`` raises, ``hang`` never answers.
+    ``finished`` holds when each reply's last word was given (monotonic seconds)."""
 
     def __init__(self, replies: Sequence[str] = ("OK.",), *, delay: float = 0.0,
                  word_delay: float = 0.0, fail: bool = False, hang: bool = False) -> None:
@@ -254,6 +256,7 @@ class FakeLLM(LLM):
         self.fail = fail
         self.hang = hang
         self.seen: list[list[ChatMessage]] = []
+        self.finished: list[float] = []
 
     async def stream(self, messages: Sequence[ChatMessage],
                      tools: Sequence[Tool] = ()) -> AsyncIterator[LLMDelta]:
@@ -268,3 +271,4 @@ class FakeLLM(LLM):
             if index and self.word_delay:
                 await asyncio.sleep(self.word_delay)
             yield LLMDelta(word if index == 0 else " " + word)
+        self.finished.append(time.monotonic())
