@@ -381,3 +381,19 @@ async def test_a_call_over_sip_tls_with_sdes_srtp_reaches_the_app(
     assert tags <= {10, 4}, f"payload sizes {sorted(t + 160 for t in tags)}, not PCMU+tag"
     distinct = sorted(len(set(packet.payload)) for packet in sent)
     assert distinct[len(distinct) // 2] > 90, distinct  # silence in the clear: a few values
+
+
+def test_the_private_key_is_readable_by_asterisk_alone(far: AsteriskSandbox) -> None:
+    """docs/security.md: "The private key must be readable by the user Asterisk runs
+    as, and by nobody else" (and Asterisk, serving TLS above, could read it)."""
+    tls = far.host_path(far.instance / "tls")
+    uid = next(int(line.split(":")[2])
+               for line in far.host_path("/etc/passwd").read_text().splitlines()
+               if line.startswith("asterisk:"))
+    key, cert = (tls / "key.pem").stat(), (tls / "cert.pem").stat()
+    assert key.st_uid == uid and key.st_mode & 0o777 == 0o600
+    assert cert.st_uid == uid and cert.st_mode & 0o777 == 0o644
+    # ...and that user is the one the running Asterisk (which serves TLS with it) is.
+    status = Path(f"/proc/{_state(far).pid}/status").read_text()
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    assert set(map(int, uids)) == {uid}
