@@ -48,3 +48,26 @@ async def test_a_handler_that_raises_fails_the_users_test_with_its_traceback(
     assert "handler hello failed on call" in text
     assert "RuntimeError: the menu is gone" in text
     assert re.search(r'test_my_app\.py", line \d+, in hello', text), text  # the traceback
+
+
+async def test_an_app_process_that_prints_an_error_fails_the_test(tmp_path: Path) -> None:
+    """Apps run as processes (``AppProcess``) are checked too: their errors are in their
+    output, not in the test's log."""
+    (tmp_path / "app.py").write_text(
+        "import logging\n"
+        "logging.basicConfig(format='%(levelname)s %(name)s: %(message)s')\n"
+        "logging.getLogger('voxtra.app').error('handler menu failed on call 1')\n"
+        "print('ready', flush=True)\n")
+    source = (
+        "from pathlib import Path\n"
+        "from voxtra.testing.apps import AppProcess\n\n"
+        "async def test_app(voxtra_settings):\n"
+        "    app = await AppProcess.start(Path(__file__).parent / 'app.py', voxtra_settings)\n"
+        "    await app.wait_for(b'ready')\n"
+        "    assert await app.exited() == 0\n")
+    code, text = await run_pytest(tmp_path, source)
+    assert code == 1 and "1 failed" in text, text
+    assert "ERROR voxtra.app: handler menu failed on call 1" in text
+    code, text = await run_pytest(tmp_path, source.replace(
+        "async def", "import pytest\n\n@pytest.mark.expected_errors\nasync def", 1))
+    assert code == 0 and "1 passed" in text, text

@@ -5,21 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from voxtra.settings import VoxtraSettings
+
+#: A line of an app's output that reports an error: a log record at ERROR or CRITICAL,
+#: or a traceback.
+_ERROR_LINE = re.compile(rb"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)")
 
 
 class AppProcess:
     """One app script, connected to the Asterisk of ``settings``; its output (stdout and
     stderr) is read line by line as the test waits for it."""
 
+    #: Every app process started in this Python process, in order (the pytest plugin
+    #: fails a test whose apps reported errors).
+    started: ClassVar[list[AppProcess]] = []
+
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         #: Every line read so far.
         self.lines: list[bytes] = []
+        AppProcess.started.append(self)
+
+    def errors(self) -> list[str]:
+        """The lines read so far that report an error."""
+        return [line.decode(errors="replace").rstrip() for line in self.lines
+                if _ERROR_LINE.search(line)]
 
     @classmethod
     async def start(cls, script: Path, settings: VoxtraSettings, **env: str) -> AppProcess:

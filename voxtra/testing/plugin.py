@@ -12,7 +12,8 @@ password, and is stopped at the end (no Asterisk process is left behind).
 
 A handler that raises is only logged by the app (the call is hung up), so a test
 could pass over it: every test fails if Voxtra, or asyncio (an exception no task
-retrieved), logged an error during it, with the error's traceback in the report.
+retrieved), logged an error during it, with the error's traceback in the report, or if
+an app it ran as a process (:class:`~voxtra.testing.apps.AppProcess`) printed one.
 A test that provokes errors on purpose is marked ``expected_errors``.
 """
 
@@ -31,6 +32,7 @@ import pytest
 from pydantic import SecretStr
 
 from voxtra.settings import VoxtraSettings
+from voxtra.testing.apps import AppProcess
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.testing.sipp import SipCaller, free_port
 
@@ -57,24 +59,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _LoggedErrors(logging.Handler):
-    """The ERROR records the watched loggers emit during one test."""
+    """The ERROR records the watched loggers emit during one test, and the error lines
+    of the app processes it starts."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.records: list[logging.LogRecord] = []
         self.reported = 0
+        self.apps_before = len(AppProcess.started)
+        self.app_lines_reported: dict[int, int] = {}
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
 
     def fail_on_new(self, item: pytest.Item) -> None:
-        """Fail the test for the records not reported yet, unless it expects errors."""
+        """Fail the test for the errors not reported yet, unless it expects errors."""
         new, self.reported = self.records[self.reported:], len(self.records)
-        if new and item.get_closest_marker("expected_errors") is None:
-            report = "\n\n".join(self.format(record) for record in new)
-            pytest.fail(f"errors were logged during the test (mark it expected_errors if "
-                        f"it provokes them):\n\n{report}", pytrace=False)
+        report = [self.format(record) for record in new]
+        for index, app in enumerate(AppProcess.started[self.apps_before:]):
+            lines = app.errors()
+            report += [f"app process {app.process.pid}: {line}"
+                       for line in lines[self.app_lines_reported.get(index, 0):]]
+            self.app_lines_reported[index] = len(lines)
+        if report and item.get_closest_marker("expected_errors") is None:
+            pytest.fail("errors were logged during the test (mark it expected_errors if "
+                        "it provokes them):\n\n" + "\n\n".join(report), pytrace=False)
 
 
 _ERRORS = pytest.StashKey[_LoggedErrors]()
