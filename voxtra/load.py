@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,15 @@ class LoopLoad:
     """The share of one core used by an event loop's thread, averaged over about
     ``window`` seconds; sampled every ``interval`` seconds from :meth:`start`."""
 
-    def __init__(self, interval: float = 0.1, window: float = 1.0) -> None:
+    def __init__(self, interval: float = 0.1, window: float = 1.0, *,
+                 cpu: Callable[[], float] = time.thread_time,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``cpu`` and ``clock`` read the thread's CPU time and the wall time (tests give
+        their own readings)."""
         self.interval = interval
         self.window = window
+        self._cpu_time = cpu
+        self._clock = clock
         #: 0 idle, 1 the thread used a whole core.
         self.value = 0.0
         self._cpu = 0.0
@@ -45,7 +52,7 @@ class LoopLoad:
 
     def start(self) -> None:
         """Start measuring the running loop (call from it)."""
-        self._cpu, self._wall = time.thread_time(), time.monotonic()
+        self._cpu, self._wall = self._cpu_time(), self._clock()
         self._handle = asyncio.get_running_loop().call_later(self.interval, self._sample)
 
     def stop(self) -> None:
@@ -54,7 +61,12 @@ class LoopLoad:
             self._handle = None
 
     def _sample(self) -> None:
-        cpu, wall = time.thread_time(), time.monotonic()
+        self.sample()
+        self._handle = asyncio.get_running_loop().call_later(self.interval, self._sample)
+
+    def sample(self) -> None:
+        """Take a reading now (:meth:`start` does every ``interval``)."""
+        cpu, wall = self._cpu_time(), self._clock()
         elapsed = wall - self._wall
         if elapsed > 0:
             busy = min((cpu - self._cpu) / elapsed, 1.0)
@@ -62,7 +74,6 @@ class LoopLoad:
             # samples late, and that sample then weighs what it covers).
             self.value += (busy - self.value) * (1 - math.exp(-elapsed / self.window))
         self._cpu, self._wall = cpu, wall
-        self._handle = asyncio.get_running_loop().call_later(self.interval, self._sample)
 
 
 @dataclass
