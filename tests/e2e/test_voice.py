@@ -150,7 +150,9 @@ async def test_talking_over_the_reply_cuts_it(
         voxtra_settings: VoxtraSettings, sip_caller: SipCaller, whisper: WhisperSTT,
         piper: PiperTTS, tmp_path: Path) -> None:
     interruption = "Sorry, where can I park my car?"
-    wav = await phone_wav(tmp_path / "barge.wav", [QUESTION, 3.0, interruption], "joe",
+    # 5 s after the question the reply is playing, on a busy machine too (it starts
+    # about 1.5 s after the question on an idle one).
+    wav = await phone_wav(tmp_path / "barge.wav", [QUESTION, 5.0, interruption], "joe",
                           level=-27.0, noise="babble", snr=20.0)
     app = VoxtraApp(voxtra_settings, stt=whisper, tts=piper,
                     llm=ScriptedLLM({r"park": "The car park is behind the store.",

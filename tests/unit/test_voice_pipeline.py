@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 from voxtra.errors import ProviderError
+from voxtra.media.clock import MediaClock
+from voxtra.media.g711 import Pcm
+from voxtra.media.pacer import Pacer, Playout
 from voxtra.testing.voice import (
     FakeEndOfTurn,
     FakeLLM,
@@ -23,6 +26,7 @@ from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import VoiceEvent, VoiceState
 from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipeline
 from voxtra.voice.settings import VoiceSettings
+from voxtra.voice.speech import Speech
 from voxtra.voice.turns import TurnSettings
 
 FAST = VoiceSettings(turn=TurnSettings(min_endpointing_delay=0.3, unsure_endpointing_delay=0.8,
@@ -453,3 +457,44 @@ async def test_turn_metrics_are_reported(harness_factory: Any) -> None:
     least = h.pipeline.settings.turn.min_endpointing_delay
     assert least - 0.05 <= metrics.voice_to_voice <= h.audio.sent[0][0] - stopped + 0.05
     assert metrics.llm_first_token is not None and metrics.tts_first_audio is not None
+
+
+class _PacedOutput:
+    """The audio port over a real :class:`Pacer` on a clock that stalls 250 ms once, as
+    a busy process does (frames more than ``max_lag`` late are dropped)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.clock = MediaClock(lambda: self.now, self._sleep)
+        self.pacer: Pacer[Pcm] = Pacer(lambda payload, marker: None, max_lag=0.1)
+        self.pacer.start(clock=self.clock)
+        self.clock.add(self, receive=self._stall_once)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+    def _stall_once(self, now: float) -> None:
+        if self.clock.stats.ticks == 10:
+            self.now += 0.25
+
+    def push(self, audio: Pcm, sample_rate: int | None = None,
+             protected: bool = False) -> Playout:
+        return self.pacer.enqueue([audio[i:i + 160] for i in range(0, len(audio), 160)],
+                                  protected)
+
+    def clear(self) -> float:
+        return self.pacer.clear()
+
+
+async def test_frames_dropped_on_a_busy_moment_cut_nothing() -> None:
+    """A reply whose playback skipped frames too late to hear (the process was busy) was
+    not interrupted: its heard text is the whole text; only the audio sent is counted."""
+    output = _PacedOutput()
+    text = "Hello there, welcome to the shop."
+    result = await Speech(text, FakeTTS(8000), output).run()
+    output.clock.remove(output)
+    await output.pacer.stop()
+    assert output.pacer.stats.late >= 5  # the stall dropped frames...
+    assert not result.interrupted and result.heard_text == result.text == text  # ...no cut
+    assert result.played_seconds == pytest.approx(0.6 - output.pacer.stats.late * 0.02)

@@ -80,8 +80,10 @@ class AgentResponseEvent(VoiceEvent):
 
 @dataclass(frozen=True)
 class SpeechResult:
-    """How a ``say()`` ended: the whole text, what the caller heard of it, and
-    whether barge-in (or the end of the call) cut it."""
+    """How a ``say()`` ended: the whole text (of a streamed reply, as much as was
+    generated), what the caller heard of it, and whether barge-in (or the end of the
+    call) cut it. Frames dropped on a busy moment cut nothing: playback went on past
+    them (``played_seconds`` counts only the audio sent)."""
 
     text: str
     heard_text: str

@@ -30,8 +30,10 @@ class _Sentence:
     playouts: list[Playout] = field(default_factory=list)
 
     def share_heard(self) -> float:
+        """How far the sentence's playback got: frames the pacer dropped as too late (a
+        busy moment) count as played, since the caller heard on around them."""
         frames = sum(p.frames for p in self.playouts)
-        return sum(p.sent for p in self.playouts) / frames if frames else 0.0
+        return sum(p.sent + p.late for p in self.playouts) / frames if frames else 0.0
 
 
 async def _one(text: str) -> AsyncIterator[str]:
@@ -52,6 +54,8 @@ class Speech:
     def __init__(self, text: str | AsyncIterable[str], tts: TTS, output: AudioOutput, *,
                  interruptible: bool = True, first_audio_timeout: float | None = 10.0) -> None:
         self._source = aiter(_one(text) if isinstance(text, str) else text)
+        #: The whole text, when it was given whole (a stream's is what was generated).
+        self._text = text if isinstance(text, str) else None
         self._tts = tts
         self._output = output
         self.interruptible = interruptible
@@ -152,5 +156,5 @@ class Speech:
             words = sentence.text.split()
             if round(len(words) * share):
                 heard.append(" ".join(words[:round(len(words) * share)]))
-        return SpeechResult(" ".join(spoken), " ".join(heard),
-                            self.interrupted or cut, played)
+        text = self._text.strip() if self._text is not None else " ".join(spoken)
+        return SpeechResult(text, " ".join(heard), self.interrupted or cut, played)
