@@ -13,9 +13,10 @@ import pytest
 
 from voxtra.errors import ProviderError
 from voxtra.media.audio import AudioChunk
-from voxtra.media.clock import FRAME
+from voxtra.media.clock import FRAME, MediaClock
+from voxtra.media.pacer import Pacer
 from voxtra.testing.voice import MemoryAudio, voice_like
-from voxtra.voice.conversation import RealtimeConversation
+from voxtra.voice.conversation import RealtimeConversation, _Reply
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import (
     Interrupted,
@@ -280,3 +281,22 @@ async def test_without_the_models_turn_detection_commit_ends_the_turn() -> None:
         assert [kind for kind, _ in harness.session.requests[2:]] == ["truncate", "cancel"]
     finally:
         await harness.close()
+
+
+async def test_a_reply_with_frames_dropped_on_a_busy_moment_was_heard_whole() -> None:
+    """Frames the pacer dropped as too late cut nothing: the reply is heard whole, and
+    the model's truncation point is where playback got (not the frames sent)."""
+    now = [0.0]
+    pacer: Pacer[bytes] = Pacer(lambda payload, marker: None, max_lag=0.1)
+    pacer.start(own_phase=False, clock=MediaClock(lambda: now[0]))
+    reply = _Reply("resp-1", TurnMetrics(), 0.0, "item-1", "We open at nine.")
+    reply.playouts.append(pacer.enqueue([b"f"] * 20))
+    await asyncio.sleep(0)  # the first frame leaves at once
+    for now[0] in [0.02, 0.04] + [0.3 + 0.02 * n for n in range(20)]:  # stalled at 0.04
+        pacer.tick(now[0])
+    [playout] = reply.playouts
+    # Frames due from 0.06 s to about 0.2 s were more than 100 ms late at 0.3 s: dropped.
+    assert playout.late in (7, 8) and playout.sent + playout.late == 20
+    assert reply.result() == SpeechResult("We open at nine.", "We open at nine.", False,
+                                          pytest.approx(playout.sent * FRAME))
+    assert reply.heard_ms == 400

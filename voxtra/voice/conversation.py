@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxtra.errors import ProviderError
+from voxtra.media.clock import FRAME
 from voxtra.media.pacer import Playout
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import (
@@ -78,18 +79,25 @@ class _Reply:
     interrupted: bool = False
 
     @property
+    def reached(self) -> int:
+        """Frames of the reply's audio playback got past: frames dropped as too late on
+        a busy moment count, as the caller heard on around them."""
+        return sum(p.sent + p.late for p in self.playouts)
+
+    @property
     def heard_ms(self) -> int:
-        return round(sum(p.seconds_sent for p in self.playouts) * 1000)
+        """Where in the reply's audio playback is (the model's truncation point)."""
+        return round(self.reached * FRAME * 1000)
 
     def result(self) -> SpeechResult:
         frames = sum(p.frames for p in self.playouts)
-        sent = sum(p.sent for p in self.playouts)
+        reached = self.reached
         words = self.text.split()
-        if frames and sent >= frames and not self.interrupted:
+        if frames and reached >= frames and not self.interrupted:
             heard = self.text.strip()
         else:
-            heard = " ".join(words[:round(len(words) * sent / frames)]) if frames else ""
-        return SpeechResult(self.text.strip(), heard, self.interrupted or sent < frames,
+            heard = " ".join(words[:round(len(words) * reached / frames)]) if frames else ""
+        return SpeechResult(self.text.strip(), heard, self.interrupted or reached < frames,
                             sum(p.seconds_sent for p in self.playouts))
 
 
