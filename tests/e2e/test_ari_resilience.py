@@ -144,7 +144,8 @@ async def test_stopping_while_asterisk_is_dead_does_not_wait_out_the_grace(
         voxtra_settings: VoxtraSettings, sip_caller: SipCaller,
         asterisk_sandbox: AsteriskSandbox) -> None:
     playing = asyncio.Event()
-    app = VoxtraApp(voxtra_settings.model_copy(update={"shutdown_grace": 20.0}))
+    grace = 30.0
+    app = VoxtraApp(voxtra_settings.model_copy(update={"shutdown_grace": grace}))
 
     @app.route()
     async def prompt(call: CallSession) -> None:
@@ -174,5 +175,6 @@ async def test_stopping_while_asterisk_is_dead_does_not_wait_out_the_grace(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await caller
         await asyncio.to_thread(asterisk_sandbox.start)
-    assert took < 5  # not the 20 s grace: nothing can finish with Asterisk gone
+    # Not waiting out the grace (nothing can finish with Asterisk gone): well short of it.
+    assert took < grace / 2, took
     assert not app.calls

@@ -10,6 +10,7 @@ type 101 with the event code in the first payload byte.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -159,6 +160,8 @@ async def test_gather_finish_key_timeout_and_menu(voxtra_settings: VoxtraSetting
         began = loop.time()
         got["timeout"] = await call.gather(timeout=1.0)
         got["waited"] = loop.time() - began
+        got["up"] = not call.ended
+        await call.wait_ended()
 
     @app.route(did="812")
     async def menu(call: CallSession) -> None:
@@ -168,13 +171,19 @@ async def test_gather_finish_key_timeout_and_menu(voxtra_settings: VoxtraSetting
     async with app:
         results = await asyncio.gather(
             sip_caller.call(CallerScript("810", dtmf="12#", dtmf_delay=0.3)),
-            sip_caller.call(CallerScript("811", dtmf="4", dtmf_delay=0.3)),
+            sip_caller.call(CallerScript("811", dtmf="4", dtmf_delay=0.3, hangup_after=4.0)),
             sip_caller.call(CallerScript("812", dtmf="92", dtmf_delay=0.5)),
         )
     assert all(r.succeeded for r in results), [r.stderr for r in results]
     assert got["finish"] == "12"
-    assert got["timeout"] == "4" and 1.0 <= float(got["waited"]) < 3.0  # type: ignore[arg-type]
+    # The 1 s timeout ended it: no sooner, and while the call was still up (the caller
+    # hangs up 4 s after its key; a gather that missed its timeout would wait until then).
+    assert got["timeout"] == "4" and float(got["waited"]) >= 1.0  # type: ignore[arg-type]
+    assert got["up"] is True
     assert got["menu"] == "2"
+
+
+TIMEOUT = 4.0
 
 
 async def test_the_first_key_stops_gathers_prompt(voxtra_settings: VoxtraSettings,
@@ -188,21 +197,25 @@ async def test_the_first_key_stops_gathers_prompt(voxtra_settings: VoxtraSetting
     @app.route(did="813")
     async def prompt_then_digits(call: CallSession) -> None:
         await call.answer()
-        began = asyncio.get_running_loop().time()
-        got["digits"] = await call.gather(3, timeout=4.0, prompt="tone:440")
-        got["gathered_for"] = asyncio.get_running_loop().time() - began
+        got["digits"] = await call.gather(3, timeout=TIMEOUT, prompt="tone:440")
+        got["returned"] = time.time()  # the clock of the capture's times
         await call.hangup()
 
     async with app:
         result = await sip_caller.call(CallerScript("813", dtmf="1", dtmf_delay=1.5,
-                                                    capture_audio=True, wait_for_bye=15))
+                                                    dtmf_mode="rfc4733", capture_audio=True,
+                                                    wait_for_bye=15))
     assert result.succeeded and result.hung_up_by_remote, result.stderr
     assert got["digits"] == "1"
-    assert float(got["gathered_for"]) > 5.0  # type: ignore[arg-type]  # key + 4 s timeout
+    # When the caller sent its key: its first RFC 4733 event packet.
+    key = min(c.time for c in result.captured if not c.received and c.packet.payload_type == 101)
+    # The timeout ran from the key, not from the start of the prompt.
+    assert float(got["returned"]) - key >= TIMEOUT  # type: ignore[arg-type]
     heard = audible_spans(tone_packets(result.captured, 440), received=True)
     assert heard, "the prompt was not heard"
-    # Heard from the answer to the key (~1.5 s); not after it, though the call went on.
-    assert 0.8 < heard[-1][1] - heard[0][0] < 3.0, heard
+    # Heard until the key (its stop can only follow it); not after it, though the call
+    # went on: stopped by the key, long before the timeout after it would have.
+    assert heard[0][0] < key <= heard[-1][1] < key + TIMEOUT / 2, (heard, key)
 
 
 async def test_send_dtmf_reaches_the_caller(voxtra_settings: VoxtraSettings,

@@ -15,12 +15,14 @@ lists them.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 import sys
 import textwrap
 import time
 import uuid
+import wave
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,11 +33,13 @@ from voxtra import CallSession, Outcome, PlaybackError, VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import NotFoundError
 from voxtra.handlers import announce
+from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.settings import VoxtraSettings
 from voxtra.testing import rootfs
 from voxtra.testing.apps import AppProcess
 from voxtra.testing.audio import (
     audible_spans,
+    dominant_frequency,
     rms,
     tone,
     tone_packets,
@@ -50,6 +54,17 @@ REPO = Path(__file__).parents[2]
 
 
 # Helpers --------------------------------------------------------------------------
+
+
+def tone_frames(wav: bytes, frequency: float) -> int:
+    """How many 20 ms frames of a WAV file (8 kHz, 16-bit) ``tone_packets`` would take
+    for ``frequency``, were they sent as μ-law packets."""
+    with wave.open(io.BytesIO(wav)) as audio:
+        assert audio.getframerate() == 8000 and audio.getsampwidth() == 2
+        pcm = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
+    frames = [ulaw_decode(ulaw_encode(pcm[i:i + 160])) for i in range(0, len(pcm) - 159, 160)]
+    return sum(1 for f in frames
+               if rms(f) > 300 and abs(dominant_frequency(f) - frequency) <= 60)
 
 
 def tone_spans(captured: Iterable[CapturedPacket], frequency: float,
@@ -131,10 +146,12 @@ async def test_play_file_of_a_stored_recording_is_heard(voxtra_settings: VoxtraS
     A first caller sends a 700 Hz tone, which the app records into a stored recording
     (ARI ``POST /channels/{id}/record``); a second caller is played
     ``recording:NAME``. Evidence: the stored recording exists in Asterisk, and the
-    second caller's received RTP carries a 700 Hz tone, no longer than the one sent."""
+    second caller's received RTP carries its 700 Hz tone, every frame of it (counted),
+    no more than was sent."""
     name = f"readme-{uuid.uuid4().hex[:10]}"
     spoken = write_ulaw_wav(tmp_path / "tone.wav", tone(700, 2.5))
     played: list[bool] = []
+    stored: list[bytes] = []
     app = VoxtraApp(voxtra_settings)
 
     @app.route(did="4411")
@@ -158,13 +175,23 @@ async def test_play_file_of_a_stored_recording_is_heard(voxtra_settings: VoxtraS
                     await asyncio.sleep(0.1)
             second = await sip_caller.call(CallerScript("4412", capture_audio=True))
             await wait_idle(app)
+            stored.append(await ari.recordings.download(name))
     finally:
         await ari.recordings.delete_stored(name)
     assert first.succeeded, first.stderr
     assert second.succeeded and second.hung_up_by_remote, second.stderr
     assert played == [True]
     heard = tone_packets(second.captured, 700)
-    assert 1.0 <= len(heard) * 0.02 <= 2.6, len(heard)  # at most the 2.5 s tone sent
+    recorded = tone_frames(stored[0], 700)
+    # The recording holds the caller's tone, no more of it than was sent (2.5 s, which
+    # SIPp sends after its file's 58-byte header: 126 packets) ...
+    assert 0 < recorded <= 126, recorded
+    # ... and the second caller heard all of it, frame for frame (the last one may be
+    # lost to the hangup that follows at once).
+    assert recorded - 1 <= len(heard) <= recorded, (len(heard), recorded)
+
+
+PROMPT_SECONDS = 30.0
 
 
 async def test_play_file_returns_when_the_caller_hangs_up_mid_prompt(
@@ -173,17 +200,18 @@ async def test_play_file_returns_when_the_caller_hangs_up_mid_prompt(
 
     The prompt is a 30 s tone (a WAV served over HTTP on 127.0.0.1); the caller hangs
     up after 1.5 s. Evidence: the caller heard the prompt's 600 Hz (so it was playing)
-    and its BYE was answered; ``play_file`` returned within a few seconds of the last
-    RTP packet the caller received, long before the prompt's end; Asterisk has no
-    channel left (ARI)."""
+    and its BYE was answered; ``play_file`` returned after the last RTP packet the
+    caller received, long before the prompt's end; Asterisk has no channel left (ARI)."""
+    began: list[float] = []
     returned: list[float] = []
     outcome: list[bool] = []
     app = VoxtraApp(voxtra_settings)
-    async with PromptServer({"long": wav_bytes(tone(600, 30.0))}) as server:
+    async with PromptServer({"long": wav_bytes(tone(600, PROMPT_SECONDS))}) as server:
 
         @app.route(did="4421")
         async def long_prompt(call: CallSession) -> None:
             await call.answer()
+            began.append(time.time())
             outcome.append(await call.play_file(server.of("long")))
             returned.append(time.time())
 
@@ -198,7 +226,10 @@ async def test_play_file_returns_when_the_caller_hangs_up_mid_prompt(
     last_packet = max(c.time for c in result.captured if c.received)
     assert len(returned) == 1 and outcome == [False]  # False: the call ended
     when = returned[0]
-    assert when - last_packet < 5.0, when - last_packet  # not after the 30 s prompt
+    # After the caller's audio stopped (capture times and time.time() share the system
+    # clock), long before the 30 s prompt could have ended.
+    assert began[0] < last_packet <= when < began[0] + PROMPT_SECONDS, \
+        (began[0], last_packet, when)
     assert channels == []
 
 
@@ -264,7 +295,11 @@ async def test_menu_gives_up_after_its_tries(voxtra_settings: VoxtraSettings,
     # The key cut the first prompt, and the invalid prompt followed at once (a packet of
     # the one may reach the caller a frame after the other began: 0.1 s of slack).
     assert asked[0][1] - 0.1 <= invalid[0][0] <= asked[1][0]
-    assert asked[0][1] - asked[0][0] < 1.8  # ... before its 2 s end
+    # ... before its end: fewer of its frames reached the caller than of the next one,
+    # which played whole (no key then).
+    frames = [sum(1 for c in tone_packets(result.captured, 500) if start <= c.time < end)
+              for start, end in asked]
+    assert frames[0] < frames[1], frames
     assert chosen == [None]
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
+from voxtra.load import LoopLoad
 from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.load import busy_loop
@@ -65,6 +67,19 @@ def assert_refused_with_503(result: SippResult) -> None:
     """The caller was never answered: Asterisk refused the call with SIP 503."""
     assert result.succeeded and not result.answered and result.final_status == 503, \
         result.stderr
+
+
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def runnable_time() -> float:
+    """Wall-clock seconds less those the calling thread spent waiting for a CPU (its
+    run delay in ``/proc/thread-self/schedstat``). A loop's CPU time over this clock is
+    its share of the time it could run: what its own work costs, which a CPU hog
+    elsewhere on the machine does not shrink, as it shrinks a share of wall time."""
+    if not SCHEDSTAT.exists():
+        return time.monotonic()
+    return time.monotonic() - int(SCHEDSTAT.read_text().split()[1]) / 1e9
 
 
 async def until(condition: Callable[[], bool], timeout: float) -> None:
@@ -129,9 +144,11 @@ async def test_a_busy_process_warns_refuses_new_calls_and_recovers(
     """The app's load (its loop's and the media thread's CPU share) raises the overload
     warning while a call is up and the loop stays busy; meanwhile ``max_load`` refuses
     a new call with 503; once the loop is idle the warning clears and calls are taken."""
-    # Thresholds low enough for a machine busy with other work (the loop then gets less).
     app = VoxtraApp(voxtra_settings.model_copy(update={"max_load": 0.35}))
     app.overload.overloaded, app.overload.recovered, app.overload.sustain = 0.35, 0.2, 1.0
+    # The loop's load as the CPU time it used over the time it could run: what the busy
+    # handler makes it, whatever other processes take of the machine meanwhile.
+    app.loop_load = LoopLoad(clock=runnable_time)
     caplog.set_level(logging.WARNING, "voxtra")
     loads: list[float] = []
     served: list[str] = []
