@@ -34,6 +34,7 @@ from voxtra.ari.models import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelHangupRequest,
+    ChannelLeftBridge,
     ChannelStateChange,
     PlaybackFinished,
     RecordingFailed,
@@ -76,6 +77,8 @@ PLAYBACK_VARIABLE = "VOXTRA_PLAYBACK"
 #: against Asterisk 22: hanging up as the last frame left lost that frame at the
 #: caller; 0.1 s later it arrived every time (6 of 6).
 MEDIA_DRAIN = 0.1
+#: Seconds a call waits to have left a destroyed bridge before acting on it again.
+BRIDGE_LEAVE_WAIT = 2.0
 
 
 class CallState(StrEnum):
@@ -178,6 +181,8 @@ class CallSession:
         #: Asterisk said the channel is being hung up (``ChannelHangupRequest``).
         self._hanging_up = False
         self._transfers: list[Transfer] = []
+        #: Bridges the call is waiting to have left, by id (ChannelLeftBridge resolves).
+        self._bridges_left: dict[str, asyncio.Future[None]] = {}
         self._supervisions: list[Supervision] = []
         self._sip_headers: dict[str, str | None] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -483,7 +488,7 @@ class CallSession:
     async def _bridge_to_join(self) -> str:
         """The bridge the call talks in: its transfer's, its media leg's, or a new one."""
         for transfer in reversed(self._transfers):
-            if transfer.bridge_id and not transfer.ended.done():
+            if transfer.bridge_id and not transfer.leg.gone.done():
                 return transfer.bridge_id
         if self._media is not None:
             return self._media.bridge_id
@@ -520,6 +525,8 @@ class CallSession:
         await self._client.bridges.add_channel(media.bridge_id, consultation.leg.id)
         transfer = Transfer(consultation.leg, "", hand_off=False)
         self._transfers.append(transfer)
+        consultation.leg.gone.add_done_callback(
+            lambda _: self._own(self._target_left(transfer)))
         return transfer
 
     async def _ringback(self, kind: str | None, *, start: bool,
@@ -545,11 +552,22 @@ class CallSession:
         return None
 
     async def _target_left(self, transfer: Transfer) -> None:
-        """The target hung up: the bridge goes; a handed-off call ends with it."""
-        if transfer.bridge_id:
-            await destroy_bridge(self._client, transfer.bridge_id)
-        if transfer.hand_off and not self.ended:
-            await self.hangup()
+        """The target hung up: the bridge goes; a handed-off call ends with it, any other
+        is back in the app once it has left the bridge (ARI ``ChannelLeftBridge``): a
+        prompt started before that is queued to the dying bridge and never plays."""
+        try:
+            if transfer.bridge_id:
+                left = self._bridges_left.setdefault(
+                    transfer.bridge_id, asyncio.get_running_loop().create_future())
+                await destroy_bridge(self._client, transfer.bridge_id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._until_ended(left), BRIDGE_LEAVE_WAIT)
+                self._bridges_left.pop(transfer.bridge_id, None)
+            if transfer.hand_off and not self.ended:
+                await self.hangup()
+        finally:
+            if not transfer.ended.done():
+                transfer.ended.set_result(None)
 
     def _own(self, work: Awaitable[Any]) -> None:
         """Run ``work`` as a task of this call (awaited when the call finishes)."""
@@ -925,6 +943,10 @@ class CallSession:
             if event.cause:  # ... while ChannelDestroyed may then say 0 (unknown)
                 self.hangup_cause = event.cause
             await self.finish()
+        elif isinstance(event, ChannelLeftBridge):
+            left = self._bridges_left.get(event.bridge.id)
+            if left is not None and not left.done() and event.channel.id == self.id:
+                left.set_result(None)
         elif isinstance(event, StasisEnd):
             await self.finish()
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
@@ -37,11 +37,10 @@ class Transfer:
     leg: DialedLeg
     bridge_id: str
     hand_off: bool
-
-    @property
-    def ended(self) -> asyncio.Future[None]:
-        """Resolves when the target has hung up."""
-        return self.leg.gone
+    #: Resolves when the target has hung up and the caller has left the transfer's
+    #: bridge (or the call has ended): the app's next verb then reaches the caller.
+    ended: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Consultation:

@@ -627,8 +627,8 @@ async def test_a_transfer_without_hand_off_keeps_the_call_in_the_app(
     the app (``transfer.ended``)".
 
     The caller (440 Hz) is connected to the target (300 Hz). Either the target hangs up
-    after 2 s: the handler, woken by ``transfer.ended``, waits for the caller's key (5,
-    SIP INFO, pressed about 2 s later) and plays it a 1000 Hz prompt; or the caller presses 5
+    after 2 s: the handler, woken by ``transfer.ended``, plays the caller a 1000 Hz
+    prompt at once and waits for its key (5, SIP INFO, pressed later); or the caller presses 5
     while connected: the handler, which was waiting for the key, returns a second
     later. Evidence at the far ends: the two talked (each heard the other's tone); in
     the first case the caller, not hung up with the target, had its key answered and
@@ -636,8 +636,9 @@ async def test_a_transfer_without_hand_off_keeps_the_call_in_the_app(
     got a BYE, the target's after the key reached the handler (its audio ran on past
     that moment).
 
-    (The prompt waits for a key: played as soon as ``transfer.ended`` resolves, it is
-    lost now and then, and ``play_file`` waits for the end of the call: reported.)"""
+    (``transfer.ended`` resolves once the caller has left the transfer's bridge: a
+    prompt started before that was queued to the dying bridge, never played, and
+    ``play_file`` waited for the end of the call.)"""
     hangs_up = ending == "the target hangs up"
     target = SipCallee(CalleeScript(
         "answer", ring_for=0.3, capture_audio=True, wait_for_bye=20,
@@ -655,8 +656,8 @@ async def test_a_transfer_without_hand_off_keeps_the_call_in_the_app(
                                               ringback=None)
             if hangs_up:
                 await transfer.ended
-                got.append(await call.listen_dtmf(timeout=15))
                 got.append(await call.play_file(server.of("marker")))
+                got.append(await call.listen_dtmf(timeout=15))
             else:
                 got.append(await call.listen_dtmf(timeout=15))
                 moments["key"] = time.time()
@@ -676,7 +677,7 @@ async def test_a_transfer_without_hand_off_keeps_the_call_in_the_app(
     if hangs_up:
         assert not answered.hung_up_by_remote  # the target hung up by itself
         marker = [c.time for c in tone_packets(result.captured, 1000)]
-        assert got == ["5", True] and len(marker) * 0.02 >= 0.8, (got, len(marker))
+        assert got == [True, "5"] and len(marker) * 0.02 >= 0.8, (got, len(marker))
         assert min(marker) > max(target_heard)  # the caller was still in the app
     else:
         assert got == ["5"] and answered.hung_up_by_remote
