@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from voxtra import runner
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import AriConnectionError, AriError, NotFoundError
+from voxtra.ari.errors import AriConnectionError, AriError, AriHttpError, NotFoundError
 from voxtra.ari.events import EventStream, Reconciliation
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import Channel, StasisEnd, StasisStart
@@ -339,7 +339,9 @@ class VoxtraApp:
         Returns at once an OUTBOUND :class:`CallSession` in state RINGING. Once
         answered it runs ``handler`` (or the handler of the route that matches the
         number ``route``); ``await call.outcome`` tells answered, busy, no answer or
-        failed, and ``call.hangup_cause`` the Q.850 cause of a failure.
+        failed, and ``call.hangup_cause`` the Q.850 cause of a failure. A dial that
+        Asterisk refuses at once (an endpoint it cannot allocate a channel for: no such
+        endpoint, no contact) is failed too; only ARI itself out of reach raises.
         """
         if handler is None:
             matched = self.router.match(CallInfo(route or ""))
@@ -363,10 +365,13 @@ class VoxtraApp:
                 endpoint, channel_id=channel_id, app=self.app_name,
                 app_args="voxtra-outbound", caller_id=caller_id, timeout=timeout,
                 variables=variables)
-        except AriError:
+        except AriError as exc:
             call.queue.put_nowait(StasisEnd(type="StasisEnd", application=self.app_name,
                                             channel=session.channel))
-            raise
+            if not isinstance(exc, AriHttpError):
+                raise
+            log.warning("originate %s: Asterisk refused the dial (%s): outcome failed",
+                        endpoint, exc.message)
         return session
 
     # Dispatch ----------------------------------------------------------------

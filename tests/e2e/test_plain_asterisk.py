@@ -1004,3 +1004,23 @@ async def test_a_conference_mutes_unmutes_lets_members_leave_and_empties(
     assert seen["emptied after A"] is False
     assert seen["in the bridge after A"] == [b.id]
     assert seen["in the bridge after B"] is None  # the bridge is gone
+
+
+async def test_a_dial_asterisk_cannot_allocate_has_the_outcome_failed(
+        plain_asterisk: SandboxState, caplog: pytest.LogCaptureFixture) -> None:
+    """README: ``app.originate``: "``await call.outcome`` is ... failed", also for a dial
+    Asterisk refuses before any signalling: an endpoint it does not have (ARI answers
+    the originate with HTTP 500 "Allocation failed"). The campaign or handler gets an
+    outcome, not an exception; the handler never runs."""
+    handled: list[CallSession] = []
+    app = VoxtraApp(settings(plain_asterisk))
+
+    async def greet(call: CallSession) -> None:
+        handled.append(call)
+
+    async with app:
+        call = await app.originate("PJSIP/nosuchendpoint", handler=greet, timeout=10)
+        outcome = await asyncio.wait_for(asyncio.shield(call.outcome), 10)
+        await asyncio.wait_for(call.wait_ended(), 10)
+    assert outcome is Outcome.FAILED and handled == [] and call.id not in app.calls
+    assert "Asterisk refused the dial" in caplog.text

@@ -515,7 +515,8 @@ async def _run(sipp: str, scenario: Path, workdir: Path, args: list[str], timeou
     try:
         _, stderr = await asyncio.wait_for(process.communicate(), timeout + 10)
     except (TimeoutError, asyncio.CancelledError):
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+            process.kill()
         await process.wait()
         raise
     errors = workdir / "errors.log"
