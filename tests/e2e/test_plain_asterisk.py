@@ -36,7 +36,7 @@ from voxtra import (
     VoxtraSettings,
 )
 from voxtra.ari.client import AriClient
-from voxtra.ari.errors import NotFoundError
+from voxtra.ari.errors import AriAuthError, NotFoundError
 from voxtra.capabilities import missing_requirements
 from voxtra.errors import DialplanError
 from voxtra.media.g711 import Pcm
@@ -1024,3 +1024,19 @@ async def test_a_dial_asterisk_cannot_allocate_has_the_outcome_failed(
         await asyncio.wait_for(call.wait_ended(), 10)
     assert outcome is Outcome.FAILED and handled == [] and call.id not in app.calls
     assert "Asterisk refused the dial" in caplog.text
+
+
+async def test_a_forbidden_request_says_so_not_that_the_password_is_wrong(
+        plain_asterisk: SandboxState) -> None:
+    """ARI answers 403 to a request its user may not make (here dynamic configuration,
+    which a stock Asterisk has no writable backend for): the error names the request,
+    not the credentials, which were accepted."""
+    app = VoxtraApp(settings(plain_asterisk))
+    async with app:
+        await app.client.asterisk.info()  # the credentials are good
+        with pytest.raises(AriAuthError) as caught:
+            await app.client.request(
+                "PUT", "/asterisk/config/dynamic/res_pjsip/endpoint/voxtra-probe",
+                json={"fields": [{"attribute": "context", "value": "default"}]})
+    assert "HTTP 403" in str(caught.value) and "forbids" in str(caught.value)
+    assert "password" not in str(caught.value)

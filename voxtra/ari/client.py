@@ -98,11 +98,19 @@ class AriClient:
         url = f"{self.base_url}/ari{path}"
         try:
             async with self.session.request(method, url, params=query, json=json) as response:
-                if response.status in (401, 403):
+                if response.status == 401:
                     raise AriAuthError(
                         f"ARI at {self.base_url} refused user {self.username!r} (HTTP "
-                        f"{response.status}): check the ARI user and password in ari.conf "
-                        "and in Voxtra's settings"
+                        "401): check the ARI user and password in ari.conf and in "
+                        "Voxtra's settings"
+                    )
+                if response.status == 403:  # the user is known: this request is not allowed
+                    detail = (await response.text())[:200].strip()
+                    raise AriAuthError(
+                        f"ARI at {self.base_url} forbids user {self.username!r} {method} "
+                        f"{path} (HTTP 403{': ' + detail if detail else ''}): a read_only "
+                        "user in ari.conf may only read, and some resources are not "
+                        "writable on every Asterisk"
                     )
                 if response.status >= 400:
                     if response.content_type == "text/html" and path == "/asterisk/info":
