@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -62,7 +61,6 @@ from voxtra.testing.sipp import (
     _free_rtp_pair,
     _run,
     caller_scenario,
-    free_port,
 )
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.tts import TTS
@@ -841,69 +839,6 @@ async def test_a_supervisor_who_barges_in_is_heard_by_both_and_hears_both(
     assert min(levels["agent"][440], levels["agent"][800]) > 1000, levels
     assert min(levels["supervisor"][440], levels["supervisor"][300]) > 1000, levels
     assert left == []
-
-
-class RefusingPeer(asyncio.DatagramProtocol):
-    """A SIP user agent on UDP that refuses every INVITE with 404 Not Found and notes
-    the start line of each request it gets."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        lines = data.decode(errors="replace").partition("\r\n\r\n")[0].split("\r\n")
-        self.requests.append(lines[0])
-        if not lines[0].startswith("INVITE ") or self.transport is None:
-            return
-        keep = [line for line in lines[1:] if line.split(":", 1)[0].strip().lower()
-                in ("via", "from", "call-id", "cseq")]
-        to = next(line for line in lines[1:] if line.lower().startswith("to:"))
-        reply = ["SIP/2.0 404 Not Found", *keep, f"{to};tag=refuser", "Content-Length: 0"]
-        self.transport.sendto(("\r\n".join(reply) + "\r\n\r\n").encode(), addr)
-
-
-async def test_an_originated_call_that_is_refused_has_the_outcome_failed(
-        plain_asterisk: SandboxState) -> None:
-    """README: ``await app.originate("PJSIP/...", handler=...)``: "an outbound call;
-    ``await call.outcome`` is answered, busy, no answer or failed".
-
-    The app dials, through the plain configuration's endpoint, a SIP URI whose user agent
-    refuses the INVITE with 404 Not Found. Evidence: the far end got the INVITE and the
-    ACK of its 404; the outcome is failed (not busy, not no answer) with Q.850 cause 1
-    (chan_pjsip's mapping of 404); the handler never ran; Asterisk has no such channel
-    (ARI 404)."""
-    loop = asyncio.get_running_loop()
-    peer = RefusingPeer()
-    port = free_port(socket.SOCK_DGRAM)
-    transport, _ = await loop.create_datagram_endpoint(lambda: peer,
-                                                       local_addr=("127.0.0.1", port))
-    handled: list[CallSession] = []
-    app = VoxtraApp(settings(plain_asterisk))
-
-    async def greet(call: CallSession) -> None:
-        handled.append(call)
-
-    try:
-        async with app:
-            call = await app.originate(f"PJSIP/phone/sip:nobody@127.0.0.1:{port}",
-                                       handler=greet, timeout=10)
-            outcome = await asyncio.wait_for(asyncio.shield(call.outcome), 20)
-            await asyncio.wait_for(call.wait_ended(), 10)
-            async with asyncio.timeout(10):
-                while not any(r.startswith("ACK ") for r in peer.requests):
-                    await asyncio.sleep(0.05)
-            with pytest.raises(NotFoundError):
-                await app.client.channels.get(call.id)
-    finally:
-        transport.close()
-    assert any(r.startswith("INVITE sip:nobody@127.0.0.1") for r in peer.requests)
-    assert outcome is Outcome.FAILED
-    assert call.hangup_cause == 1
-    assert handled == []
 
 
 async def bridge_members(app: VoxtraApp, bridge_id: str,
