@@ -204,7 +204,15 @@ class VoxtraApp:
     # Lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check ARI, open the event stream and start taking calls."""
+        """Check ARI, open the event stream and start taking calls. A start that fails
+        leaves nothing running (the watchdog's thread, tasks, the HTTP session)."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         for route in self._configured_routes:
             self.router.add(route)
         self._configured_routes = []

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
-from voxtra.ari.errors import AriAuthError
+from voxtra.ari.errors import AriAuthError, AriConnectionError
+from voxtra.ari.events import EventStream
+from voxtra.errors import ProviderError
 from voxtra.settings import VoxtraSettings
+from voxtra.testing.voice import FakeVAD
 
 VOXTRA = [sys.executable, "-m", "voxtra.cli"]
 
@@ -54,3 +59,32 @@ def test_missing_debootstrap(tmp_path: Path) -> None:
     assert "apt-get install -y debootstrap" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "root").exists()
+
+
+class BrokenVAD(FakeVAD):
+    def load(self) -> None:
+        raise ProviderError("broken-vad", "the model file is damaged", retryable=False)
+
+
+async def refused(self: EventStream) -> None:
+    raise AriConnectionError("the event websocket was refused")
+
+
+@pytest.mark.parametrize("failure", ["a model", "the event stream"])
+async def test_a_start_that_fails_leaves_nothing_running(
+        voxtra_settings: VoxtraSettings, monkeypatch: pytest.MonkeyPatch,
+        failure: str) -> None:
+    """ARI answered, then a model failed to load, or the event stream was refused (after
+    the watchdog started): ``start()`` raises, and no watchdog thread, task or HTTP
+    session is left for the caller to clean up (a retrying caller would pile them up)."""
+    threads = set(threading.enumerate())
+    tasks = asyncio.all_tasks()
+    if failure == "the event stream":
+        monkeypatch.setattr(EventStream, "run", refused)
+    app = VoxtraApp(voxtra_settings, vad=BrokenVAD() if failure == "a model" else None)
+    with pytest.raises(ProviderError if failure == "a model" else AriConnectionError):
+        await app.start()
+    new = set(threading.enumerate()) - threads  # the loop's executor (to_thread) may stay
+    assert [t.name for t in new if t.is_alive() and not t.name.startswith("asyncio_")] == []
+    assert asyncio.all_tasks() - tasks == set()
+    assert app.client._session is not None and app.client._session.closed
