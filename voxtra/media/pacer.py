@@ -86,6 +86,12 @@ class Playout:
     def seconds_sent(self) -> float:
         return self.sent * FRAME
 
+    @property
+    def reached(self) -> int:
+        """Frames playback has got past: sent, or dropped as too late (the far end heard
+        on around those)."""
+        return self.sent + self.late
+
     def _frame_sent(self, now: float) -> None:
         self.sent += 1
         if self.started_at is None:
@@ -99,7 +105,7 @@ class Playout:
         self._settle()
 
     def _settle(self) -> None:
-        if self.sent + self.late == self.frames and self._ended is None:
+        if self.reached == self.frames and self._ended is None:
             self._ended = "done"
             if self._done is not None:
                 settle(self._done)

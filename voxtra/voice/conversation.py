@@ -80,9 +80,8 @@ class _Reply:
 
     @property
     def reached(self) -> int:
-        """Frames of the reply's audio playback got past: frames dropped as too late on
-        a busy moment count, as the caller heard on around them."""
-        return sum(p.sent + p.late for p in self.playouts)
+        """Frames of the reply's audio playback got past (:attr:`Playout.reached`)."""
+        return sum(p.reached for p in self.playouts)
 
     @property
     def heard_ms(self) -> int:

@@ -30,10 +30,9 @@ class _Sentence:
     playouts: list[Playout] = field(default_factory=list)
 
     def share_heard(self) -> float:
-        """How far the sentence's playback got: frames the pacer dropped as too late (a
-        busy moment) count as played, since the caller heard on around them."""
+        """How far the sentence's playback got (:attr:`Playout.reached`)."""
         frames = sum(p.frames for p in self.playouts)
-        return sum(p.sent + p.late for p in self.playouts) / frames if frames else 0.0
+        return sum(p.reached for p in self.playouts) / frames if frames else 0.0
 
 
 async def _one(text: str) -> AsyncIterator[str]:
