@@ -61,6 +61,7 @@ from voxtra.testing.sipp import (
     _free_rtp_pair,
     _run,
     caller_scenario,
+    recv_and_accept,
 )
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.tts import TTS
@@ -492,19 +493,7 @@ REINVITE_ANSWERED = """  <recv request="INVITE" timeout="10000"/>
   </send>
   <recv request="ACK"/>
 """
-INFO_ANSWERED = """  <recv request="INFO" timeout="10000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+INFO_ANSWERED = recv_and_accept("INFO", 10.0) + "\n"
 
 
 def received_bodies(trace: str, method: str) -> list[tuple[str, str]]:

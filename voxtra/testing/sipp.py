@@ -435,7 +435,13 @@ def _reply(status: str, sdp: bool, cseq: str = "[last_CSeq:]") -> str:
 
 
 def _recv_bye(wait: float) -> str:
-    return f"""  <recv request="BYE" timeout="{int(wait * 1000)}"/>
+    return recv_and_accept("BYE", wait)
+
+
+def recv_and_accept(method: str, wait: float) -> str:
+    """Scenario steps: wait up to ``wait`` seconds for a ``method`` request and answer
+    it 200 OK (a BYE, an INFO)."""
+    return f"""  <recv request="{method}" timeout="{int(wait * 1000)}"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
