@@ -102,10 +102,20 @@ async def start_example(name: str, env: dict[str, str], cwd: Path) -> AppProcess
     return app
 
 
-def problems(lines: Iterable[bytes]) -> list[str]:
-    """The lines of an app's output that log an error or show a traceback."""
-    return [line.decode(errors="replace").rstrip() for line in lines
-            if line.startswith((b"ERROR", b"CRITICAL")) or b"Traceback" in line]
+async def call_example(name: str, env: dict[str, str], cwd: Path, sip_caller: SipCaller,
+                       script: CallerScript) -> tuple[SippResult, str]:
+    """Run ``examples/NAME``, place ``script``'s call to it, stop it; the call's result
+    and the app's output, once the app has exited 0 with no error in its output."""
+    app = await start_example(name, env, cwd)
+    try:
+        result = await sip_caller.call(script, timeout=90)
+    finally:
+        status = await app.stop(timeout=30)
+    output = b"".join(app.lines).decode(errors="replace")
+    assert status == 0, output
+    assert app.errors() == [], output
+    assert result.succeeded and result.answered, result.stderr
+    return result, output
 
 
 def question_span(result: SippResult) -> tuple[float, float]:
@@ -159,16 +169,9 @@ async def test_the_cloud_agent_example_greets_hears_and_answers_a_caller(
                           OPENAI_API_KEY=openai.api_key, OPENAI_BASE_URL=openai.url,
                           ELEVENLABS_API_KEY=elevenlabs.api_key,
                           ELEVENLABS_BASE_URL=elevenlabs.url)
-        app = await start_example("cloud_agent.py", env, tmp_path)
-        try:
-            result = await sip_caller.call(CallerScript(
-                "100", audio=wav, capture_audio=True, hangup_after=17), timeout=90)
-        finally:
-            status = await app.stop(timeout=30)
-    output = b"".join(app.lines).decode(errors="replace")
-    assert status == 0, output
-    assert problems(app.lines) == [], output
-    assert result.succeeded and result.answered, result.stderr
+        result, output = await call_example("cloud_agent.py", env, tmp_path, sip_caller,
+                                            CallerScript("100", audio=wav, capture_audio=True,
+                                                         hangup_after=17))
 
     # Deepgram heard the caller, with the options the example gives.
     accepted = [c for c in deepgram.connections if c.accepted]
@@ -229,16 +232,9 @@ async def test_the_realtime_agent_example_greets_and_answers_with_its_tool(
             transcripts=[QUESTION], seconds_per_char=REALTIME_SECONDS_PER_CHAR) as server:
         env = example_env(voxtra_settings, OPENAI_API_KEY=server.api_key,
                           OPENAI_BASE_URL=server.url)
-        app = await start_example("realtime_agent.py", env, tmp_path)
-        try:
-            result = await sip_caller.call(CallerScript(
-                "100", audio=wav, capture_audio=True, hangup_after=14.5), timeout=90)
-        finally:
-            status = await app.stop(timeout=30)
-    output = b"".join(app.lines).decode(errors="replace")
-    assert status == 0, output
-    assert problems(app.lines) == [], output
-    assert result.succeeded and result.answered, result.stderr
+        result, output = await call_example("realtime_agent.py", env, tmp_path, sip_caller,
+                                            CallerScript("100", audio=wav, capture_audio=True,
+                                                         hangup_after=14.5))
 
     # The session as the example set it up.
     session = server.session
