@@ -105,7 +105,7 @@ class Playout:
         self._settle()
 
     def _settle(self) -> None:
-        if self.reached == self.frames and self._ended is None:
+        if self.sent + self.late == self.frames and self._ended is None:  # per frame: inline
             self._ended = "done"
             if self._done is not None:
                 settle(self._done)
