@@ -30,7 +30,7 @@ inside speech stretches of turns, and noise items that started a turn.
 Smart Turn judges each question at each pause inside it (the audio up to where the pause
 begins) and every turn kind at its end, as the pipeline does; reported: the share judged
 complete (probability at or above 0.5) at mid-sentence pauses and at ends, by engine
-(Piper, espeak-ng), and the latency of one decision on one thread (p50/p95).
+(Piper, Flite), and the latency of one decision on one thread (p50/p95).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import numpy as np
 
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import Resampler, resample
-from voxtra.testing.telephone import read_wav
+from voxtra.testing.telephone import VOICES, read_wav
 from voxtra.voice.providers.silero import SileroVAD, faster_whisper_model
 from voxtra.voice.providers.smart_turn import SmartTurn
 from voxtra.voice.turns import TurnDetector, TurnSettings, TurnSignal
@@ -55,6 +55,8 @@ CHUNK = 0.02
 THRESHOLD = 0.5
 #: SIPp streams the WAV's header too, but here the file is read: no offset.
 EDGE = 0.2
+#: Each corpus voice's synthesiser (older corpora's voices not listed were espeak-ng's).
+VOICE_ENGINES = {voice.name: voice.engine for voice in VOICES}
 
 
 def probabilities(vad: SileroVAD, pcm: Pcm, upsample: bool) -> tuple[np.ndarray, float]:
@@ -193,7 +195,7 @@ def turn_figures(entries: list[dict[str, Any]], root: Path) -> dict[str, Any]:
             continue
         pcm, rate = read_wav(root / entry["file"])
         wide = resample(pcm, rate, 16000)
-        engine = "piper" if entry["voice"].startswith("joe") else "espeak"
+        engine = VOICE_ENGINES.get(entry["voice"], "espeak")
         start = entry["speech"][0][0]
         cuts = [("mid", end) for _, end in entry["speech"][:-1]] + \
             [("end", entry["speech"][-1][1])]

@@ -15,7 +15,7 @@ Each item is a caller's whole side of a call, made with :mod:`voxtra.testing.tel
   slam, rustling): said 2.5 s later, over the reply the app is playing by then, and
   followed by 5 s of silence.
 
-Voices (Piper's joe voice, pitch- and tempo-shifted copies of it, and espeak-ng's; see
+Voices (Piper's joe voice, pitch- and tempo-shifted copies of it, and Flite's; see
 :data:`~voxtra.testing.telephone.VOICES`), levels (-30 to -12 dBFS) and background noise
 (every third item: babble, pink or street noise at 10-20 dB SNR) are spread over the
 items in a fixed order; every random choice has a fixed seed, so a build is the same

@@ -395,6 +395,12 @@ def measure(item: Item, result: SippResult, lines: list[dict[str, Any]]) -> dict
         heard = [f for f in finals if not f.get("backchannel")]
         end = clock(item.end)
         record["reply_after"] = round(replies[0][0] - end, 3) if replies else None
+        # Where the time goes: the caller's end of speech to the app's (the VAD's lag
+        # and the way in), then to the reply's first frame sent (the app's own part).
+        starts = [line for line in lines if line["event"] == "response_started"]
+        if heard and starts:
+            record["app_heard_end_after"] = round(heard[-1]["ended_at"] + to_wall - end, 3)
+            record["app_sent_after"] = round(starts[0]["data"]["at"] + to_wall - end, 3)
         record["cut_off"] = len(heard) > 1 or bool(replies and replies[0][0] < end) or (
             bool(heard) and heard[0]["ended_at"] + to_wall
             < max(clock(item.speech[-1][0]), end - TAIL))

@@ -9,8 +9,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # debootstrap builds the sandbox's Debian sid root; sip-tester is SIPp; sox makes
-# test audio; tshark captures RTP in media tests; espeak-ng is the light fallback voice.
-packages=(debootstrap sip-tester sox tshark espeak-ng python3-venv ca-certificates)
+# test audio; tshark captures RTP in media tests; espeak-ng is the light fallback voice;
+# flite speaks two of the test callers.
+packages=(debootstrap sip-tester sox tshark espeak-ng flite python3-venv ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
