@@ -73,6 +73,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -401,6 +402,10 @@ def measure(item: Item, result: SippResult, lines: list[dict[str, Any]]) -> dict
         if heard and starts:
             record["app_heard_end_after"] = round(heard[-1]["ended_at"] + to_wall - end, 3)
             record["app_sent_after"] = round(starts[0]["data"]["at"] + to_wall - end, 3)
+        metrics = [line["data"] for line in lines if line["event"] == "metrics"]
+        if metrics:
+            record["app_stages"] = {k: v for k, v in metrics[0].items()
+                                    if isinstance(v, float)}
         record["cut_off"] = len(heard) > 1 or bool(replies and replies[0][0] < end) or (
             bool(heard) and heard[0]["ended_at"] + to_wall
             < max(clock(item.speech[-1][0]), end - TAIL))
@@ -570,6 +575,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         began = time.monotonic()
         records = await call_items(configs, calls, seconds)
         elapsed = time.monotonic() - began
+        if args.logs is not None:  # each app's event log, for a closer look
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for config in configs:
+                shutil.copy(config.log, args.logs / config.log.name)
         return {
             "corpus": str(manifest),
             "configurations": {config.label: config.describe() for config in configs},
@@ -590,6 +599,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="the corpus directory or manifest")
     parser.add_argument("--baseline", default="07444ba", help="the revision compared with")
+    parser.add_argument("--logs", type=Path,
+                        help="keep each app's event log (JSON lines) in this directory")
     parser.add_argument("--no-baseline", action="store_true",
                         help="measure only the code under test")
     parser.add_argument("--revision", help="the code under test from this revision instead "

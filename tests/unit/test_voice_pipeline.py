@@ -7,6 +7,7 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from voxtra.errors import ProviderError
@@ -384,7 +385,7 @@ async def test_long_speech_over_a_reply_interrupts_before_the_caller_pauses(
     await asyncio.sleep(0.5)
     talking = asyncio.ensure_future(h.audio.speak(2.5))
     result = await asyncio.wait_for(speaking, 5)
-    assert result.interrupted and not talking.done()  # max_backchannel_speech (1 s) passed
+    assert result.interrupted and not talking.done()  # max_backchannel_speech (1.5 s) passed
     await talking
     await h.audio.silence(0.6)
     heard = await h.pipeline.listen(timeout=2)
@@ -498,3 +499,39 @@ async def test_frames_dropped_on_a_busy_moment_cut_nothing() -> None:
     assert output.pacer.stats.late >= 5  # the stall dropped frames...
     assert not result.interrupted and result.heard_text == result.text == text  # ...no cut
     assert result.played_seconds == pytest.approx(0.6 - output.pacer.stats.late * 0.02)
+
+
+class _QuietFirstTTS(FakeTTS):
+    """A synthesiser that puts silence before its first word: a silent 20 ms piece,
+    then 50 ms of near-silence (-60 dBFS) and the word."""
+
+    async def synthesize(self, text: str) -> AsyncIterator[Pcm]:
+        yield np.zeros(160, dtype=np.int16)
+        hiss = np.full(400, 33, dtype=np.int16)
+        async for pcm in super().synthesize(text):
+            yield np.concatenate([hiss, pcm])
+            hiss = hiss[:0]
+
+
+class _Collected:
+    def __init__(self) -> None:
+        self.pushed: list[Pcm] = []
+
+    def push(self, audio: Pcm, sample_rate: int | None = None,
+             protected: bool = False) -> Playout:
+        self.pushed.append(audio)
+        return Playout(0)  # played at once
+
+
+async def test_a_reply_starts_at_its_first_sound() -> None:
+    """The silence a synthesiser puts before a reply's first word is not sent (it would
+    delay the reply at the caller); the rest of the reply is sent as synthesised."""
+    output = _Collected()
+    tts = _QuietFirstTTS(8000)
+    await Speech("Hello there.", tts, output).run()
+    word = await anext(FakeTTS(8000).synthesize("Hello"))
+    first = output.pushed[0]
+    assert 0 < len(first) - len(word) <= 80  # at most 10 ms kept before the sound
+    np.testing.assert_array_equal(first[-len(word):], word)
+    np.testing.assert_array_equal(output.pushed[1], word)  # the next word: untouched
+    assert len(output.pushed) == 2

@@ -141,6 +141,25 @@ async def test_sentences_are_cut_as_soon_as_they_end() -> None:
         "Hi. Mr. Smith is here.", "How are you?", "Fine\nBye"]
 
 
+@pytest.mark.parametrize(("text", "first_clause", "pieces"), [
+    ("Thank you, one moment please. Bye, then.", True,
+     ["Thank you,", "one moment please.", "Bye, then."]),
+    ("Yes, sure, I can help with that.", True, ["Yes, sure,", "I can help with that."]),
+    ("It costs 1,000 dollars, paid today.", True, ["It costs 1,000 dollars,", "paid today."]),
+    ("Thank you, one moment please.", False, ["Thank you, one moment please."]),
+])
+async def test_the_first_piece_ends_at_a_clause(text: str, first_clause: bool,
+                                                pieces: list[str]) -> None:
+    """A reply's first piece is its first clause of 8 or more characters, so a
+    synthesiser that makes a sentence at a time starts speaking sooner; then whole
+    sentences. Fed word by word, as a model streams."""
+    async def words() -> AsyncIterator[str]:
+        for index, word in enumerate(text.split(" ")):
+            yield word if index == 0 else " " + word
+
+    assert [s async for s in sentences(words(), first_clause=first_clause)] == pieces
+
+
 async def test_a_tool_is_described_and_called_from_its_type_hints() -> None:
     def book(party: int, day: str = "today") -> dict[str, object]:
         """Book a table."""

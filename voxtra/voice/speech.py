@@ -16,7 +16,10 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from voxtra.errors import ProviderError
+from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Playout
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.io import AudioOutput
@@ -33,6 +36,21 @@ class _Sentence:
         """How far the sentence's playback got (:attr:`Playout.reached`)."""
         frames = sum(p.frames for p in self.playouts)
         return sum(p.reached for p in self.playouts) / frames if frames else 0.0
+
+
+#: A reply starts at its first 10 ms louder than this (RMS, dBFS): what a synthesiser
+#: puts before the first word is latency the caller hears as silence (Piper: 40-50 ms).
+ONSET_DBFS = -45.0
+_ONSET_POWER = (32768 * 10 ** (ONSET_DBFS / 20)) ** 2
+
+
+def from_onset(pcm: Pcm, rate: int) -> Pcm:
+    """``pcm`` from 10 ms before its first 10 ms frame at or above :data:`ONSET_DBFS`;
+    empty if it has none."""
+    frame = max(1, rate // 100)
+    padded = np.concatenate([pcm.astype(np.float64), np.zeros(-len(pcm) % frame)])
+    loud = np.flatnonzero(np.mean(padded.reshape(-1, frame) ** 2, axis=1) >= _ONSET_POWER)
+    return pcm[max(0, int(loud[0]) - 1) * frame:] if len(loud) else pcm[:0]
 
 
 async def _one(text: str) -> AsyncIterator[str]:
@@ -109,6 +127,9 @@ class Speech:
                                         f"no audio within {timeout} s") from None
                 timeout = None
                 if self.tts_first_audio is None:
+                    pcm = from_onset(pcm, self._tts.sample_rate)
+                    if not len(pcm):
+                        continue
                     self.tts_first_audio = time.monotonic() - began
                 playout = self._output.push(pcm, self._tts.sample_rate,
                                             protected=not self.interruptible)

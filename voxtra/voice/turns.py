@@ -46,17 +46,17 @@ class TurnSettings(BaseModel):
     pause_after: float = Field(default=0.1, ge=0)
     #: Silence that ends a turn that looks complete (its words, and the end-of-turn
     #: model if there is one, agree).
-    min_endpointing_delay: float = Field(default=0.3, ge=0)
+    min_endpointing_delay: float = Field(default=0.4, ge=0)
     #: Silence that ends a turn whose words look finished but which the end-of-turn
     #: model judges unfinished ("Four five six" of a longer number).
     unsure_endpointing_delay: float = Field(default=0.6, ge=0)
     #: Silence that ends any turn (words that look unfinished, or none recognised).
-    max_endpointing_delay: float = Field(default=1.2, ge=0)
+    max_endpointing_delay: float = Field(default=1.0, ge=0)
     #: The end-of-turn model's probability from which a turn looks complete (the
     #: model's own 0.5). With ``continuation_window`` catching the shorter pauses, a
     #: higher threshold bought little: on the telephone corpus (``bench/voice_ux.py``,
     #: turn items only) 0.7 cut 5 of 42 turns with the median reply 832 ms after the
-    #: caller stopped, 0.5 cut 5 at 752 ms.
+    #: caller stopped, 0.5 cut 5 at 752 ms; 0.8 later made more turns wait 0.6 s.
     end_of_turn_threshold: float = Field(default=0.5, ge=0, le=1)
     #: Speech that starts within this many seconds of a turn's end, before any reply
     #: to the turn was heard, continues the turn (a pause inside a sentence that the
@@ -75,9 +75,10 @@ class TurnSettings(BaseModel):
     #: While Voxtra speaks, caller speech is judged by its words (backchannel or not)
     #: when the caller pauses, since a recogniser easily mishears a word cut in half;
     #: once an utterance holds more speech than this it interrupts at once, words
-    #: unheard: a backchannel is short ("yeah, yeah, okay" is about 0.9 s). The reply
-    #: is silent from ``min_interruption_speech`` on either way.
-    max_backchannel_speech: float = Field(default=1.0, ge=0)
+    #: unheard: a backchannel is short ("yeah, yeah, okay" is about 0.9 s, a drawn-out
+    #: "hmm" 1 s). The reply is silent from ``min_interruption_speech`` on either way,
+    #: so a longer bound delays only the decision, not the silence.
+    max_backchannel_speech: float = Field(default=1.5, ge=0)
     #: While Voxtra speaks, the recogniser's confidence an utterance needs to interrupt or
     #: to count as a turn (below it, it is taken for noise or a mumble and ignored).
     min_overlap_confidence: float = Field(default=0.5, ge=0, le=1)

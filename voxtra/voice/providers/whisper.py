@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,7 @@ from voxtra.voice.stt import BatchSTT, Transcript
 #: The default prompt: a caller hesitating and breaking off (see :class:`WhisperSTT`).
 HESITANT = "Well... I need to... um, the thing is..."
 
-_MODELS: dict[tuple[str, str, int], Any] = {}
+_MODELS: dict[tuple[str, str, int, int], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -54,9 +55,13 @@ class WhisperSTT(BatchSTT):
     ``beam_size`` 5 rather than greedy decoding: on band-limited telephone speech it
     makes fewer errors (word error rate 0.33 against 0.80 on a first version of the
     telephone corpus, the greedy decoder looping on some voices) for about 5 % more time
-    (0.118 s against 0.111 s for a 2.6 s utterance here). ``cpu_threads=0`` lets
-    CTranslate2 choose. ``min_window`` is the shortest encoder window in seconds (see
-    above); 30 gives Whisper's own full window.
+    (0.118 s against 0.111 s for a 2.6 s utterance here). One thread per transcription
+    (``cpu_threads``) and one transcription at a time per core (``workers``; None: as
+    many as the process may use cores): on a 2-core machine a turn's guess took 110-120
+    ms (p50) on one thread against 180 ms on CTranslate2's own choice, which
+    oversubscribes the cores that the media, the VAD and Smart Turn share, and its p90
+    140-150 ms against 270-380 ms. ``min_window`` is the shortest encoder window in
+    seconds (see above); 30 gives Whisper's own full window.
 
     ``prompt`` is text Whisper takes as said before each utterance, which sets the style
     of what it writes; by default :data:`HESITANT`, so that a caller who stops mid-
@@ -71,13 +76,15 @@ class WhisperSTT(BatchSTT):
 
     def __init__(self, model: str | Path | None = None, *, compute_type: str = "int8",
                  beam_size: int = 5, language: str | None = "en",
-                 cpu_threads: int = 0, min_window: float = 10.0,
+                 cpu_threads: int = 1, workers: int | None = None,
+                 min_window: float = 10.0,
                  prompt: str | None = HESITANT) -> None:
         self.model_path = Path(model) if model is not None else _default_model()
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.language = language
         self.cpu_threads = cpu_threads
+        self.workers = workers or len(os.sched_getaffinity(0))
         self.min_window = min_window
         self.prompt = prompt
 
@@ -150,7 +157,8 @@ class WhisperSTT(BatchSTT):
         return Transcript(text, confidence, self.language)
 
     def _model(self) -> Any:
-        key = (str(self.model_path.resolve()), self.compute_type, self.cpu_threads)
+        key = (str(self.model_path.resolve()), self.compute_type, self.cpu_threads,
+               self.workers)
         with _LOCK:
             if key not in _MODELS:
                 _MODELS[key] = self._load(key[0])
@@ -166,7 +174,8 @@ class WhisperSTT(BatchSTT):
             from faster_whisper import WhisperModel  # type: ignore[import-untyped]
 
             return WhisperModel(path, device="cpu", compute_type=self.compute_type,
-                                cpu_threads=self.cpu_threads, local_files_only=True)
+                                cpu_threads=self.cpu_threads, num_workers=self.workers,
+                                local_files_only=True)
         except ImportError as exc:
             raise ProviderError("whisper", "faster-whisper is not installed: install "
                                 "voxtra[offline]", retryable=False) from exc
