@@ -55,13 +55,13 @@ class WhisperSTT(BatchSTT):
     ``beam_size`` 5 rather than greedy decoding: on band-limited telephone speech it
     makes fewer errors (word error rate 0.33 against 0.80 on a first version of the
     telephone corpus, the greedy decoder looping on some voices) for about 5 % more time
-    (0.118 s against 0.111 s for a 2.6 s utterance here). One thread per transcription
-    (``cpu_threads``) and one transcription at a time per core (``workers``; None: as
-    many as the process may use cores): on a 2-core machine a turn's guess took 110-120
-    ms (p50) on one thread against 180 ms on CTranslate2's own choice, which
-    oversubscribes the cores that the media, the VAD and Smart Turn share, and its p90
-    140-150 ms against 270-380 ms. ``min_window`` is the shortest encoder window in
-    seconds (see above); 30 gives Whisper's own full window.
+    (0.118 s against 0.111 s for a 2.6 s utterance here). ``cpu_threads`` threads per
+    transcription and ``workers`` transcriptions at once (None: one per core the process
+    may use): on a 2-core machine one thread made a turn's guess in 110-120 ms (p50; p90
+    140-150 ms), CTranslate2's own choice (``cpu_threads=0``) in 180-200 ms (p90
+    270-380 ms), its threads competing with the media, the VAD and Smart Turn.
+    ``min_window`` is the shortest encoder window in seconds (see above); 30 gives
+    Whisper's own full window.
 
     ``prompt`` is text Whisper takes as said before each utterance, which sets the style
     of what it writes; by default :data:`HESITANT`, so that a caller who stops mid-
