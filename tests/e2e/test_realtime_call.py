@@ -45,6 +45,8 @@ async def test_a_call_held_by_a_speech_to_speech_model_with_barge_in(
         call.on("metrics", seen["metrics"].append)
         call.on("transcript", seen["transcripts"].append)
         call.on("response_ended", lambda e: seen["replies"].append(e.result))
+        call.on("response_started", lambda e: seen.setdefault(
+            "pacer", call.media.endpoint.pacer.stats if call.media else None))
         call.on("error", seen["errors"].append)
 
     async with FakeRealtime(replies=[GREETING, LONG_REPLY, "Behind the store."],
@@ -70,9 +72,11 @@ async def test_a_call_held_by_a_speech_to_speech_model_with_barge_in(
     assert greeting == SpeechResult(GREETING, GREETING, False, greeting.played_seconds)
     assert cut.interrupted and 0 < len(cut.heard_text) < len(LONG_REPLY)
     assert answer.heard_text == "Behind the store." and not answer.interrupted
-    # The model was told how much of the cut reply was played: no more than was sent.
+    # The model was told how far the cut reply's playback got: the audio sent, and any
+    # frames dropped as too late on a busy moment (playback went on past them).
     [truncation] = server.truncations
-    assert truncation["audio_end_ms"] == round(cut.played_seconds * 1000)
+    sent_ms, late_ms = round(cut.played_seconds * 1000), seen["pacer"].late * 20
+    assert sent_ms <= truncation["audio_end_ms"] <= sent_ms + late_ms, (truncation, late_ms)
     # What the caller heard: the greeting, the start of the long reply, the answer.
     spans = audible_spans(result.captured, received=True)
     assert len(spans) == 3, spans
