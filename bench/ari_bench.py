@@ -23,10 +23,10 @@ import time
 
 from pydantic import SecretStr
 
+from voxtra import CallSession
 from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.ari.events import EventStream
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
 from voxtra.testing.sipp import free_port
@@ -60,13 +60,13 @@ def event_texts(channels: int, total: int) -> tuple[list[str], list[str]]:
 
 async def bench_dispatch(channels: int, total: int) -> dict[str, float]:
     app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("not-used-offline-123")))
-    app._accepting = True
+    app._calls.accepting = True
 
     @app.route()
     async def waits(call: CallSession) -> None:
         await asyncio.Event().wait()
 
-    stream = EventStream(app.client, "voxtra", app._dispatch)
+    stream = EventStream(app.client, "voxtra", app._calls.dispatch)
     starts, body = event_texts(channels, total)
     for text in starts:
         stream._receive(text)

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
+from voxtra import CallSession
 from voxtra.app import VoxtraApp
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans
 from voxtra.testing.fake_deepgram import FakeDeepgram

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import voxtra
+from voxtra import CallSession
 from voxtra.app import VoxtraApp
 from voxtra.errors import ProviderError
 from voxtra.runner import run
-from voxtra.session import CallSession
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.scripted import ScriptedLLM

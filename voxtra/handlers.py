@@ -12,12 +12,14 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from voxtra.call.session import CallSession
 from voxtra.errors import ProviderError
-from voxtra.routing import Handler
-from voxtra.session import CallSession
 from voxtra.voice.events import UserTranscriptEvent
+
+if TYPE_CHECKING:
+    from voxtra.app.routing import Handler
 
 log = logging.getLogger(__name__)
 

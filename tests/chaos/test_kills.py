@@ -130,7 +130,7 @@ async def test_asterisk_killed_under_live_calls_again_and_again(
                 await asyncio.sleep(0.05)
         channels = await app.client.channels.list()
         bridges = await app.client.bridges.list()
-        leaked_tasks = len(app._background)
+        leaked_tasks = len(app._calls.background)
     figures["asterisk killed and restarted"] = (
         f"{len(reconnects)} SIGKILLs and {len(restarts)} `core restart now` with {CALLS} calls "
         f"up: reconnected after a kill (new Asterisk started) in "

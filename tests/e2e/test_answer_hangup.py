@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from voxtra.app import VoxtraApp
-from voxtra.session import CallSession, CallState
+from voxtra.call.session import CallSession, CallState
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.sipp import CallerScript, SipCaller
 

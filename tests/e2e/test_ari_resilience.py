@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
+from voxtra.call.session import CallSession, CallState
 from voxtra.retry import Backoff
-from voxtra.session import CallSession, CallState
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.sandbox import AsteriskSandbox
 from voxtra.testing.sipp import CallerScript, SipCaller

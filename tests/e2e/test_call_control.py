@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from voxtra.app import VoxtraApp
-from voxtra.session import CallSession, CallState, Direction, Outcome
+from voxtra.call.session import CallSession, CallState, Direction, Outcome
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import (
     audible_spans,

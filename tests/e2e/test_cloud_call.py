@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from voxtra.app import VoxtraApp
-from voxtra.session import CallSession
+from voxtra.call.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans
 from voxtra.testing.fake_deepgram import FakeDeepgram

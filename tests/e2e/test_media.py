@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 
 from voxtra.app import VoxtraApp
-from voxtra.call_media import CallMedia
+from voxtra.call.media import CallMedia
+from voxtra.call.session import CallSession
 from voxtra.handlers import echo
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.resample import resample
 from voxtra.media.rtp import RtpPacket
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import best_correlation, tone, tone_packets, write_ulaw_wav
 from voxtra.testing.relay import UdpRelay

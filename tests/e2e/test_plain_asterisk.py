@@ -36,11 +36,11 @@ from voxtra import (
 )
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriAuthError, NotFoundError
+from voxtra.call.prompts import PLAYBACK_VARIABLE
 from voxtra.capabilities import missing_requirements
 from voxtra.errors import DialplanError
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import RecordingError
-from voxtra.session import PLAYBACK_VARIABLE
 from voxtra.testing.audio import (
     decoded,
     dominant_frequency,

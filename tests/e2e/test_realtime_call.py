@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from voxtra.app import VoxtraApp
+from voxtra.call.session import CallSession
 from voxtra.handlers import agent
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans, decoded, rms
 from voxtra.testing.fake_openai_realtime import FakeRealtime

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from voxtra.app import VoxtraApp
+from voxtra.call.session import CallSession
 from voxtra.recording import GCSSink, LocalFileSink, RecordingMetadata
 from voxtra.retry import Backoff
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
 from voxtra.testing.gcs import StorageEmulator

@@ -30,10 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from voxtra.app import VoxtraApp
+from voxtra.call.session import CallSession
 from voxtra.cli import main
 from voxtra.recording import GCSSink
 from voxtra.retry import Backoff
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.fake_deepgram import FakeDeepgram
 from voxtra.testing.fake_elevenlabs import FakeElevenLabs

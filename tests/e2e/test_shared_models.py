@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from voxtra.app import VoxtraApp
+from voxtra.call.session import CallSession
 from voxtra.handlers import agent
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import write_ulaw_wav
 from voxtra.testing.sipp import CallerScript, SipCaller

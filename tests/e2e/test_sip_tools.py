@@ -18,7 +18,7 @@ import numpy as np
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
-from voxtra.session import CallSession
+from voxtra.call.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import dominant_frequency
 from voxtra.testing.sandbox import AsteriskSandbox

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from voxtra.app import VoxtraApp
+from voxtra.call.session import CallSession
 from voxtra.media.resample import resample
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import audible_spans, write_ulaw_wav
 from voxtra.testing.sipp import CallerScript, SipCaller, SippResult

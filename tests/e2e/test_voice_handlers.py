@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from voxtra.app import VoxtraApp
+from voxtra.call.session import CallSession
 from voxtra.handlers import agent, say, transcribe
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.audio import rms, write_ulaw_wav
 from voxtra.testing.sipp import CallerScript, SipCaller

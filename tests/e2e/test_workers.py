@@ -17,8 +17,8 @@ import pytest
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
+from voxtra.call.session import CallSession
 from voxtra.load import LoopLoad
-from voxtra.session import CallSession
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.load import busy_loop
 from voxtra.testing.sipp import CallerScript, SipCaller, SippResult

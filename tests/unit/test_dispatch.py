@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.events import EventStream
-from voxtra.session import CallSession
+from voxtra.call.session import CallSession
 from voxtra.settings import VoxtraSettings
 
 
@@ -30,7 +30,7 @@ def text(kind: str, cid: str, **fields: object) -> str:
 async def app(caplog: pytest.LogCaptureFixture) -> AsyncIterator[VoxtraApp]:
     caplog.set_level(logging.CRITICAL)  # hangups cannot reach an Asterisk here
     app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("offline-test-password")))
-    app._accepting = True
+    app._calls.accepting = True
     yield app
     await app.stop()  # the calls' tasks end with the test, not when collected
 
@@ -51,7 +51,7 @@ async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp) -> N
             heard[name].append(digit)
         finished.append(name)
 
-    stream = EventStream(app.client, "voxtra", app._dispatch)
+    stream = EventStream(app.client, "voxtra", app._calls.dispatch)
     stream._receive(text("StasisStart", "slow", args=["1"]))
     stream._receive(text("StasisStart", "fast", args=["2"]))
     for digit in "123456789":
@@ -75,7 +75,7 @@ async def test_ended_call_is_not_revived_by_late_events(app: VoxtraApp) -> None:
         started.append(call.id)
         await call.wait_ended()
 
-    stream = EventStream(app.client, "voxtra", app._dispatch)
+    stream = EventStream(app.client, "voxtra", app._calls.dispatch)
     stream._receive(text("StasisStart", "c1", args=["1"]))
     stream._receive(text("StasisEnd", "c1"))
     async with asyncio.timeout(5):

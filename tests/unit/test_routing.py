@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voxtra.routing import CallInfo, Route, Router, asterisk_pattern, normalise_number
-from voxtra.session import CallSession
+from voxtra.app.routing import CallInfo, Route, Router, asterisk_pattern, normalise_number
+from voxtra.call.session import CallSession
 
 
 async def handler(call: CallSession) -> None:

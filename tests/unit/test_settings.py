@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from voxtra.app import VoxtraApp
-from voxtra.routing import CallInfo
+from voxtra.app.routing import CallInfo
 from voxtra.settings import ConfigError, VoxtraSettings
 
 HANDLERS = '''

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from voxtra.watchdog import LoopWatchdog
+from voxtra.app.watchdog import LoopWatchdog
 
 
 def look_up_the_customer_synchronously() -> None:
@@ -23,7 +23,7 @@ async def test_a_blocked_loop_is_reported_with_the_code_that_blocks_it(
     try:
         await asyncio.sleep(0.2)
         assert watchdog.stats.blocked == 0  # an idle loop is not blocked
-        with caplog.at_level(logging.WARNING, logger="voxtra.watchdog"):
+        with caplog.at_level(logging.WARNING, logger="voxtra.app.watchdog"):
             began = time.monotonic()
             look_up_the_customer_synchronously()
             ended = time.monotonic()

@@ -33,10 +33,10 @@ from pathlib import Path
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError, AriHttpError, NotFoundError
+from voxtra.ari.legs import OwnLegs
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import RecordingFailed, RecordingFinished
 from voxtra.errors import VoxtraError
-from voxtra.legs import OwnLegs
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)

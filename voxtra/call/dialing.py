@@ -18,10 +18,10 @@ from enum import StrEnum
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
+from voxtra.ari.legs import OwnLegs
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisStart
 from voxtra.errors import VoxtraError
-from voxtra.legs import OwnLegs
 
 
 class Outcome(StrEnum):

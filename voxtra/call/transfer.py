@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
-from voxtra.call_media import CallMedia, MediaConfig
-from voxtra.dialing import DialedLeg
+from voxtra.ari.legs import OwnLegs
+from voxtra.call.dialing import DialedLeg
+from voxtra.call.media import CallMedia, MediaConfig
 from voxtra.errors import VoxtraError
-from voxtra.legs import OwnLegs
 from voxtra.media.audio import AudioChunk
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import Pcm
@@ -44,7 +44,7 @@ class Transfer:
 
 
 class Consultation:
-    """A warm transfer in progress (from :meth:`voxtra.session.CallSession.consult`):
+    """A warm transfer in progress (from :meth:`voxtra.call.session.CallSession.consult`):
     the caller on hold, the target answered and hearing only the app."""
 
     def __init__(self, client: AriClient, app_name: str, leg: DialedLeg,

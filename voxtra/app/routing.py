@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voxtra.session import CallSession
+    from voxtra.call.session import CallSession
 
 Handler = Callable[["CallSession"], Awaitable[None]]
 

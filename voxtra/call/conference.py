@@ -21,13 +21,13 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import PlaybackFinished, RecordingFailed, RecordingFinished
+from voxtra.call.transfer import destroy_bridge
 from voxtra.errors import VoxtraError
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
-from voxtra.transfer import destroy_bridge
 
 if TYPE_CHECKING:
-    from voxtra.session import CallSession
+    from voxtra.call.session import CallSession
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import uuid
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
-from voxtra.dialing import DialedLeg
-from voxtra.legs import OwnLegs
-from voxtra.transfer import destroy_bridge
+from voxtra.ari.legs import OwnLegs
+from voxtra.call.dialing import DialedLeg
+from voxtra.call.transfer import destroy_bridge
 
 #: What a supervisor can do, and the snoop directions each needs (spy, whisper).
 MODES = {"listen": ("both", None), "whisper": ("both", "out"), "barge": (None, None)}
