@@ -27,9 +27,9 @@ from voxtra import CallSession
 from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.ari.events import EventStream
+from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions
+from voxtra.sandbox.sipp import free_port
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
-from voxtra.testing.sipp import free_port
 
 
 def event_texts(channels: int, total: int) -> tuple[list[str], list[str]]:

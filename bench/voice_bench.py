@@ -42,15 +42,15 @@ from voxtra import CallSession
 from voxtra.app import VoxtraApp
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
+from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
+from voxtra.sandbox.audio import audible_spans, speech_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import audible_spans
-from voxtra.testing.fake_deepgram import FakeDeepgram
-from voxtra.testing.fake_elevenlabs import FakeElevenLabs
-from voxtra.testing.fake_openai import FakeOpenAI
-from voxtra.testing.fake_openai_realtime import FakeRealtime
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
-from voxtra.testing.sipp import CallerScript, SipCaller, free_port
-from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio, speech_wav
+from voxtra.testing.services.deepgram import FakeDeepgram
+from voxtra.testing.services.elevenlabs import FakeElevenLabs
+from voxtra.testing.services.openai import FakeOpenAI
+from voxtra.testing.services.openai_realtime import FakeRealtime
+from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryAudio
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter

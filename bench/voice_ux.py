@@ -88,11 +88,11 @@ from typing import Any
 
 import numpy as np
 
-from voxtra.testing.audio import audible_spans
-from voxtra.testing.errors import SippError
-from voxtra.testing.rtp_capture import CapturedPacket
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
-from voxtra.testing.sipp import CallerScript, SipCaller, SippResult, free_port
+from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions
+from voxtra.sandbox.audio import audible_spans
+from voxtra.sandbox.capture import CapturedPacket
+from voxtra.sandbox.errors import SippError
+from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult, free_port
 
 TURN_KINDS = ("question", "plain", "short")
 OVERLAP_KINDS = ("backchannel", "bargein", "noise")

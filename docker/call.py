@@ -16,9 +16,8 @@ import tempfile
 from pathlib import Path
 
 from voxtra.media.resample import resample
-from voxtra.testing.audio import rms
-from voxtra.testing.sipp import CallerScript, SipCaller
-from voxtra.testing.voice import speech_wav
+from voxtra.sandbox.audio import rms, speech_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.whisper import WhisperSTT
 

@@ -85,7 +85,7 @@ if docker pull -q debian:sid-slim >/dev/null 2>&1 && docker pull -q python:3.11-
   say "base images pulled"
 else
   mirror="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
-  asterisk_root="$(.venv/bin/python -c 'from voxtra.testing import rootfs; r = rootfs.default_root(); rootfs.ensure_root(r); print(r)')"
+  asterisk_root="$(.venv/bin/python -c 'from voxtra.sandbox import rootfs; r = rootfs.default_root(); rootfs.ensure_root(r); print(r)')"
   tar -C "$asterisk_root" --exclude=./var/lib/voxtra-sandbox -c . \
     | docker import - voxtra-local/asterisk-base >/dev/null
   python_root="${XDG_CACHE_HOME:-$HOME/.cache}/voxtra/python-bookworm"

@@ -12,7 +12,7 @@ import pytest
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.resources import OPERATIONS
-from voxtra.testing.sandbox import INSTANCES
+from voxtra.sandbox.asterisk import INSTANCES
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.whisper import WhisperSTT
 

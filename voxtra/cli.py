@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING
 
 from voxtra import runner
 from voxtra.ari.errors import AriError
-from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
-from voxtra.testing.errors import SandboxError, SippError
-from voxtra.testing.sandbox import (
+from voxtra.asterisk.conf import AsteriskConf, AsteriskConfError, render
+from voxtra.sandbox.asterisk import (
     AsteriskSandbox,
     SandboxOptions,
     SandboxState,
     stored_password,
 )
+from voxtra.sandbox.errors import SandboxError, SippError
 
 if TYPE_CHECKING:
     from voxtra.app import VoxtraApp
-    from voxtra.testing.sipp import SipCaller
+    from voxtra.sandbox.sipp import SipCaller
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +101,7 @@ async def _check() -> int:
     from pydantic import ValidationError
 
     from voxtra.app import VoxtraApp
-    from voxtra.capabilities import missing_requirements
+    from voxtra.asterisk.capabilities import missing_requirements
     from voxtra.errors import VoxtraError
     from voxtra.voice.fallback import FallbackLLM, FallbackSTT, FallbackTTS
 
@@ -259,7 +259,7 @@ def _env(state: SandboxState) -> dict[str, str]:
 
 async def _demo(app_file: Path, number: str, sandbox: AsteriskSandbox, agent: bool) -> int:
     from voxtra.app import VoxtraApp
-    from voxtra.testing.sipp import CallerScript, SipCaller
+    from voxtra.sandbox.sipp import CallerScript, SipCaller
 
     if not app_file.is_file():  # noqa: ASYNC240 - before anything runs
         print(f"voxtra: {app_file} not found (run from the Voxtra checkout, or name an app "
@@ -305,9 +305,8 @@ async def _agent_demo(app: VoxtraApp, caller: SipCaller, number: str) -> int:
     import wave
 
     from voxtra.media.resample import resample
-    from voxtra.testing.audio import audible_spans
-    from voxtra.testing.sipp import CallerScript
-    from voxtra.testing.voice import speech_wav
+    from voxtra.sandbox.audio import audible_spans, speech_wav
+    from voxtra.sandbox.sipp import CallerScript
     from voxtra.voice.providers.piper import PiperTTS
     from voxtra.voice.providers.whisper import WhisperSTT
 

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from voxtra.ari.client import AriClient
+from voxtra.sandbox.audio import dominant_frequency, rms, tone, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
-from voxtra.testing.audio import dominant_frequency, rms, tone, write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 ROUNDS = 5
 #: Seconds each call lasts: long enough for every round's kill and adoption.

@@ -22,9 +22,9 @@ from voxtra.media.audio import AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import ulaw_encode
 from voxtra.media.rtp import RtpPacket
-from voxtra.testing.ari_proxy import AriProxy
-from voxtra.testing.audio import dominant_frequency, tone
-from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.sandbox.ari_proxy import AriProxy
+from voxtra.sandbox.audio import dominant_frequency, tone
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 
 FUZZ_PACKETS = 100_000
 FUZZ_EVENTS = 10_000

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.retry import Backoff
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions
-from voxtra.testing.sipp import CallerScript, SipCaller, SippResult, free_port
+from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions
+from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult, free_port
 
 ROUNDS = 10  # alternately SIGKILL and `core restart now`
 CALLS = 2

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from voxtra.ari.client import AriClient
+from voxtra.sandbox.audio import tone, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
-from voxtra.testing.audio import tone, write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 SOAK_SECONDS = int(os.environ.get("VOXTRA_SOAK_SECONDS", "180"))
 CONCURRENT = 10

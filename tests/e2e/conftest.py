@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from voxtra.ari.client import AriClient
+from voxtra.sandbox.asterisk import SandboxState
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.events import EventLog
-from voxtra.testing.sandbox import SandboxState
 
 
 @pytest.fixture

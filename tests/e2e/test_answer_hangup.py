@@ -6,8 +6,8 @@ import asyncio
 
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession, CallState
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 
 async def test_handler_answers_and_hangs_up(voxtra_settings: VoxtraSettings,

@@ -29,9 +29,9 @@ from voxtra.ari.errors import (
 )
 from voxtra.ari.models import Channel
 from voxtra.media.rtp import RtpPacket
-from voxtra.testing.audio import tone, tone_packets, write_ulaw_wav
+from voxtra.sandbox.audio import tone, tone_packets, write_ulaw_wav
+from voxtra.sandbox.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 from voxtra.testing.events import EventLog
-from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
 
 def new_id(kind: str) -> str:

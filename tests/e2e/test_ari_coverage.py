@@ -9,7 +9,7 @@ from pathlib import Path
 
 from voxtra.ari import models
 from voxtra.ari.resources import LEFT_OUT, OPERATIONS
-from voxtra.testing.sandbox import AsteriskSandbox
+from voxtra.sandbox.asterisk import AsteriskSandbox
 
 REPO = Path(__file__).parents[2]
 

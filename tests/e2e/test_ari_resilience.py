@@ -21,9 +21,9 @@ from voxtra.app import VoxtraApp
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
 from voxtra.call.session import CallSession, CallState
 from voxtra.retry import Backoff
+from voxtra.sandbox.asterisk import AsteriskSandbox
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.sandbox import AsteriskSandbox
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 
 async def test_reconnects_after_asterisk_crash_and_keeps_serving(

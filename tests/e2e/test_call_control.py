@@ -18,8 +18,8 @@ import pytest
 
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession, CallState, Direction, Outcome
-from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import (
+from voxtra.sandbox.asterisk import AsteriskSandbox
+from voxtra.sandbox.audio import (
     audible_spans,
     dominant_frequency,
     rms,
@@ -27,8 +27,8 @@ from voxtra.testing.audio import (
     tone_packets,
     write_ulaw_wav,
 )
-from voxtra.testing.sandbox import AsteriskSandbox
-from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+from voxtra.sandbox.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+from voxtra.settings import VoxtraSettings
 
 
 async def test_routing_by_did_pattern_header_and_default(voxtra_settings: VoxtraSettings,

@@ -13,8 +13,8 @@ import yaml
 
 from voxtra.cli import main
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.fake_openai import FakeOpenAI
-from voxtra.testing.fake_openai_realtime import FakeRealtime
+from voxtra.testing.services.openai import FakeOpenAI
+from voxtra.testing.services.openai_realtime import FakeRealtime
 
 
 def config(path: Path, settings: VoxtraSettings, base_url: str, realtime_url: str,

@@ -4,8 +4,8 @@ the caller (μ-law 8 kHz, as the call's leg carries it), the OpenAI-protocol mod
 answers, ElevenLabs' streaming API speaks, the caller talks over the reply and cuts it,
 and every turn reports its metrics.
 
-Protocol facts: those of :mod:`voxtra.testing.fake_deepgram`,
-:mod:`voxtra.testing.fake_openai` and :mod:`voxtra.testing.fake_elevenlabs`, and of
+Protocol facts: those of :mod:`voxtra.testing.services.deepgram`,
+:mod:`voxtra.testing.services.openai` and :mod:`voxtra.testing.services.elevenlabs`, and of
 ``test_voice.py`` for SIPp and Asterisk.
 """
 
@@ -16,13 +16,12 @@ from typing import Any
 
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
+from voxtra.sandbox.audio import audible_spans, speech_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import audible_spans
-from voxtra.testing.fake_deepgram import FakeDeepgram
-from voxtra.testing.fake_elevenlabs import FakeElevenLabs
-from voxtra.testing.fake_openai import FakeOpenAI
-from voxtra.testing.sipp import CallerScript, SipCaller
-from voxtra.testing.voice import speech_wav
+from voxtra.testing.services.deepgram import FakeDeepgram
+from voxtra.testing.services.elevenlabs import FakeElevenLabs
+from voxtra.testing.services.openai import FakeOpenAI
 from voxtra.voice.events import SpeechResult, TurnMetrics
 from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.providers.elevenlabs import ElevenLabsTTS

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
-from voxtra.testing.audio import tone, tones, write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.sandbox.audio import tone, tones, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 
 
 async def test_a_three_party_conference_with_mute_kick_announcement_and_recording(

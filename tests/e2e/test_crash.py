@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from voxtra.ari.client import AriClient
+from voxtra.sandbox.audio import dominant_frequency, tone, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
-from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 APP = textwrap.dedent("""
     import logging

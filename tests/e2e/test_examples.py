@@ -11,11 +11,11 @@ session's sandbox is not touched).
 
 Protocol facts relied on:
 
-* those of :mod:`voxtra.testing.fake_deepgram` (``/v1/listen`` websocket, options in the
+* those of :mod:`voxtra.testing.services.deepgram` (``/v1/listen`` websocket, options in the
   query, ``Authorization: Token``, ``linear16`` audio as binary frames),
-  :mod:`voxtra.testing.fake_openai` (streamed chat completions under ``/v1``, ``Bearer``
-  key), :mod:`voxtra.testing.fake_elevenlabs` (``POST /v1/text-to-speech/{voice}/stream``,
-  ``xi-api-key``, raw ``pcm_16000``) and :mod:`voxtra.testing.fake_openai_realtime`
+  :mod:`voxtra.testing.services.openai` (streamed chat completions under ``/v1``, ``Bearer``
+  key), :mod:`voxtra.testing.services.elevenlabs` (``POST /v1/text-to-speech/{voice}/stream``,
+  ``xi-api-key``, raw ``pcm_16000``) and :mod:`voxtra.testing.services.openai_realtime`
   (``/v1/realtime`` websocket, server VAD, ``audio/pcmu`` deltas, function calls answered
   with a ``function_call_output`` item); the ElevenLabs and Realtime fakes speak a 440 Hz
   tone ``seconds_per_char`` long per character of the text, which is how the caller's
@@ -44,17 +44,16 @@ from pathlib import Path
 import numpy as np
 
 from voxtra.cli import main
+from voxtra.sandbox import rootfs
+from voxtra.sandbox.audio import audible_spans, speech_wav, tone_packets
+from voxtra.sandbox.capture import CapturedPacket
+from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult, free_port
 from voxtra.settings import VoxtraSettings
-from voxtra.testing import rootfs
 from voxtra.testing.apps import AppProcess
-from voxtra.testing.audio import audible_spans, tone_packets
-from voxtra.testing.fake_deepgram import FakeDeepgram
-from voxtra.testing.fake_elevenlabs import FakeElevenLabs
-from voxtra.testing.fake_openai import FakeOpenAI
-from voxtra.testing.fake_openai_realtime import FakeRealtime, ToolCallReply
-from voxtra.testing.rtp_capture import CapturedPacket
-from voxtra.testing.sipp import CallerScript, SipCaller, SippResult, free_port
-from voxtra.testing.voice import speech_wav
+from voxtra.testing.services.deepgram import FakeDeepgram
+from voxtra.testing.services.elevenlabs import FakeElevenLabs
+from voxtra.testing.services.openai import FakeOpenAI
+from voxtra.testing.services.openai_realtime import FakeRealtime, ToolCallReply
 from voxtra.voice.providers.piper import PiperTTS
 
 REPO = Path(__file__).parents[2]
@@ -62,7 +61,7 @@ EXAMPLES = REPO / "examples"
 #: Both examples greet with this (their ``greeting``).
 GREETING = "Thanks for calling Acme. How can I help?"
 QUESTION = "What time does the store open on Saturday?"
-#: The fakes' tone (:mod:`voxtra.testing.fake_elevenlabs`, ``fake_openai_realtime``).
+#: The fakes' tone (:mod:`voxtra.testing.services.elevenlabs`, ``fake_openai_realtime``).
 FAKE_VOICE_HZ = 440.0
 #: Environment variables of the services, left out of the examples' environment unless the
 #: test sets them (a developer's real key or base URL must not leak in).

@@ -27,10 +27,10 @@ from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.resample import resample
 from voxtra.media.rtp import RtpPacket
+from voxtra.sandbox.audio import best_correlation, tone, tone_packets, write_ulaw_wav
+from voxtra.sandbox.relay import UdpRelay
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import best_correlation, tone, tone_packets, write_ulaw_wav
-from voxtra.testing.relay import UdpRelay
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 SECONDS = 2.0
 #: How long the blocking handler holds the event loop.

@@ -36,12 +36,13 @@ from voxtra import (
 )
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriAuthError, NotFoundError
+from voxtra.asterisk.capabilities import missing_requirements
 from voxtra.call.prompts import PLAYBACK_VARIABLE
-from voxtra.capabilities import missing_requirements
 from voxtra.errors import DialplanError
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import RecordingError
-from voxtra.testing.audio import (
+from voxtra.sandbox.asterisk import SandboxState
+from voxtra.sandbox.audio import (
     decoded,
     dominant_frequency,
     tone,
@@ -49,9 +50,8 @@ from voxtra.testing.audio import (
     tones,
     write_ulaw_wav,
 )
-from voxtra.testing.prompts import PromptServer, wav_bytes
-from voxtra.testing.sandbox import SandboxState
-from voxtra.testing.sipp import (
+from voxtra.sandbox.prompts import PromptServer, wav_bytes
+from voxtra.sandbox.sipp import (
     CalleeScript,
     CallerScript,
     SipCallee,

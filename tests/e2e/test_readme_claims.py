@@ -34,10 +34,9 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import NotFoundError
 from voxtra.handlers import announce
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
-from voxtra.settings import VoxtraSettings
-from voxtra.testing import rootfs
-from voxtra.testing.apps import AppProcess
-from voxtra.testing.audio import (
+from voxtra.sandbox import rootfs
+from voxtra.sandbox.asterisk import SandboxState
+from voxtra.sandbox.audio import (
     audible_spans,
     dominant_frequency,
     rms,
@@ -45,10 +44,11 @@ from voxtra.testing.audio import (
     tone_packets,
     write_ulaw_wav,
 )
-from voxtra.testing.prompts import PromptServer, wav_bytes
-from voxtra.testing.rtp_capture import CapturedPacket
-from voxtra.testing.sandbox import SandboxState
-from voxtra.testing.sipp import CallerScript, SipCaller, free_port
+from voxtra.sandbox.capture import CapturedPacket
+from voxtra.sandbox.prompts import PromptServer, wav_bytes
+from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
+from voxtra.settings import VoxtraSettings
+from voxtra.testing.apps import AppProcess
 
 REPO = Path(__file__).parents[2]
 

@@ -4,7 +4,7 @@ protocol, the ready-made agent handler greets the caller, the model answers a
 question, the caller talks over the next reply and cuts it, and the model is told how
 much of it was heard.
 
-Protocol facts: those of :mod:`voxtra.testing.fake_openai_realtime` (server VAD on
+Protocol facts: those of :mod:`voxtra.testing.services.openai_realtime` (server VAD on
 the μ-law it is sent, replies as base64 ``audio/pcmu`` deltas, ``conversation.item.truncate``
 checked against the audio sent), and of ``test_voice.py`` for SIPp and Asterisk.
 """
@@ -17,11 +17,10 @@ from typing import Any
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.handlers import agent
+from voxtra.sandbox.audio import audible_spans, decoded, rms, speech_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import audible_spans, decoded, rms
-from voxtra.testing.fake_openai_realtime import FakeRealtime
-from voxtra.testing.sipp import CallerScript, SipCaller
-from voxtra.testing.voice import speech_wav
+from voxtra.testing.services.openai_realtime import FakeRealtime
 from voxtra.voice.events import SpeechResult, TurnMetrics
 from voxtra.voice.providers.openai_realtime import OpenAIRealtime
 from voxtra.voice.providers.piper import PiperTTS

@@ -21,10 +21,10 @@ from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.recording import GCSSink, LocalFileSink, RecordingMetadata
 from voxtra.retry import Backoff
+from voxtra.sandbox.audio import dominant_frequency, tone, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import dominant_frequency, tone, write_ulaw_wav
-from voxtra.testing.gcs import StorageEmulator
-from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.testing.services.gcs import StorageEmulator
 
 
 def wav_audio(data: bytes) -> tuple[np.ndarray, int]:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from voxtra.cli import main
-from voxtra.testing import rootfs
-from voxtra.testing.sipp import free_port
+from voxtra.sandbox import rootfs
+from voxtra.sandbox.sipp import free_port
 
 
 def env_of(name: str, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:

@@ -7,9 +7,9 @@ service account's private key (its credentials file's contents). Each is looked 
 every log record (message, arguments and traceback) and in everything written to
 stdout and stderr.
 
-Protocol facts: those of :mod:`voxtra.testing.fake_deepgram` (the key travels as
-``Authorization: Token``), :mod:`voxtra.testing.fake_openai` (``Bearer``) and
-:mod:`voxtra.testing.fake_elevenlabs` (``xi-api-key``); a service account signs a JWT
+Protocol facts: those of :mod:`voxtra.testing.services.deepgram` (the key travels as
+``Authorization: Token``), :mod:`voxtra.testing.services.openai` (``Bearer``) and
+:mod:`voxtra.testing.services.elevenlabs` (``xi-api-key``); a service account signs a JWT
 with its private key and trades it at the account's ``token_uri`` for an access token
 (RFC 7523), so a refused ``token_uri`` fails every upload before any data is sent.
 """
@@ -34,12 +34,12 @@ from voxtra.call.session import CallSession
 from voxtra.cli import main
 from voxtra.recording import GCSSink
 from voxtra.retry import Backoff
+from voxtra.sandbox.audio import speech_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.fake_deepgram import FakeDeepgram
-from voxtra.testing.fake_elevenlabs import FakeElevenLabs
-from voxtra.testing.fake_openai import FakeOpenAI
-from voxtra.testing.sipp import CallerScript, SipCaller, free_port
-from voxtra.testing.voice import speech_wav
+from voxtra.testing.services.deepgram import FakeDeepgram
+from voxtra.testing.services.elevenlabs import FakeElevenLabs
+from voxtra.testing.services.openai import FakeOpenAI
 from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.providers.elevenlabs import ElevenLabsTTS
 from voxtra.voice.providers.openai import OpenAILLM

@@ -13,9 +13,9 @@ import numpy as np
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.handlers import agent
+from voxtra.sandbox.audio import write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller
 from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, voice_like
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.turns import TurnSettings

@@ -10,9 +10,9 @@ import textwrap
 from pathlib import Path
 
 from voxtra.ari.client import AriClient
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
-from voxtra.testing.sipp import CallerScript, SipCaller
 
 APP = textwrap.dedent("""
     import asyncio

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
-from voxtra.testing.sandbox import SandboxState
-from voxtra.testing.sipp import CallerScript, SipCaller
+from voxtra.sandbox.asterisk import SandboxState
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 
 
 async def test_a_from_header_naming_the_endpoint_does_not_identify_a_stranger(

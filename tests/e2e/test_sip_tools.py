@@ -19,10 +19,10 @@ import numpy as np
 from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.call.session import CallSession
+from voxtra.sandbox.asterisk import AsteriskSandbox
+from voxtra.sandbox.audio import dominant_frequency
+from voxtra.sandbox.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import dominant_frequency
-from voxtra.testing.sandbox import AsteriskSandbox
-from voxtra.testing.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
 
 SOUNDS = "/usr/share/asterisk/sounds/en_US_f_Allison"
 

@@ -42,10 +42,10 @@ from pydantic import SecretStr
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.ari import AriClient, AriTlsError, EventStream
+from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
+from voxtra.sandbox.capture import read_pcap_rtp
+from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
 from voxtra.testing.events import EventLog
-from voxtra.testing.rtp_capture import read_pcap_rtp
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
-from voxtra.testing.sipp import CallerScript, SipCaller, free_port
 
 PEER_ADDRESS = "127.0.0.2"
 

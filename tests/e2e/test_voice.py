@@ -26,10 +26,10 @@ import pytest
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.media.resample import resample
+from voxtra.sandbox.audio import audible_spans, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult
+from voxtra.sandbox.telephone import VOICES, NoiseKind, Part, Sound, caller_audio
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import audible_spans, write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller, SippResult
-from voxtra.testing.telephone import VOICES, NoiseKind, Part, Sound, caller_audio
 from voxtra.voice.events import SpeechResult, UserTranscriptEvent
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.scripted import ScriptedLLM

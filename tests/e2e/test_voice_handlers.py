@@ -17,9 +17,9 @@ import pytest
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.handlers import agent, say, transcribe
+from voxtra.sandbox.audio import rms, write_ulaw_wav
+from voxtra.sandbox.sipp import CallerScript, SipCaller
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.audio import rms, write_ulaw_wav
-from voxtra.testing.sipp import CallerScript, SipCaller
 from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, voice_like
 from voxtra.voice.events import VoiceError
 from voxtra.voice.settings import VoiceSettings

@@ -19,9 +19,9 @@ from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.call.session import CallSession
 from voxtra.load import LoopLoad
+from voxtra.sandbox.load import busy_loop
+from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult
 from voxtra.settings import VoxtraSettings
-from voxtra.testing.load import busy_loop
-from voxtra.testing.sipp import CallerScript, SipCaller, SippResult
 
 WORKER = textwrap.dedent("""
     import logging

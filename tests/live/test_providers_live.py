@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from voxtra.media.audio import AudioChunk
-from voxtra.testing.telephone import at_level, telephone_band
+from voxtra.sandbox.telephone import at_level, telephone_band
 from voxtra.voice.llm import ChatMessage
 from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.providers.elevenlabs import ElevenLabsTTS

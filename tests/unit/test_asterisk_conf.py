@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from voxtra.asterisk_conf import (
+from voxtra.asterisk.conf import (
     PLACEHOLDER,
     AsteriskConf,
     AsteriskConfError,

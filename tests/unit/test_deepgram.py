@@ -1,5 +1,5 @@
 """DeepgramSTT on the real ``deepgram-sdk`` against a local listen websocket (protocol facts:
-see :mod:`voxtra.testing.fake_deepgram`)."""
+see :mod:`voxtra.testing.services.deepgram`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm, ulaw_encode
-from voxtra.testing.audio import tone
-from voxtra.testing.fake_deepgram import CONFIDENCE, FakeDeepgram
+from voxtra.sandbox.audio import tone
+from voxtra.testing.services.deepgram import CONFIDENCE, FakeDeepgram
 from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.stt import STTStream
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from voxtra.cli import main
-from voxtra.testing.rootfs import PACKAGES
+from voxtra.sandbox.rootfs import PACKAGES
 
 DOCKER = Path(__file__).parents[2] / "docker"
 

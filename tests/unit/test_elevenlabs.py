@@ -1,5 +1,5 @@
 """ElevenLabsTTS on the real ``elevenlabs`` SDK against a local streaming server
-(protocol facts: see :mod:`voxtra.testing.fake_elevenlabs`)."""
+(protocol facts: see :mod:`voxtra.testing.services.elevenlabs`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
-from voxtra.testing.fake_elevenlabs import FakeElevenLabs, speech
+from voxtra.testing.services.elevenlabs import FakeElevenLabs, speech
 from voxtra.testing.voice import MemoryAudio
 from voxtra.voice.providers.elevenlabs import ChunkDecoder, ElevenLabsTTS
 from voxtra.voice.speech import Speech

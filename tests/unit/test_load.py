@@ -12,7 +12,7 @@ import time
 import pytest
 
 from voxtra.load import LoopLoad, OverloadAlarm
-from voxtra.testing.load import busy_loop
+from voxtra.sandbox.load import busy_loop
 
 
 async def test_loop_load_is_its_threads_cpu_share_not_the_processes() -> None:

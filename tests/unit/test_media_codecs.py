@@ -10,7 +10,7 @@ import pytest
 
 from voxtra.media import g711
 from voxtra.media.rtp import RtpError, RtpPacket
-from voxtra.testing.rtp_capture import read_pcap_rtp
+from voxtra.sandbox.capture import read_pcap_rtp
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

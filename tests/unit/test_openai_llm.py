@@ -1,5 +1,5 @@
 """OpenAILLM on the real ``openai`` SDK against a local chat-completions server
-(protocol facts: see :mod:`voxtra.testing.fake_openai`)."""
+(protocol facts: see :mod:`voxtra.testing.services.openai`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from voxtra.errors import ProviderError
-from voxtra.testing.fake_openai import FakeOpenAI, ToolCallReply
+from voxtra.testing.services.openai import FakeOpenAI, ToolCallReply
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.providers.openai import OpenAILLM
 

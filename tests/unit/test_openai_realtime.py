@@ -1,5 +1,5 @@
 """OpenAI Realtime on the real ``openai`` SDK, against a local server speaking the
-Realtime event protocol (:mod:`voxtra.testing.fake_openai_realtime` lists the facts
+Realtime event protocol (:mod:`voxtra.testing.services.openai_realtime` lists the facts
 relied on), driven by the conversation with in-memory audio in real time."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from voxtra.errors import ProviderError
 from voxtra.media.clock import FRAME
-from voxtra.testing.fake_openai_realtime import FakeRealtime, ToolCallReply
+from voxtra.testing.services.openai_realtime import FakeRealtime, ToolCallReply
 from voxtra.testing.voice import MemoryAudio
 from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter

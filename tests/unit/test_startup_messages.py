@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from voxtra import VoxtraApp, VoxtraSettings
 from voxtra.ari.errors import AriNotEnabledError
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.local_server import LocalServer
 
 
 class HttpWithoutAri(LocalServer):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from voxtra.media.g711 import Pcm
-from voxtra.testing.telephone import (
+from voxtra.sandbox.telephone import (
     VOICES,
     NoiseKind,
     Timeline,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from voxtra.asterisk_conf import PLACEHOLDER, AsteriskConf, AsteriskConfError, render
+from voxtra.asterisk.conf import PLACEHOLDER, AsteriskConf, AsteriskConfError, render
 from voxtra.cli import main
 
 GOOD = AsteriskConf(ari_password="k3y-that-is-long-enough")

@@ -31,10 +31,10 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
+from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
+from voxtra.sandbox.sipp import SipCaller, free_port
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
-from voxtra.testing.sandbox import AsteriskSandbox, SandboxOptions, SandboxState
-from voxtra.testing.sipp import SipCaller, free_port
 
 #: The loggers whose errors fail a test.
 WATCHED_LOGGERS = ("voxtra", "asyncio")

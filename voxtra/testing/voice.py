@@ -17,7 +17,6 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -26,26 +25,12 @@ from voxtra.media.audio import FRAME_MS, AudioChunk
 from voxtra.media.fanout import Fanout, Subscription
 from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Pacer, Playout
-from voxtra.media.resample import Resampler, resample
-from voxtra.testing.audio import write_ulaw_wav
+from voxtra.media.resample import Resampler
 from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool
 from voxtra.voice.stt import STT, STTStream, Transcript
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD, VADStream
-
-
-async def speech_wav(path: Path, tts: TTS, *parts: str | float) -> Path:
-    """A μ-law 8 kHz WAV for SIPp to stream: each ``str`` part spoken by ``tts``, each
-    ``float`` part that many seconds of silence. Returns ``path``."""
-    pieces = []
-    for part in parts:
-        if isinstance(part, str):
-            spoken = [pcm async for pcm in tts.synthesize(part)]
-            pieces.append(resample(np.concatenate(spoken), tts.sample_rate, 8000))
-        else:
-            pieces.append(np.zeros(int(part * 8000), dtype=np.int16))
-    return write_ulaw_wav(path, np.concatenate(pieces))
 
 
 def voice_like(seconds: float, rate: int = 8000, frequency: float = 220.0) -> Pcm:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from voxtra.testing.errors import SandboxError
+from voxtra.sandbox.errors import SandboxError
 
 #: The Debian packages that the sandbox root and the Docker image install.
 PACKAGES = (

@@ -9,7 +9,7 @@ import wave
 from aiohttp import web
 
 from voxtra.media.g711 import Pcm
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.local_server import LocalServer
 
 
 def wav_bytes(pcm: Pcm, rate: int = 8000) -> bytes:

@@ -1,4 +1,5 @@
-"""Test audio: WAV files that SIPp can stream (μ-law, 8 kHz, mono)."""
+"""Test audio: WAV files that SIPp can stream (μ-law, 8 kHz, mono), and what the
+capture of a call holds (tones, audible spans)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
-from voxtra.testing.rtp_capture import CapturedPacket
+from voxtra.media.resample import resample
+from voxtra.sandbox.capture import CapturedPacket
+from voxtra.voice.tts import TTS
 
 
 def tone(frequency: float, seconds: float, rate: int = 8000, amplitude: int = 8000) -> Pcm:
@@ -100,7 +103,7 @@ def decoded(captured: list[CapturedPacket], received: bool) -> list[tuple[float,
                   key=lambda c: c.packet.sequence)
     by_packet = {}
     if g722:
-        from voxtra.testing.telephone import g722_codec  # the G722 package, if installed
+        from voxtra.sandbox.telephone import g722_codec  # the G722 package, if installed
 
         decoder = g722_codec()
         for c in g722:
@@ -121,3 +124,16 @@ def tone_packets(captured: Iterable[CapturedPacket], frequency: float,
         if rms(pcm) > 300 and abs(dominant_frequency(pcm) - frequency) <= tolerance:
             found.append(c)
     return found
+
+
+async def speech_wav(path: Path, tts: TTS, *parts: str | float) -> Path:
+    """A μ-law 8 kHz WAV for SIPp to stream: each ``str`` part spoken by ``tts``, each
+    ``float`` part that many seconds of silence. Returns ``path``."""
+    pieces = []
+    for part in parts:
+        if isinstance(part, str):
+            spoken = [pcm async for pcm in tts.synthesize(part)]
+            pieces.append(resample(np.concatenate(spoken), tts.sample_rate, 8000))
+        else:
+            pieces.append(np.zeros(int(part * 8000), dtype=np.int16))
+    return write_ulaw_wav(path, np.concatenate(pieces))

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.local_server import LocalServer
 
 
 @dataclass(frozen=True)

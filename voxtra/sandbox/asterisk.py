@@ -1,7 +1,7 @@
 """A real Asterisk 22 for tests and local development, with no Docker engine.
 
 ``AsteriskSandbox`` renders ``asterisk-conf/`` into an instance directory of a
-cached Debian sid root file system (see :mod:`voxtra.testing.rootfs`), runs
+cached Debian sid root file system (see :mod:`voxtra.sandbox.rootfs`), runs
 Debian's Asterisk there with ``chroot``, waits until ARI answers and stops it
 cleanly by pid. Several named instances can run side by side on other ports.
 
@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voxtra.asterisk_conf import AsteriskConf, AsteriskConfError, render
+from voxtra.asterisk.conf import AsteriskConf, AsteriskConfError, render
 from voxtra.files import write_atomically
-from voxtra.testing import rootfs
-from voxtra.testing.errors import SandboxError
+from voxtra.sandbox import rootfs
+from voxtra.sandbox.errors import SandboxError
 
 #: Where instances live inside the root file system.
 INSTANCES = "/var/lib/voxtra-sandbox"

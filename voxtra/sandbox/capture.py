@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from voxtra.media.rtp import RtpError, RtpPacket
-from voxtra.testing.errors import SippError
+from voxtra.sandbox.errors import SippError
 
 
 @dataclass(frozen=True)

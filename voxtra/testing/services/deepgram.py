@@ -54,7 +54,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from voxtra.media.g711 import ulaw_decode
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.local_server import LocalServer
 
 CONFIDENCE = 0.93
 #: Deepgram's idle timeout: no audio and no message for this long closes the stream.

@@ -15,7 +15,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from voxtra.testing.sipp import free_port
+from voxtra.sandbox.sipp import free_port
 
 
 class StorageEmulator:

@@ -15,7 +15,7 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.local_server import LocalServer
 
 
 class AriProxy(LocalServer):

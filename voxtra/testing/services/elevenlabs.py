@@ -23,8 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from voxtra.media.g711 import Pcm, ulaw_encode
-from voxtra.testing.audio import tone
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.audio import tone
+from voxtra.sandbox.local_server import LocalServer
 
 #: The formats this fake can make, with their sample rates.
 RATES = {"pcm_8000": 8000, "pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000,

@@ -82,8 +82,8 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from voxtra.media.g711 import Pcm, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from voxtra.testing.audio import tone
-from voxtra.testing.local_server import LocalServer
+from voxtra.sandbox.audio import tone
+from voxtra.sandbox.local_server import LocalServer
 
 #: The audio formats of the protocol, with their sample rates.
 RATES = {"audio/pcm": 24000, "audio/pcmu": 8000, "audio/pcma": 8000}

@@ -27,8 +27,8 @@ import numpy as np
 
 from voxtra.media.g711 import Pcm, ulaw_decode
 from voxtra.media.rtp import RtpPacket
-from voxtra.testing.errors import SippError
-from voxtra.testing.rtp_capture import CapturedPacket, RtpCapture
+from voxtra.sandbox.capture import CapturedPacket, RtpCapture
+from voxtra.sandbox.errors import SippError
 
 _SDP = """v=0
 o=voxtra 1 1 IN IP[local_ip_type] [local_ip]

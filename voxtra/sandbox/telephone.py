@@ -572,7 +572,7 @@ def write_wav(path: Path, pcm: Pcm, rate: int) -> Path:
 
 def read_wav(path: Path) -> tuple[Pcm, int]:
     """A mono WAVE file as int16 PCM and its rate: 16-bit PCM, or G.711 μ-law (format
-    tag 7, as :func:`voxtra.testing.audio.write_ulaw_wav` writes)."""
+    tag 7, as :func:`voxtra.sandbox.audio.write_ulaw_wav` writes)."""
     data = path.read_bytes()
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise ValueError(f"{path} is not a WAVE file")

@@ -1,0 +1,5 @@
+"""The kit for testing a Voxtra app: the pytest plugin (:mod:`~voxtra.testing.plugin`), an
+app run as a process (:mod:`~voxtra.testing.apps`), voice providers with controllable
+timing (:mod:`~voxtra.testing.voice`), an ARI event log (:mod:`~voxtra.testing.events`)
+and local servers that speak the cloud services' protocols (:mod:`voxtra.testing.services`).
+"""
