@@ -45,7 +45,8 @@ import numpy as np
 
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import Resampler, resample
-from voxtra.sandbox.telephone import VOICES, read_wav
+from voxtra.sandbox.sound import read_wav
+from voxtra.sandbox.voices import VOICES
 from voxtra.voice.providers.silero import SileroVAD, faster_whisper_model
 from voxtra.voice.providers.smart_turn import SmartTurn
 from voxtra.voice.turns import TurnDetector, TurnSettings, TurnSignal

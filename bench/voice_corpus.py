@@ -7,7 +7,7 @@ Each item is a caller's whole side of a call, made with :mod:`voxtra.sandbox.tel
 
 - question: a request with one or two pauses of 0.3-1 s where the sentence is clearly
   unfinished ("My account number is ... four five six ... and I cannot log in."), said
-  as one sentence and cut at the pauses (:func:`~voxtra.sandbox.telephone.synthesize_paused`),
+  as one sentence and cut at the pauses (:func:`~voxtra.sandbox.voices.synthesize_paused`),
   so the words before a pause do not end on a sentence's final fall;
 - plain: a complete question without pauses; short: a short answer or digit string;
   each followed by 4 s of silence;
@@ -16,7 +16,7 @@ Each item is a caller's whole side of a call, made with :mod:`voxtra.sandbox.tel
   followed by 5 s of silence.
 
 Voices (Piper's joe voice, pitch- and tempo-shifted copies of it, and Flite's; see
-:data:`~voxtra.sandbox.telephone.VOICES`), levels (-30 to -12 dBFS) and background noise
+:data:`~voxtra.sandbox.voices.VOICES`), levels (-30 to -12 dBFS) and background noise
 (every third item: babble, pink or street noise at 10-20 dB SNR) are spread over the
 items in a fixed order; every random choice has a fixed seed, so a build is the same
 everywhere. Each item is made twice: narrowband (300-3400 Hz, 8 kHz, a μ-law WAV that
@@ -47,16 +47,9 @@ from typing import Any, Literal
 
 from voxtra.media.g711 import Pcm
 from voxtra.sandbox.audio import write_ulaw_wav
-from voxtra.sandbox.telephone import (
-    DEFAULT_CACHE,
-    VOICES,
-    NoiseKind,
-    Part,
-    Sound,
-    Voice,
-    caller_audio,
-    write_g722,
-)
+from voxtra.sandbox.sound import write_g722
+from voxtra.sandbox.telephone import NoiseKind, Part, Sound, caller_audio
+from voxtra.sandbox.voices import DEFAULT_CACHE, VOICES, Voice
 
 #: Silence before anything, while the call's media leg comes up.
 LEAD = 1.5

@@ -28,7 +28,8 @@ from voxtra.call.session import CallSession
 from voxtra.media.resample import resample
 from voxtra.sandbox.audio import audible_spans, write_ulaw_wav
 from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult
-from voxtra.sandbox.telephone import VOICES, NoiseKind, Part, Sound, caller_audio
+from voxtra.sandbox.telephone import NoiseKind, Part, Sound, caller_audio
+from voxtra.sandbox.voices import VOICES
 from voxtra.settings import VoxtraSettings
 from voxtra.voice.events import SpeechResult, UserTranscriptEvent
 from voxtra.voice.providers.piper import PiperTTS

@@ -13,7 +13,7 @@ from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.audio import audible_spans
 from voxtra.sandbox.capture import CapturedPacket
 from voxtra.sandbox.sipp import CallerScript, SippResult, caller_scenario, parse_trace
-from voxtra.sandbox.telephone import g722_codec
+from voxtra.sandbox.sound import g722_codec
 
 TRACE = """----------------------------------------------- 2026-11-22 21:50:01.000
 UDP message sent (541 bytes):

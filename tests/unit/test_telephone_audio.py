@@ -14,22 +14,19 @@ import numpy as np
 import pytest
 
 from voxtra.media.g711 import Pcm
+from voxtra.sandbox.sound import read_g722, read_wav
 from voxtra.sandbox.telephone import (
-    VOICES,
     NoiseKind,
     Timeline,
-    Voice,
     active_level,
     at_level,
     cough,
     noise_burst,
-    read_g722,
-    read_wav,
-    synthesize,
     telephone_band,
     wideband,
     with_noise,
 )
+from voxtra.sandbox.voices import VOICES, Voice, synthesize
 
 CORPUS_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "voice_corpus.py"
 MANIFEST_KEYS = {"id", "kind", "channel", "voice", "text", "level_dbfs", "snr_db", "file",

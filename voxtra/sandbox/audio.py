@@ -12,6 +12,7 @@ import numpy as np
 from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
 from voxtra.media.resample import resample
 from voxtra.sandbox.capture import CapturedPacket
+from voxtra.sandbox.sound import g722_codec
 from voxtra.voice.tts import TTS
 
 
@@ -103,9 +104,7 @@ def decoded(captured: list[CapturedPacket], received: bool) -> list[tuple[float,
                   key=lambda c: c.packet.sequence)
     by_packet = {}
     if g722:
-        from voxtra.sandbox.telephone import g722_codec  # the G722 package, if installed
-
-        decoder = g722_codec()
+        decoder = g722_codec()  # the G722 package, if installed
         for c in g722:
             by_packet[id(c)] = np.asarray(decoder.decode(c.packet.payload), dtype=np.int16)
     return [(c.time, by_packet[id(c)] if c.packet.payload_type == 9

