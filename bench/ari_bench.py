@@ -28,7 +28,7 @@ from voxtra.app import VoxtraApp
 from voxtra.ari.client import AriClient
 from voxtra.ari.events import EventStream
 from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions
-from voxtra.sandbox.sipp import free_port
+from voxtra.sandbox.ports import free_port
 from voxtra.settings import VoxtraSettings
 
 

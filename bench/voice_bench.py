@@ -44,7 +44,9 @@ from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.sandbox.audio import audible_spans, speech_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.services.deepgram import FakeDeepgram
 from voxtra.testing.services.elevenlabs import FakeElevenLabs

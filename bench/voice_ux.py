@@ -92,7 +92,9 @@ from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions
 from voxtra.sandbox.audio import audible_spans
 from voxtra.sandbox.capture import CapturedPacket
 from voxtra.sandbox.errors import SippError
-from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller, SippResult
 
 TURN_KINDS = ("question", "plain", "short")
 OVERLAP_KINDS = ("backchannel", "bargein", "noise")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from voxtra.media.resample import resample
 from voxtra.sandbox.audio import rms, speech_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.whisper import WhisperSTT
 

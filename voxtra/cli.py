@@ -259,7 +259,8 @@ def _env(state: SandboxState) -> dict[str, str]:
 
 async def _demo(app_file: Path, number: str, sandbox: AsteriskSandbox, agent: bool) -> int:
     from voxtra.app import VoxtraApp
-    from voxtra.sandbox.sipp import CallerScript, SipCaller
+    from voxtra.sandbox.scenarios import CallerScript
+    from voxtra.sandbox.sipp import SipCaller
 
     if not app_file.is_file():  # noqa: ASYNC240 - before anything runs
         print(f"voxtra: {app_file} not found (run from the Voxtra checkout, or name an app "
@@ -306,7 +307,7 @@ async def _agent_demo(app: VoxtraApp, caller: SipCaller, number: str) -> int:
 
     from voxtra.media.resample import resample
     from voxtra.sandbox.audio import audible_spans, speech_wav
-    from voxtra.sandbox.sipp import CallerScript
+    from voxtra.sandbox.scenarios import CallerScript
     from voxtra.voice.providers.piper import PiperTTS
     from voxtra.voice.providers.whisper import WhisperSTT
 

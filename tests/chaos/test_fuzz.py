@@ -24,7 +24,8 @@ from voxtra.media.g711 import ulaw_encode
 from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.ari_proxy import AriProxy
 from voxtra.sandbox.audio import dominant_frequency, tone
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 
 FUZZ_PACKETS = 100_000
 FUZZ_EVENTS = 10_000

@@ -23,7 +23,9 @@ from pydantic import SecretStr
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.retry import Backoff
 from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions
-from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller, SippResult
 
 ROUNDS = 10  # alternately SIGKILL and `core restart now`
 CALLS = 2

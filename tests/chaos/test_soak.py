@@ -21,7 +21,8 @@ import pytest
 
 from voxtra.ari.client import AriClient
 from voxtra.sandbox.audio import tone, write_ulaw_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
 

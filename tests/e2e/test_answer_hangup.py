@@ -6,7 +6,8 @@ import asyncio
 
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession, CallState
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 
 

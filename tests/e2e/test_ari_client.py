@@ -30,7 +30,8 @@ from voxtra.ari.errors import (
 from voxtra.ari.models import Channel
 from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.audio import tone, tone_packets, write_ulaw_wav
-from voxtra.sandbox.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+from voxtra.sandbox.scenarios import CalleeScript, CallerScript
+from voxtra.sandbox.sipp import SipCallee, SipCaller
 from voxtra.testing.events import EventLog
 
 

@@ -22,7 +22,8 @@ from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
 from voxtra.call.session import CallSession, CallState
 from voxtra.retry import Backoff
 from voxtra.sandbox.asterisk import AsteriskSandbox
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 
 

@@ -27,7 +27,8 @@ from voxtra.sandbox.audio import (
     tone_packets,
     write_ulaw_wav,
 )
-from voxtra.sandbox.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+from voxtra.sandbox.scenarios import CalleeScript, CallerScript
+from voxtra.sandbox.sipp import SipCallee, SipCaller
 from voxtra.settings import VoxtraSettings
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.sandbox.audio import audible_spans, speech_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.services.deepgram import FakeDeepgram
 from voxtra.testing.services.elevenlabs import FakeElevenLabs

@@ -15,7 +15,8 @@ from typing import Any
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.sandbox.audio import tone, tones, write_ulaw_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 
 
 async def test_a_three_party_conference_with_mute_kick_announcement_and_recording(

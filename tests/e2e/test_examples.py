@@ -47,7 +47,9 @@ from voxtra.cli import main
 from voxtra.sandbox import rootfs
 from voxtra.sandbox.audio import audible_spans, speech_wav, tone_packets
 from voxtra.sandbox.capture import CapturedPacket
-from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller, SippResult
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
 from voxtra.testing.services.deepgram import FakeDeepgram

@@ -29,7 +29,8 @@ from voxtra.media.resample import resample
 from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.audio import best_correlation, tone, tone_packets, write_ulaw_wav
 from voxtra.sandbox.relay import UdpRelay
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 
 SECONDS = 2.0

@@ -50,19 +50,10 @@ from voxtra.sandbox.audio import (
     tones,
     write_ulaw_wav,
 )
+from voxtra.sandbox.ports import free_rtp_pair
 from voxtra.sandbox.prompts import PromptServer, wav_bytes
-from voxtra.sandbox.sipp import (
-    CalleeScript,
-    CallerScript,
-    SipCallee,
-    SipCaller,
-    SippResult,
-    _captured,
-    _free_rtp_pair,
-    _run,
-    caller_scenario,
-    recv_and_accept,
-)
+from voxtra.sandbox.scenarios import CalleeScript, CallerScript, caller_scenario, recv_and_accept
+from voxtra.sandbox.sipp import SipCallee, SipCaller, SippResult, run_sipp, with_capture
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.tts import TTS
 
@@ -540,11 +531,11 @@ async def test_send_dtmf_as_sip_info_on_a_channel_in_info_mode(
     scenario = scenario[:bye] + REINVITE_ANSWERED + INFO_ANSWERED * 3 + scenario[bye:]
     (tmp_path / "caller.xml").write_text(scenario)
     sip = caller(plain_asterisk)
-    media_port = _free_rtp_pair()
+    media_port = free_rtp_pair()
     async with app:
-        result = await _captured(_run(sip.sipp, tmp_path / "caller.xml", tmp_path,
-                                      ["-s", "210", f"{sip.host}:{sip.port}"], 40.0,
-                                      media_port), media_port)
+        result = await with_capture(run_sipp(sip.sipp, tmp_path / "caller.xml", tmp_path,
+                                             ["-s", "210", f"{sip.host}:{sip.port}"], 40.0,
+                                             media_port), media_port)
         await wait_idle(app)
     assert result.succeeded and result.hung_up_by_remote, result.stderr
     assert modes == ["rfc4733", "info"]  # read back from Asterisk

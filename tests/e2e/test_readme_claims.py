@@ -45,8 +45,10 @@ from voxtra.sandbox.audio import (
     write_ulaw_wav,
 )
 from voxtra.sandbox.capture import CapturedPacket
+from voxtra.sandbox.ports import free_port
 from voxtra.sandbox.prompts import PromptServer, wav_bytes
-from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
 

@@ -18,7 +18,8 @@ from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.handlers import agent
 from voxtra.sandbox.audio import audible_spans, decoded, rms, speech_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.services.openai_realtime import FakeRealtime
 from voxtra.voice.events import SpeechResult, TurnMetrics

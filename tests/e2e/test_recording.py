@@ -22,7 +22,8 @@ from voxtra.call.session import CallSession
 from voxtra.recording import GCSSink, LocalFileSink, RecordingMetadata
 from voxtra.retry import Backoff
 from voxtra.sandbox.audio import dominant_frequency, tone, write_ulaw_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.services.gcs import StorageEmulator
 

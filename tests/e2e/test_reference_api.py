@@ -18,7 +18,8 @@ import numpy as np
 from voxtra import CallSession, CallState, Direction, VoxtraApp, VoxtraSettings
 from voxtra.recording.sinks import LocalFileSink
 from voxtra.sandbox.audio import dominant_frequency, tone, write_ulaw_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.testing.voice import FakeLLM, FakeSTT, FakeTTS, FakeVAD, voice_like
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.turns import TurnSettings

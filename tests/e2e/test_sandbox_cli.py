@@ -16,7 +16,7 @@ import pytest
 
 from voxtra.cli import main
 from voxtra.sandbox import rootfs
-from voxtra.sandbox.sipp import free_port
+from voxtra.sandbox.ports import free_port
 
 
 def env_of(name: str, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:

@@ -35,7 +35,9 @@ from voxtra.cli import main
 from voxtra.recording import GCSSink
 from voxtra.retry import Backoff
 from voxtra.sandbox.audio import speech_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.services.deepgram import FakeDeepgram
 from voxtra.testing.services.elevenlabs import FakeElevenLabs

@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 from voxtra.ari.client import AriClient
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
 

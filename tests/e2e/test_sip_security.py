@@ -12,7 +12,8 @@ import asyncio
 
 from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.sandbox.asterisk import SandboxState
-from voxtra.sandbox.sipp import CallerScript, SipCaller
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 
 
 async def test_a_from_header_naming_the_endpoint_does_not_identify_a_stranger(

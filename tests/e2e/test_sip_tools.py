@@ -21,7 +21,8 @@ from voxtra.ari.client import AriClient
 from voxtra.call.session import CallSession
 from voxtra.sandbox.asterisk import AsteriskSandbox
 from voxtra.sandbox.audio import dominant_frequency
-from voxtra.sandbox.sipp import CalleeScript, CallerScript, SipCallee, SipCaller
+from voxtra.sandbox.scenarios import CalleeScript, CallerScript
+from voxtra.sandbox.sipp import SipCallee, SipCaller
 from voxtra.settings import VoxtraSettings
 
 SOUNDS = "/usr/share/asterisk/sounds/en_US_f_Allison"

@@ -44,7 +44,9 @@ from voxtra import CallSession, VoxtraApp, VoxtraSettings
 from voxtra.ari import AriClient, AriTlsError, EventStream
 from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.sandbox.capture import read_pcap_rtp
-from voxtra.sandbox.sipp import CallerScript, SipCaller, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.testing.events import EventLog
 
 PEER_ADDRESS = "127.0.0.2"

@@ -27,7 +27,8 @@ from voxtra.app import VoxtraApp
 from voxtra.call.session import CallSession
 from voxtra.media.resample import resample
 from voxtra.sandbox.audio import audible_spans, write_ulaw_wav
-from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller, SippResult
 from voxtra.sandbox.telephone import NoiseKind, Part, Sound, caller_audio
 from voxtra.sandbox.voices import VOICES
 from voxtra.settings import VoxtraSettings

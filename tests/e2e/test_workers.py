@@ -20,7 +20,8 @@ from voxtra.ari.client import AriClient
 from voxtra.call.session import CallSession
 from voxtra.load import LoopLoad
 from voxtra.sandbox.load import busy_loop
-from voxtra.sandbox.sipp import CallerScript, SipCaller, SippResult
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller, SippResult
 from voxtra.settings import VoxtraSettings
 
 WORKER = textwrap.dedent("""

@@ -12,7 +12,8 @@ from voxtra.media.g711 import ulaw_encode
 from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.audio import audible_spans
 from voxtra.sandbox.capture import CapturedPacket
-from voxtra.sandbox.sipp import CallerScript, SippResult, caller_scenario, parse_trace
+from voxtra.sandbox.scenarios import CallerScript, caller_scenario
+from voxtra.sandbox.sipp import SippResult, parse_trace
 from voxtra.sandbox.sound import g722_codec
 
 TRACE = """----------------------------------------------- 2026-11-22 21:50:01.000

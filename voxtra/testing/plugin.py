@@ -32,7 +32,8 @@ import pytest
 from pydantic import SecretStr
 
 from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
-from voxtra.sandbox.sipp import SipCaller, free_port
+from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.sipp import SipCaller
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.apps import AppProcess
 

@@ -15,7 +15,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from voxtra.sandbox.sipp import free_port
+from voxtra.sandbox.ports import free_port
 
 
 class StorageEmulator:
