@@ -25,6 +25,7 @@ from voxtra.call.session import CallSession
 from voxtra.call.state import CallState
 from voxtra.errors import CallEndedError, VoxtraError
 from voxtra.settings import VoxtraSettings
+from voxtra.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class Calls:
         self.refused = 0
         self.accepting = False
         self.finished: OrderedDict[str, None] = OrderedDict()
-        self.background: set[asyncio.Task[Any]] = set()
+        self.background = TaskSet()
 
     def dispatch(self, event: Message) -> None:
         """Route one event to its call's queue; runs in the websocket reader."""
@@ -123,9 +124,7 @@ class Calls:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``coro`` in the background, holding a reference until it is done."""
-        task = asyncio.create_task(coro, name=name)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.background.spawn(coro, name)
 
     async def close(self, grace: float, connected: bool) -> None:
         """Stop taking calls, give handlers ``grace`` seconds, hang up what is left and

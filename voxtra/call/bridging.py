@@ -96,7 +96,7 @@ class Bridging:
         supervision = Supervision(self._client, call._context.own_legs, mode, channel, leg)
         self._supervisions.append(supervision)
         if leg is not None:
-            leg.gone.add_done_callback(lambda _: call._own(supervision.end()))
+            leg.gone.add_done_callback(lambda _: call._tasks.spawn(supervision.end()))
         try:
             if mode == "barge":
                 await supervision.barge(await self._bridge_to_join())
@@ -171,7 +171,7 @@ class Bridging:
         await self._client.bridges.add_channel(transfer.bridge_id, [call.id, leg.id])
         # The caller has left its media bridge for this one.
         await call._audio.release()
-        leg.gone.add_done_callback(lambda _: call._own(self._target_left(transfer)))
+        leg.gone.add_done_callback(lambda _: call._tasks.spawn(self._target_left(transfer)))
         return transfer
 
     async def _bridge_to_join(self) -> str:
@@ -217,7 +217,7 @@ class Bridging:
         transfer = Transfer(consultation.leg, "", hand_off=False)
         self._transfers.append(transfer)
         consultation.leg.gone.add_done_callback(
-            lambda _: call._own(self._target_left(transfer)))
+            lambda _: call._tasks.spawn(self._target_left(transfer)))
         return transfer
 
     async def _ringback(self, kind: str | None, *, start: bool,

@@ -122,7 +122,7 @@ class Lifecycle:
                     await result
             except Exception:
                 log.exception("on_hangup callback failed for call %s", call.id)
-        await call._tasks_done()
+        await call._tasks.join()
 
 def _takes_argument(callback: Callable[..., Any]) -> bool:
     """Whether ``callback`` can be called with one positional argument."""

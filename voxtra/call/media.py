@@ -186,4 +186,4 @@ class CallAudio:
 
     def _inactive(self) -> None:
         """No RTP for the inactivity timeout: the call is dead, hang it up."""
-        self._call._own(self._call.hangup())
+        self._call._tasks.spawn(self._call.hangup())

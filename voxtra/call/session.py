@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from voxtra.ari.errors import AriHttpError, NotFoundError
@@ -39,6 +39,7 @@ from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
+from voxtra.tasks import TaskSet
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import Listener
@@ -79,7 +80,7 @@ class CallSession:
         #: Asterisk said the channel is being hung up (``ChannelHangupRequest``).
         self._hanging_up = False
         self._sip_headers: dict[str, str | None] = {}
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks = TaskSet()
         self._prompts = Prompts(self)
         self._bridging = Bridging(self)
         self._audio = CallAudio(self)
@@ -471,17 +472,6 @@ class CallSession:
     def _drain_after(self, seconds: float) -> None:
         """A hangup from now waits ``seconds``, so the caller hears what was sent."""
         self._playout_until = max(self._playout_until, time.monotonic() + seconds)
-
-    def _own(self, work: Awaitable[Any]) -> None:
-        """Run ``work`` as a task of this call (awaited when the call finishes)."""
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _tasks_done(self) -> None:
-        """Wait for the call's own tasks (its end: what they do ends with it)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _release_audio(self) -> None:
         """Stop the call's voice and media leg (before the call joins another bridge)."""

@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from voxtra.errors import ProviderError
 from voxtra.media.clock import FRAME
 from voxtra.media.pacer import Playout
+from voxtra.tasks import TaskSet
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.events import (
     AgentResponseEvent,
@@ -58,6 +59,7 @@ from voxtra.voice.realtime import (
     ReplyText,
     ReplyToolCall,
 )
+from voxtra.voice.speech import heard_of, progress
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class _Reply:
     @property
     def reached(self) -> int:
         """Frames of the reply's audio playback got past (:attr:`Playout.reached`)."""
-        return sum(p.reached for p in self.playouts)
+        return progress(self.playouts)[0]
 
     @property
     def heard_ms(self) -> int:
@@ -89,14 +91,9 @@ class _Reply:
         return round(self.reached * FRAME * 1000)
 
     def result(self) -> SpeechResult:
-        frames = sum(p.frames for p in self.playouts)
-        reached = self.reached
-        words = self.text.split()
-        if frames and reached >= frames and not self.interrupted:
-            heard = self.text.strip()
-        else:
-            heard = " ".join(words[:round(len(words) * reached / frames)]) if frames else ""
-        return SpeechResult(self.text.strip(), heard, self.interrupted or reached < frames,
+        reached, frames = progress(self.playouts)
+        return SpeechResult(self.text.strip(), heard_of(self.text, self.playouts),
+                            self.interrupted or reached < frames,
                             sum(p.seconds_sent for p in self.playouts))
 
 
@@ -122,7 +119,7 @@ class RealtimeConversation:
             self.tool(tool)
         self._options = RealtimeOptions(instructions, (), sample_rate, interruptions)
         self._session: RealtimeSession | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(self._failed)
         self._playing: list[_Reply] = []
         self._reply: _Reply | None = None
         self._heard_from = 0.0
@@ -143,8 +140,8 @@ class RealtimeConversation:
         options = RealtimeOptions(self._options.instructions, list(self.tools.values()),
                                   self._options.sample_rate, self._options.interruptions)
         self._session = await self.model.connect(options)
-        self._spawn(self._send_audio(self._session))
-        self._spawn(self._receive(self._session))
+        self._tasks.spawn(self._send_audio(self._session))
+        self._tasks.spawn(self._receive(self._session))
         self._set_state(VoiceState.LISTENING)
 
     async def wait(self) -> None:
@@ -153,11 +150,7 @@ class RealtimeConversation:
         await asyncio.shield(self._ended)
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.close()
         if self._session is not None:
             with contextlib.suppress(Exception):
                 await self._session.aclose()
@@ -217,9 +210,7 @@ class RealtimeConversation:
         else:
             if not self._ended.done():
                 self._ended.set_result(None)
-        for task in self._tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
+        self._tasks.cancel()
         self._set_state(VoiceState.IDLE)
 
     def _handle(self, event: RealtimeEvent) -> None:
@@ -302,9 +293,9 @@ class RealtimeConversation:
         reply.tool_calls = reply.tool_calls or event.tool_calls
         if reply.tool_calls:
             self.history.append(ChatMessage("assistant", reply.text, list(reply.tool_calls)))
-            self._spawn(self._run_tools(reply))
+            self._tasks.spawn(self._run_tools(reply))
         if reply.playouts:
-            self._spawn(self._played(reply))
+            self._tasks.spawn(self._played(reply))
         elif not reply.tool_calls and not self._playing:
             self._set_state(VoiceState.LISTENING)
 
@@ -346,9 +337,9 @@ class RealtimeConversation:
             reply.interrupted = True
             reply.metrics.barge_in_to_silence = to_silence
             if session is not None and reply.item_id is not None:
-                self._spawn(session.truncate(reply.item_id, reply.heard_ms))
+                self._tasks.spawn(session.truncate(reply.item_id, reply.heard_ms))
             if session is not None and cancel and reply.generating:
-                self._spawn(session.cancel())
+                self._tasks.spawn(session.cancel())
         event = Interrupted(at, to_silence, playing[0].result())
         self.events.emit(event)
         return event
@@ -364,15 +355,8 @@ class RealtimeConversation:
             self.state = state
             self.events.emit(StateChanged(state))
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        error = None if task.cancelled() else task.exception()
+    def _failed(self, error: BaseException) -> None:
         if isinstance(error, ProviderError):
             self._report(error)
-        elif error is not None:
+        else:
             self._report(ProviderError(type(self.model).__name__, str(error) or repr(error)))

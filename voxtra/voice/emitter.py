@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from voxtra.tasks import TaskSet
 from voxtra.voice.events import VoiceEvent
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ class EventEmitter:
 
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     def on(self, name: str, listener: Listener) -> Listener:
         self._listeners.setdefault(name, []).append(listener)
@@ -35,9 +35,7 @@ class EventEmitter:
                 log.exception("listener of %r failed", event.name)
                 continue
             if inspect.isawaitable(result):
-                task = asyncio.ensure_future(self._guard(event.name, result))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._tasks.spawn(self._guard(event.name, result))
 
     @staticmethod
     async def _guard(name: str, awaitable: Awaitable[None]) -> None:
@@ -48,7 +46,4 @@ class EventEmitter:
 
     async def aclose(self) -> None:
         """Wait briefly for running listeners, then cancel what is left."""
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=1.0)
-            for task in pending:
-                task.cancel()
+        await self._tasks.join(timeout=1.0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,10 +32,20 @@ class _Sentence:
     text: str
     playouts: list[Playout] = field(default_factory=list)
 
-    def share_heard(self) -> float:
-        """How far the sentence's playback got (:attr:`Playout.reached`)."""
-        frames = sum(p.frames for p in self.playouts)
-        return sum(p.reached for p in self.playouts) / frames if frames else 0.0
+
+def progress(playouts: Sequence[Playout]) -> tuple[int, int]:
+    """Frames of ``playouts`` that playback got past (:attr:`Playout.reached`), and in all."""
+    return sum(p.reached for p in playouts), sum(p.frames for p in playouts)
+
+
+def heard_of(text: str, playouts: Sequence[Playout]) -> str:
+    """What the caller heard of ``text`` spoken as ``playouts``: the whole text once
+    playback got past its last frame, else the played share of its words."""
+    reached, frames = progress(playouts)
+    if frames and reached >= frames:
+        return text.strip()
+    words = text.split()
+    return " ".join(words[:round(len(words) * reached / frames)] if frames else [])
 
 
 #: A reply starts at its first 10 ms louder than this (RMS, dBFS): what a synthesiser
@@ -168,13 +178,9 @@ class Speech:
             played += sum(p.seconds_sent for p in sentence.playouts)
             if cut:
                 continue
-            share = sentence.share_heard()
-            if share >= 1.0:
-                heard.append(sentence.text)
-                continue
-            cut = True
-            words = sentence.text.split()
-            if round(len(words) * share):
-                heard.append(" ".join(words[:round(len(words) * share)]))
+            reached, frames = progress(sentence.playouts)
+            cut = not frames or reached < frames
+            if part := heard_of(sentence.text, sentence.playouts):
+                heard.append(part)
         text = self._text.strip() if self._text is not None else " ".join(spoken)
         return SpeechResult(text, " ".join(heard), self.interrupted or cut, played)
