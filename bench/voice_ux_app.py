@@ -32,8 +32,8 @@ from typing import IO, Any
 import voxtra
 from voxtra import CallSession
 from voxtra.app import VoxtraApp
-from voxtra.errors import ProviderError
 from voxtra.runner import run
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.scripted import ScriptedLLM

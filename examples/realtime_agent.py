@@ -7,7 +7,7 @@ caller, decides when the turn is over and answers in its own voice, with barge-i
 """
 
 from voxtra import CallSession, VoxtraApp
-from voxtra.errors import ProviderError
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.openai_realtime import OpenAIRealtime
 
 app = VoxtraApp(

@@ -2,8 +2,9 @@
 
 from voxtra.app import VoxtraApp
 from voxtra.call import CallSession, CallState, Direction
-from voxtra.call.dialing import Outcome, TransferFailed
-from voxtra.errors import CallEndedError, PlaybackError, VoxtraError
+from voxtra.call.errors import CallEndedError, PlaybackError, TransferFailed
+from voxtra.call.state import Outcome
+from voxtra.errors import VoxtraError
 from voxtra.settings import VoxtraSettings
 
 __version__ = "0.1.0"

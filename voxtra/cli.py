@@ -171,8 +171,8 @@ CONF_HELP = {
 
 
 def _models(action: str) -> int:
-    from voxtra.errors import ProviderError
     from voxtra.voice import model_files
+    from voxtra.voice.errors import ProviderError
 
     try:
         where = model_files.fetch() if action == "fetch" else {

@@ -1,33 +1,19 @@
-"""The root of Voxtra's errors, and the errors that belong to no single layer."""
+"""The root of Voxtra's errors. Each layer keeps its own in one module, whose docstring
+draws its part of the tree; ``except VoxtraError`` catches them all::
+
+    VoxtraError
+    ├── ConfigError                 voxtra.settings: settings that cannot work
+    ├── AsteriskConfError           voxtra.asterisk.conf: a value unsafe to render
+    ├── AriError                    voxtra.ari.errors: the control plane (HTTP, websocket)
+    ├── RtpError                    voxtra.media.errors: the media plane
+    ├── ProviderError, ...          voxtra.voice.errors: speech and language providers
+    ├── CallEndedError, ...         voxtra.call.errors: a call's verbs
+    ├── RecordingError, ...         voxtra.recording.errors: recordings and their sinks
+    └── SandboxError, ...           voxtra.sandbox.errors: the lab (Asterisk, SIPp, audio)
+"""
 
 from __future__ import annotations
 
 
 class VoxtraError(Exception):
     """Every error Voxtra raises on purpose derives from this."""
-
-
-class CallEndedError(VoxtraError):
-    """The call ended while a verb was waiting on it."""
-
-
-class DialplanError(VoxtraError):
-    """The dialplan location a call was to continue to does not exist in this Asterisk
-    (continuing there would hang the call up)."""
-
-
-class PlaybackError(VoxtraError):
-    """Asterisk could not play a prompt (no such sound or recording, a failed URL)."""
-
-
-class ProviderError(VoxtraError):
-    """A speech or language provider failed.
-
-    ``retryable`` says whether trying again (or another provider) can help: a
-    timeout or a dropped connection can, a bad API key or a bad request cannot.
-    """
-
-    def __init__(self, provider: str, message: str, *, retryable: bool = True) -> None:
-        super().__init__(f"{provider}: {message}")
-        self.provider = provider
-        self.retryable = retryable

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from voxtra.call.session import CallSession
-from voxtra.errors import ProviderError
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import UserTranscriptEvent
 
 if TYPE_CHECKING:

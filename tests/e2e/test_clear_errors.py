@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from voxtra.app import VoxtraApp
 from voxtra.ari.errors import AriAuthError, AriConnectionError
 from voxtra.ari.events import EventStream
-from voxtra.errors import ProviderError
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.voice import FakeVAD
+from voxtra.voice.errors import ProviderError
 
 VOXTRA = [sys.executable, "-m", "voxtra.cli"]
 

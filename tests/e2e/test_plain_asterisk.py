@@ -37,10 +37,10 @@ from voxtra import (
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriAuthError, NotFoundError
 from voxtra.asterisk.capabilities import missing_requirements
+from voxtra.call.errors import DialplanError
 from voxtra.call.prompts import PLAYBACK_VARIABLE
-from voxtra.errors import DialplanError
 from voxtra.media.g711 import Pcm
-from voxtra.recording.recorder import RecordingError
+from voxtra.recording.errors import RecordingError
 from voxtra.sandbox.asterisk import SandboxState
 from voxtra.sandbox.audio import (
     decoded,

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.clock import FRAME, MediaClock
 from voxtra.media.pacer import Pacer
 from voxtra.testing.voice import MemoryAudio, voice_like
 from voxtra.voice.conversation import RealtimeConversation, _Reply
 from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import (
     Interrupted,
     SpeechResult,

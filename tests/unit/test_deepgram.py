@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm, ulaw_encode
 from voxtra.sandbox.audio import tone
 from voxtra.testing.services.deepgram import CONFIDENCE, FakeDeepgram
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.deepgram import DeepgramSTT
 from voxtra.voice.stt import STTStream
 

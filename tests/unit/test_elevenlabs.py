@@ -8,10 +8,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
 from voxtra.testing.services.elevenlabs import FakeElevenLabs, speech
 from voxtra.testing.voice import MemoryAudio
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.elevenlabs import ChunkDecoder, ElevenLabsTTS
 from voxtra.voice.speech import Speech
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from voxtra.media import g711
-from voxtra.media.rtp import RtpError, RtpPacket
+from voxtra.media.errors import RtpError
+from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.capture import read_pcap_rtp
 
 with warnings.catch_warnings():

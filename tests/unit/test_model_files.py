@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.voice import model_files
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.model_files import ModelFile
 
 MEMBER = "pkg/data/model.onnx"

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.sandbox.telephone import caller_audio
 from voxtra.sandbox.voices import VOICES
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.espeak import EspeakTTS, parse_wav
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.silero import SileroVAD, faster_whisper_model

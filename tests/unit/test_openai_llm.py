@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.testing.services.openai import FakeOpenAI, ToolCallReply
 from voxtra.voice.agent import AgentClient
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.openai import OpenAILLM
 
 

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.media.clock import FRAME
 from voxtra.testing.services.openai_realtime import FakeRealtime, ToolCallReply
 from voxtra.testing.voice import MemoryAudio
 from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import VoiceEvent
 from voxtra.voice.llm import Tool
 from voxtra.voice.providers.openai_realtime import OpenAIRealtime

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from voxtra.app import VoxtraApp
+from voxtra.voice.errors import ProviderConfigError
 from voxtra.voice.fallback import FallbackTTS
-from voxtra.voice.providers import ProviderConfigError
 from voxtra.voice.providers.espeak import EspeakTTS
 from voxtra.voice.providers.openai import OpenAILLM
 from voxtra.voice.providers.openai_realtime import OpenAIRealtime

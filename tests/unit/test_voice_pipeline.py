@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voxtra.errors import ProviderError
 from voxtra.media.clock import MediaClock
 from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Pacer, Playout
@@ -24,8 +23,9 @@ from voxtra.testing.voice import (
 )
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.errors import ProviderError, VoiceNotConfiguredError
 from voxtra.voice.events import VoiceEvent, VoiceState
-from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipeline
+from voxtra.voice.pipeline import Providers, VoicePipeline
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.speech import Speech
 from voxtra.voice.turns import TurnSettings

@@ -21,9 +21,10 @@ from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import StasisEnd, StasisStart
 from voxtra.call.context import CallContext
+from voxtra.call.errors import CallEndedError
 from voxtra.call.session import CallSession
 from voxtra.call.state import CallState
-from voxtra.errors import CallEndedError, VoxtraError
+from voxtra.errors import VoxtraError
 from voxtra.settings import VoxtraSettings
 from voxtra.tasks import TaskSet
 

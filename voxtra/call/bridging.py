@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from voxtra.ari.errors import AriError
 from voxtra.ari.models import ChannelLeftBridge
 from voxtra.call.dialing import DialedLeg
+from voxtra.call.errors import CallEndedError, DialplanError
 from voxtra.call.state import CallState
 from voxtra.call.supervision import MODES, Supervision
 from voxtra.call.transfer import Consultation, Transfer, destroy_bridge, new_bridge_id
-from voxtra.errors import CallEndedError, DialplanError
 
 if TYPE_CHECKING:
     from voxtra.call.session import CallSession

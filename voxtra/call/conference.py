@@ -21,8 +21,8 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import PlaybackFinished, RecordingFailed, RecordingFinished
+from voxtra.call.errors import ConferenceEndedError
 from voxtra.call.transfer import destroy_bridge
-from voxtra.errors import VoxtraError
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
 
@@ -57,7 +57,7 @@ class Conference:
         """Put ``call`` in the conference (it leaves any other bridge and its audio
         verbs stop); ``muted`` participants are heard by nobody until unmuted."""
         if self.emptied.done():
-            raise VoxtraError(f"conference {self.name!r} is over")
+            raise ConferenceEndedError(f"conference {self.name!r} is over")
         await call._release_audio()
         async with self._lock:
             if not self._created:

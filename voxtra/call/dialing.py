@@ -14,49 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from enum import StrEnum
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.legs import OwnLegs
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisStart
-from voxtra.errors import VoxtraError
-
-
-class Outcome(StrEnum):
-    """How a dialled call ended up (from the hangup cause when it was not answered)."""
-
-    ANSWERED = "answered"
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    FAILED = "failed"
-
-    @classmethod
-    def from_cause(cls, cause: int | None) -> Outcome:
-        """Q.850 cause of an unanswered call: 17 user busy; 18, 19 no answer."""
-        if cause == 17:
-            return cls.BUSY
-        if cause in (18, 19):
-            return cls.NO_ANSWER
-        return cls.FAILED
-
-
-class TransferFailed(VoxtraError):
-    """The target did not answer; the caller is still in the app (apologise, retry,
-    or send them elsewhere). ``outcome`` is busy, no answer or failed; ``cause`` the
-    Q.850 hangup cause when Asterisk gave one."""
-
-    def __init__(self, target: str, outcome: Outcome, cause: int | None = None,
-                 detail: str = "") -> None:
-        reason = {Outcome.BUSY: "is busy", Outcome.NO_ANSWER: "did not answer"}.get(
-            outcome, "could not be reached")
-        super().__init__(f"{target} {reason}"
-                         + (f" (cause {cause})" if cause else "") + (f": {detail}" if detail
-                                                                     else ""))
-        self.target = target
-        self.outcome = outcome
-        self.cause = cause
+from voxtra.call.errors import TransferFailed
+from voxtra.call.state import Outcome
 
 
 class DialedLeg:

@@ -28,8 +28,7 @@ from voxtra.ari.models import (
     StasisEnd,
     StasisStart,
 )
-from voxtra.call.dialing import Outcome
-from voxtra.call.state import CallState, Direction
+from voxtra.call.state import CallState, Direction, Outcome
 
 if TYPE_CHECKING:
     from voxtra.call.session import CallSession

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.legs import OwnLegs
-from voxtra.errors import VoxtraError
+from voxtra.call.errors import MediaPortsExhaustedError
 from voxtra.media.audio import AudioChunk, AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import Pcm
@@ -39,10 +39,6 @@ log = logging.getLogger(__name__)
 #: against Asterisk 22: hanging up as the last frame left lost that frame at the
 #: caller; 0.1 s later it arrived every time (6 of 6).
 MEDIA_DRAIN = 0.1
-
-
-class MediaPortsExhaustedError(VoxtraError, OSError):
-    """No port of the configured RTP range is free."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import ChannelDtmfReceived, PlaybackFinished
+from voxtra.call.errors import PlaybackError
 from voxtra.call.media import MEDIA_DRAIN
-from voxtra.errors import PlaybackError
 
 if TYPE_CHECKING:
     from voxtra.call.session import CallSession

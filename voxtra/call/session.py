@@ -26,15 +26,14 @@ from voxtra.ari.models import (
 )
 from voxtra.call.bridging import Bridging
 from voxtra.call.context import CallContext
-from voxtra.call.dialing import Outcome
+from voxtra.call.errors import CallEndedError
 from voxtra.call.lifecycle import HangupCallback, Lifecycle
 from voxtra.call.media import CallAudio, CallMedia
 from voxtra.call.prompts import Prompts
-from voxtra.call.state import CallState, Direction
+from voxtra.call.state import CallState, Direction, Outcome
 from voxtra.call.supervision import Supervision
 from voxtra.call.transfer import Consultation, Transfer
 from voxtra.call.voice import CallVoice
-from voxtra.errors import CallEndedError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.recording.recorder import CallParty, Recorder

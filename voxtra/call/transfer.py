@@ -20,11 +20,12 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.legs import OwnLegs
 from voxtra.call.dialing import DialedLeg
+from voxtra.call.errors import TransferError
 from voxtra.call.media import CallMedia, MediaConfig
-from voxtra.errors import VoxtraError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.endpoint import RtpEndpoint
 from voxtra.media.g711 import Pcm
+from voxtra.voice.errors import VoiceNotConfiguredError
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.speech import Speech
 from voxtra.voice.tts import TTS
@@ -70,7 +71,8 @@ class Consultation:
         """Speak ``text`` (or streamed pieces) to the target alone with the app's TTS, as
         a call's ``say`` does (sentence by sentence); returns once it has been sent."""
         if self._tts is None:
-            raise VoxtraError("say() to a transfer target needs a TTS (VoxtraApp(tts=...))")
+            raise VoiceNotConfiguredError("say() to a transfer target needs a TTS "
+                                          "(VoxtraApp(tts=...))")
         output = await self._output()
         return await Speech(text, self._tts, output, interruptible=False).run()
 
@@ -114,9 +116,9 @@ class Consultation:
 
     def _check_open(self) -> None:
         if self.result is not None:
-            raise VoxtraError(f"the consultation was {self.result} already")
+            raise TransferError(f"the consultation was {self.result} already")
         if self.leg.gone.done():
-            raise VoxtraError(f"{self.leg.target} hung up during the consultation")
+            raise TransferError(f"{self.leg.target} hung up during the consultation")
 
     def _media_died(self) -> None:
         """No RTP from the target's media leg: it is gone; nothing to do here (the

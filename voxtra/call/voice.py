@@ -12,9 +12,10 @@ from voxtra.call.media import MEDIA_DRAIN
 from voxtra.voice.agent import AgentClient
 from voxtra.voice.conversation import RealtimeConversation
 from voxtra.voice.emitter import EventEmitter, Listener
+from voxtra.voice.errors import VoiceNotConfiguredError
 from voxtra.voice.events import Interrupted, SpeechResult, UserTranscriptEvent, VoiceState
 from voxtra.voice.llm import Tool
-from voxtra.voice.pipeline import VoiceNotConfiguredError, VoicePipeline
+from voxtra.voice.pipeline import VoicePipeline
 
 if TYPE_CHECKING:
     from voxtra.call.session import CallSession

@@ -43,12 +43,13 @@ import numpy as np
 
 from voxtra.media.audio import AudioChunk, AudioFormat
 from voxtra.media.clock import MediaClock
+from voxtra.media.errors import RtpError
 from voxtra.media.fanout import Fanout, Subscription
 from voxtra.media.g711 import Pcm
 from voxtra.media.jitter import JitterBuffer, JitterStats
 from voxtra.media.pacer import Pacer, Payload, Playout
 from voxtra.media.resample import Resampler
-from voxtra.media.rtp import RtpError, RtpPacket
+from voxtra.media.rtp import RtpPacket
 from voxtra.media.thread import MediaThread, call_in
 
 log = logging.getLogger(__name__)

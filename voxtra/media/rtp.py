@@ -5,13 +5,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from voxtra.errors import VoxtraError
+from voxtra.media.errors import RtpError
 
 _HEADER = struct.Struct("!BBHII")
-
-
-class RtpError(VoxtraError, ValueError):
-    """The bytes are not a valid RTP packet; the message says which rule failed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from voxtra.ari.errors import AriError, AriHttpError, NotFoundError
 from voxtra.ari.legs import OwnLegs
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import RecordingFailed, RecordingFinished
-from voxtra.errors import VoxtraError
+from voxtra.recording.errors import RecordingError
 from voxtra.recording.sinks import LocalFileSink, RecordingMetadata, RecordingSink
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ RECORDINGS_VARIABLE = "VOXTRA_RECORDINGS"
 
 #: The ids of the snoop channels recordings are made of start with this.
 RECORDING_LEG_PREFIX = "voxtra-rec-"
-
-
-class RecordingError(VoxtraError, RuntimeError):
-    """Asterisk reported the recording failed, or its file never appeared."""
 
 
 @dataclasses.dataclass

@@ -18,21 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voxtra.errors import VoxtraError
+from voxtra.recording.errors import RecordingSinkError
 from voxtra.retry import Backoff
 
 if TYPE_CHECKING:
     from google.cloud.storage import Client
 
 log = logging.getLogger(__name__)
-
-
-class RecordingSinkError(VoxtraError, RuntimeError):
-    """A sink gave up; ``path`` still holds the recording."""
-
-    def __init__(self, message: str, path: Path) -> None:
-        super().__init__(f"{message}; the recording is kept at {path}")
-        self.path = path
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from voxtra.media.rtp import RtpError, RtpPacket
+from voxtra.media.errors import RtpError
+from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.errors import SippError
 
 

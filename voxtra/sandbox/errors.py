@@ -11,3 +11,8 @@ class SandboxError(VoxtraError, RuntimeError):
 
 class SippError(VoxtraError, RuntimeError):
     """SIPp is missing or could not run the scenario."""
+
+
+class TelephoneAudioError(VoxtraError, RuntimeError):
+    """A tool that makes test audio (sox, Flite, espeak-ng, Piper, G.722) is missing or
+    failed."""

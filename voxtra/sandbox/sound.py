@@ -15,18 +15,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.errors import VoxtraError
 from voxtra.media.g711 import Pcm, ulaw_decode
+from voxtra.sandbox.errors import TelephoneAudioError
 
 Signal = npt.NDArray[np.float64]
 
 #: A piece is audible where its 10 ms frames are within this many dB of its loudest.
 _AUDIBLE_RANGE_DB = 40.0
-
-
-class TelephoneAudioError(VoxtraError, RuntimeError):
-    """A tool that makes test audio (sox, Flite, espeak-ng, Piper, G.722) is missing or
-    failed."""
 
 
 def write_wav(path: Path, pcm: Pcm, rate: int) -> Path:

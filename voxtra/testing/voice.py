@@ -20,13 +20,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 import numpy as np
 
-from voxtra.errors import ProviderError
 from voxtra.media.audio import FRAME_MS, AudioChunk
 from voxtra.media.fanout import Fanout, Subscription
 from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Pacer, Playout
 from voxtra.media.resample import Resampler
 from voxtra.voice.endpointing import EndOfTurnModel
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool
 from voxtra.voice.stt import STT, STTStream, Transcript
 from voxtra.voice.tts import TTS

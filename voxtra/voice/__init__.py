@@ -5,6 +5,7 @@ implementations under :mod:`.providers`, each behind an optional extra.
 """
 
 from voxtra.voice.agent import AgentClient
+from voxtra.voice.errors import VoiceNotConfiguredError
 from voxtra.voice.events import (
     AgentResponseEvent,
     SpeechResult,
@@ -13,7 +14,7 @@ from voxtra.voice.events import (
     VoiceState,
 )
 from voxtra.voice.llm import LLM, ChatMessage, Tool, ToolCall
-from voxtra.voice.pipeline import Providers, VoiceNotConfiguredError, VoicePipeline
+from voxtra.voice.pipeline import Providers, VoicePipeline
 from voxtra.voice.settings import VoiceSettings
 from voxtra.voice.stt import STT, BatchSTT, Transcript
 from voxtra.voice.tts import TTS

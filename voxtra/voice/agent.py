@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from voxtra.errors import ProviderError
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import AgentResponseEvent
 from voxtra.voice.llm import LLM, ChatMessage, Tool, ToolCall
 

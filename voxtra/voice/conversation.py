@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxtra.errors import ProviderError
 from voxtra.media.clock import FRAME
 from voxtra.media.pacer import Playout
 from voxtra.tasks import TaskSet
 from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import (
     AgentResponseEvent,
     Interrupted,

@@ -21,9 +21,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import Resampler, resample
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool
 from voxtra.voice.stt import STT, BatchSTT, STTStream, Transcript, streaming
 from voxtra.voice.tts import TTS

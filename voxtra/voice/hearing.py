@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voxtra.errors import ProviderError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.voice.endpointing import EndOfTurnModel
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import (
     ResponsePaused,
     ResponseResumed,

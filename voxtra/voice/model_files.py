@@ -30,8 +30,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from voxtra.errors import ProviderError
 from voxtra.files import write_atomically
+from voxtra.voice.errors import ProviderError
 
 FETCH_COMMAND = "voxtra models fetch"
 

@@ -18,11 +18,11 @@ import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-from voxtra.errors import ProviderError, VoxtraError
 from voxtra.tasks import TaskSet
 from voxtra.voice.agent import AgentClient, AgentReply
 from voxtra.voice.emitter import EventEmitter
 from voxtra.voice.endpointing import EndOfTurnModel
+from voxtra.voice.errors import ProviderError, VoiceNotConfiguredError
 from voxtra.voice.events import (
     Interrupted,
     ResponseEnded,
@@ -45,10 +45,6 @@ from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD, EnergyVAD
 
 log = logging.getLogger(__name__)
-
-class VoiceNotConfiguredError(VoxtraError, RuntimeError):
-    """A voice verb was used without the provider it needs."""
-
 
 @dataclass
 class Providers:

@@ -14,9 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from voxtra.errors import ProviderError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import Pcm
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import Tool, ToolCall
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Playout
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.io import AudioOutput
 from voxtra.voice.text import sentences

@@ -23,7 +23,7 @@ from voxtra.testing.services.realtime_protocol import (
     RATES,
     VAD_DEFAULTS,
     VAD_FRAME_MS,
-    ProtocolError,
+    ClientEventError,
     b64decode,
     decode_audio,
     default_session,
@@ -117,10 +117,10 @@ class Connection(Responses):
         handler = self.handlers.get(event["type"])
         try:
             if handler is None:
-                raise ProtocolError(f"Invalid value: '{event['type']}'. Unknown client "
+                raise ClientEventError(f"Invalid value: '{event['type']}'. Unknown client "
                                      "event type.", code="invalid_value", param="type")
             await handler(event)
-        except ProtocolError as exc:
+        except ClientEventError as exc:
             await self.error(exc.message, exc.code, exc.param, exc.kind,
                              client_id if isinstance(client_id, str) else None)
         except Exception as exc:  # a fake's bug must not kill the connection
@@ -138,7 +138,7 @@ class Connection(Responses):
     async def on_session_update(self, event: dict[str, Any]) -> None:
         update = event.get("session")
         if not isinstance(update, dict) or update.get("type") != "realtime":
-            raise ProtocolError("Invalid value: session.type must be 'realtime'.",
+            raise ClientEventError("Invalid value: session.type must be 'realtime'.",
                                  "invalid_value", "session.type")
         merged = copy.deepcopy(self.session)
         merge(merged, update)
@@ -147,7 +147,7 @@ class Connection(Responses):
             config = audio.get(side) if isinstance(audio, dict) else None
             fmt = config.get("format") if isinstance(config, dict) else None
             if not isinstance(fmt, dict) or fmt.get("type") not in RATES:
-                raise ProtocolError(f"Invalid audio format: expected one of {list(RATES)}.",
+                raise ClientEventError(f"Invalid audio format: expected one of {list(RATES)}.",
                                      "invalid_value", f"session.audio.{side}.format")
             if fmt["type"] == "audio/pcm":
                 fmt.setdefault("rate", RATES["audio/pcm"])
@@ -155,7 +155,7 @@ class Connection(Responses):
         if isinstance(detection, dict):
             defaults = VAD_DEFAULTS.get(str(detection.get("type")))
             if defaults is None:
-                raise ProtocolError("Invalid turn_detection type: expected one of "
+                raise ClientEventError("Invalid turn_detection type: expected one of "
                                      f"{list(VAD_DEFAULTS)}.", "invalid_value",
                                      "session.audio.input.turn_detection.type")
             for key, value in defaults.items():
@@ -182,12 +182,12 @@ class Connection(Responses):
     async def on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
         audio = event.get("audio")
         if not isinstance(audio, str):
-            raise ProtocolError("Missing required parameter: 'audio'.",
+            raise ClientEventError("Missing required parameter: 'audio'.",
                                  "missing_required_parameter", "audio")
         try:
             data = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ProtocolError("Invalid 'audio': not base64.", "invalid_value",
+            raise ClientEventError("Invalid 'audio': not base64.", "invalid_value",
                                  "audio") from exc
         fmt = self.format_type("input")
         pcm, rate = decode_audio(data, fmt), RATES[fmt]
@@ -287,7 +287,7 @@ class Connection(Responses):
         self.pending = self.pending[:0]
         buffered = self.buffer_ms()
         if buffered < MIN_COMMIT_MS:
-            raise ProtocolError(
+            raise ClientEventError(
                 "Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered:.2f}ms of audio.",
                 "input_audio_buffer_commit_empty")
@@ -304,7 +304,7 @@ class Connection(Responses):
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
         item = event.get("item")
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise ProtocolError("Missing required parameter: 'item.type'.",
+            raise ClientEventError("Missing required parameter: 'item.type'.",
                                  "missing_required_parameter", "item.type")
         item = copy.deepcopy(item)
         item.setdefault("id", new_id("item"))
@@ -323,14 +323,14 @@ class Connection(Responses):
         self.server.truncations.append(event)
         item_id, end = event.get("item_id"), event.get("audio_end_ms")
         if not isinstance(item_id, str) or item_id not in self.item_audio_ms:
-            raise ProtocolError(f"Invalid 'item_id': no assistant audio item {item_id!r}.",
+            raise ClientEventError(f"Invalid 'item_id': no assistant audio item {item_id!r}.",
                                  "item_truncate_invalid_item_id", "item_id")
         if not isinstance(end, int) or end < 0:
-            raise ProtocolError("Invalid 'audio_end_ms': expected a non-negative integer.",
+            raise ClientEventError("Invalid 'audio_end_ms': expected a non-negative integer.",
                                  "invalid_value", "audio_end_ms")
         sent = self.item_audio_ms[item_id]
         if end > math.ceil(sent):
-            raise ProtocolError(f"audio_end_ms ({end}) is greater than the audio duration "
+            raise ClientEventError(f"audio_end_ms ({end}) is greater than the audio duration "
                                  f"of the item ({sent:.0f}ms).", "invalid_value",
                                  "audio_end_ms")
         await self.send("conversation.item.truncated", item_id=item_id,
@@ -339,14 +339,14 @@ class Connection(Responses):
     async def on_conversation_item_delete(self, event: dict[str, Any]) -> None:
         item_id = event.get("item_id")
         if not isinstance(item_id, str) or self.items.pop(item_id, None) is None:
-            raise ProtocolError(f"Invalid 'item_id': no item {item_id!r}.",
+            raise ClientEventError(f"Invalid 'item_id': no item {item_id!r}.",
                                  "item_delete_invalid_item_id", "item_id")
         await self.send("conversation.item.deleted", item_id=item_id)
 
     async def on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
         item = self.items.get(str(event.get("item_id")))
         if item is None:
-            raise ProtocolError(f"Invalid 'item_id': no item {event.get('item_id')!r}.",
+            raise ClientEventError(f"Invalid 'item_id': no item {event.get('item_id')!r}.",
                                  "item_retrieve_invalid_item_id", "item_id")
         await self.send("conversation.item.retrieved", item=item)
 
@@ -354,7 +354,7 @@ class Connection(Responses):
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
         if self.active is not None:
-            raise ProtocolError(
+            raise ClientEventError(
                 f"Conversation already has an active response in progress: {self.active.id}. "
                 "Wait until the response is finished before creating a new one.",
                 "conversation_already_has_active_response")
@@ -363,6 +363,6 @@ class Connection(Responses):
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         if self.active is None:
-            raise ProtocolError("Cancellation failed: no active response found",
+            raise ClientEventError("Cancellation failed: no active response found",
                                  "response_cancel_not_active")
         await self.cancel("client_cancelled")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from voxtra.errors import VoxtraError
 from voxtra.media.g711 import Pcm, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 
 #: The audio formats of the protocol, with their sample rates.
@@ -90,7 +91,7 @@ def merge(target: dict[str, Any], update: dict[str, Any]) -> None:
 
 
 
-class ProtocolError(Exception):
+class ClientEventError(VoxtraError):
     """A client mistake, answered with an ``error`` event."""
 
     def __init__(self, message: str, code: str | None = None, param: str | None = None,

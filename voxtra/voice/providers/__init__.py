@@ -10,9 +10,9 @@ import importlib
 import importlib.util
 from typing import Any
 
-from voxtra.errors import ProviderError, VoxtraError
 from voxtra.voice import model_files
 from voxtra.voice.endpointing import EndOfTurnModel
+from voxtra.voice.errors import ProviderConfigError, ProviderError
 from voxtra.voice.settings import ProviderChoice
 from voxtra.voice.vad import VAD, EnergyVAD
 
@@ -26,10 +26,6 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
     "realtime": {"openai": ("openai_realtime", "OpenAIRealtime")},
     "turn": {"smart-turn": ("smart_turn", "SmartTurn")},
 }
-
-
-class ProviderConfigError(VoxtraError, ValueError):
-    """A provider named in the settings does not exist or does not take its options."""
 
 
 def build(stage: str, choice: ProviderChoice) -> Any:

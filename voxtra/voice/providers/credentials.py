@@ -8,7 +8,7 @@ from types import ModuleType
 
 from pydantic import SecretStr
 
-from voxtra.errors import ProviderError
+from voxtra.voice.errors import ProviderError
 
 
 def api_key(given: str | SecretStr | None, variable: str, provider: str, *,

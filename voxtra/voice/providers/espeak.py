@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.media.resample import resample
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.tts import TTS
 
 _INSTALL = "install it with: apt-get install espeak-ng"

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from voxtra.errors import ProviderError
+from voxtra.voice.errors import ProviderError
 
 _SESSIONS: dict[tuple[str, int], Any] = {}
 _LOCK = threading.Lock()

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from voxtra.errors import ProviderError
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool, ToolCall
 from voxtra.voice.providers.credentials import api_key as api_key_of
 from voxtra.voice.providers.credentials import sdk

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
-from voxtra.errors import ProviderError
 from voxtra.media.audio import AudioChunk
 from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.resample import Resampler
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import ToolCall
 from voxtra.voice.providers.credentials import api_key as api_key_of
 from voxtra.voice.providers.credentials import sdk

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.tts import TTS
 
 if TYPE_CHECKING:

@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.voice import model_files
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.onnx import shared_session
 from voxtra.voice.vad import VAD, VADStream
 

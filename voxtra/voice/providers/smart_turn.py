@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
 from voxtra.voice import model_files
 from voxtra.voice.endpointing import EndOfTurnModel
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.onnx import shared_session
 
 #: The audio the model hears: the turn's last 8 s at 16 kHz.

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.errors import ProviderError
 from voxtra.media.g711 import Pcm
+from voxtra.voice.errors import ProviderError
 from voxtra.voice.stt import BatchSTT, Transcript
 
 #: The default prompt: a caller hesitating and breaking off (see :class:`WhisperSTT`).
