@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.sandbox.sound import read_wav
 from voxtra.sandbox.voices import VOICES

@@ -40,8 +40,7 @@ from pydantic import SecretStr
 
 from voxtra import CallSession
 from voxtra.app import VoxtraApp
-from voxtra.media.audio import AudioChunk
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.sandbox.asterisk import AsteriskSandbox, SandboxOptions, SandboxState
 from voxtra.sandbox.audio import audible_spans, speech_wav
 from voxtra.sandbox.ports import free_port

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.sandbox.audio import write_ulaw_wav
 from voxtra.sandbox.sound import write_g722
 from voxtra.sandbox.telephone import NoiseKind, Part, Sound, caller_audio

@@ -39,7 +39,7 @@ from voxtra.ari.errors import AriAuthError, NotFoundError
 from voxtra.asterisk.capabilities import missing_requirements
 from voxtra.call.errors import DialplanError
 from voxtra.call.prompts import PLAYBACK_VARIABLE
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.recording.errors import RecordingError
 from voxtra.sandbox.asterisk import SandboxState
 from voxtra.sandbox.audio import (

@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from voxtra.media.g711 import Pcm, ulaw_encode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_encode
 from voxtra.sandbox.audio import tone
 from voxtra.testing.services.deepgram import CONFIDENCE, FakeDeepgram
 from voxtra.voice.errors import ProviderError

@@ -8,7 +8,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.testing.services.elevenlabs import FakeElevenLabs, speech
 from voxtra.testing.voice import MemoryAudio
 from voxtra.voice.errors import ProviderError

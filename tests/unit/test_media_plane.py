@@ -279,8 +279,8 @@ async def test_endpoint_drops_and_counts_bad_packets_and_strangers() -> None:
 
 
 async def test_endpoint_reports_a_dead_stream() -> None:
-    dead = asyncio.Event()
-    endpoint = RtpEndpoint(AudioFormat.ULAW, inactivity_timeout=0.2, on_inactive=dead.set)
+    endpoint = RtpEndpoint(AudioFormat.ULAW, inactivity_timeout=0.2)
+    dead = endpoint.silent
     local = await endpoint.open()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
         peer.bind(("127.0.0.1", 0))

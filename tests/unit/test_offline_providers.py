@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.sandbox.telephone import caller_audio
 from voxtra.sandbox.voices import VOICES

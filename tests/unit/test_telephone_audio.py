@@ -13,7 +13,7 @@ from typing import get_args
 import numpy as np
 import pytest
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.sandbox.sound import read_g722, read_wav
 from voxtra.sandbox.telephone import (
     NoiseKind,

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from voxtra.media.audio import Pcm
 from voxtra.media.clock import MediaClock
-from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Pacer, Playout
 from voxtra.testing.voice import (
     FakeEndOfTurn,

@@ -16,7 +16,7 @@ import errno
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,9 +24,8 @@ from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
 from voxtra.ari.legs import OwnLegs
 from voxtra.call.errors import MediaPortsExhaustedError
-from voxtra.media.audio import AudioChunk, AudioFormat
+from voxtra.media.audio import AudioChunk, AudioFormat, Pcm
 from voxtra.media.endpoint import RtpEndpoint
-from voxtra.media.g711 import Pcm
 from voxtra.media.thread import MediaThread
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ class MediaConfig:
 
 class CallMedia:
     def __init__(self, client: AriClient, app_name: str, channel_id: str, config: MediaConfig,
-                 own_legs: OwnLegs, on_inactive: Callable[[], None]) -> None:
+                 own_legs: OwnLegs) -> None:
         self._client = client
         self._app_name = app_name
         self._channel_id = channel_id
@@ -66,7 +65,7 @@ class CallMedia:
         self.config = config
         self.endpoint = RtpEndpoint(config.format, jitter_depth=config.jitter_depth,
                                     inactivity_timeout=config.inactivity_timeout,
-                                    on_inactive=on_inactive, thread=config.thread)
+                                    thread=config.thread)
         self.leg_id = f"voxtra-em-{uuid.uuid4().hex}"
         self.bridge_id = f"voxtra-media-{uuid.uuid4().hex}"
 
@@ -130,6 +129,8 @@ class CallAudio:
         #: The media leg, once audio has been used.
         self.leg: CallMedia | None = None
         self._lock = asyncio.Lock()
+        #: Hangs the call up if its RTP stops (the leg's endpoint goes silent).
+        self._watch: asyncio.Future[None] | None = None
 
     async def open(self) -> CallMedia:
         """The call's media leg, opened now if it is not yet."""
@@ -137,9 +138,10 @@ class CallAudio:
             if self.leg is None:
                 context, call = self._call._context, self._call
                 leg = CallMedia(context.client, context.app_name, call.id, context.media,
-                                context.own_legs, self._inactive)
+                                context.own_legs)
                 await leg.open()
                 self.leg = leg
+                self._watch = call._tasks.spawn(self._hang_up_when_silent(leg))
             return self.leg
 
     async def stream(self) -> AsyncIterator[AudioChunk]:
@@ -172,6 +174,8 @@ class CallAudio:
 
     async def close(self) -> None:
         """Release the media leg (the call ended: it stays readable for its counters)."""
+        if self._watch is not None:
+            self._watch.cancel()
         if self.leg is not None:
             await self.leg.close()
 
@@ -180,6 +184,7 @@ class CallAudio:
         await self.close()
         self.leg = None
 
-    def _inactive(self) -> None:
+    async def _hang_up_when_silent(self, leg: CallMedia) -> None:
         """No RTP for the inactivity timeout: the call is dead, hang it up."""
-        self._call._tasks.spawn(self._call.hangup())
+        await leg.endpoint.silent.wait()
+        await self._call.hangup()

@@ -34,8 +34,7 @@ from voxtra.call.state import CallState, Direction, Outcome
 from voxtra.call.supervision import Supervision
 from voxtra.call.transfer import Consultation, Transfer
 from voxtra.call.voice import CallVoice
-from voxtra.media.audio import AudioChunk
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.recording.recorder import CallParty, Recorder
 from voxtra.recording.sinks import RecordingMetadata, RecordingSink
 from voxtra.tasks import TaskSet

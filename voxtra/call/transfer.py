@@ -22,9 +22,8 @@ from voxtra.ari.legs import OwnLegs
 from voxtra.call.dialing import DialedLeg
 from voxtra.call.errors import TransferError
 from voxtra.call.media import CallMedia, MediaConfig
-from voxtra.media.audio import AudioChunk
+from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.media.endpoint import RtpEndpoint
-from voxtra.media.g711 import Pcm
 from voxtra.voice.errors import VoiceNotConfiguredError
 from voxtra.voice.events import SpeechResult
 from voxtra.voice.speech import Speech
@@ -54,8 +53,9 @@ class Consultation:
         self._client = client
         self._app_name = app_name
         self.leg = leg
-        self._media = CallMedia(client, app_name, leg.id, media_config, own_legs,
-                                self._media_died)
+        # No RTP from the target's media leg means it is gone: its own hangup ends the
+        # consultation, so nothing watches the leg's silence.
+        self._media = CallMedia(client, app_name, leg.id, media_config, own_legs)
         self._media_open = False
         self._tts = tts
         self._finish = finish
@@ -119,10 +119,6 @@ class Consultation:
             raise TransferError(f"the consultation was {self.result} already")
         if self.leg.gone.done():
             raise TransferError(f"{self.leg.target} hung up during the consultation")
-
-    def _media_died(self) -> None:
-        """No RTP from the target's media leg: it is gone; nothing to do here (the
-        leg's own hangup ends the consultation)."""
 
 
 def new_bridge_id() -> str:

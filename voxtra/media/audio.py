@@ -1,4 +1,5 @@
-"""Audio chunks and the wire formats of ExternalMedia (ulaw, alaw, slin, slin16)."""
+"""Audio as the media plane carries it: PCM samples, chunks of them, and the wire
+formats of ExternalMedia (ulaw, alaw, slin, slin16)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+import numpy.typing as npt
 
-from voxtra.media.g711 import Pcm, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from voxtra.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+
+#: Mono 16-bit signed samples.
+Pcm = npt.NDArray[np.int16]
 
 #: Milliseconds of audio per RTP packet (what Asterisk sends on ExternalMedia).
 FRAME_MS = 20

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-Pcm = npt.NDArray[np.int16]
+_Samples = npt.NDArray[np.int16]
 
 _ULAW_BIAS = 0x84
 _ULAW_CLIP = 32635
 
 
-def _ulaw_decode_table() -> Pcm:
+def _ulaw_decode_table() -> _Samples:
     code = ~np.arange(256, dtype=np.int32) & 0xFF
     exponent = (code >> 4) & 0x07
     mantissa = code & 0x0F
@@ -36,7 +36,7 @@ def _ulaw_encode_table() -> npt.NDArray[np.uint8]:
     return ((code ^ mask) & 0xFF).astype(np.uint8)
 
 
-def _alaw_decode_table() -> Pcm:
+def _alaw_decode_table() -> _Samples:
     code = np.arange(256, dtype=np.int32) ^ 0x55
     segment = (code & 0x70) >> 4
     value = (code & 0x0F) << 4
@@ -63,17 +63,17 @@ _ALAW_DECODE = _alaw_decode_table()
 _ALAW_ENCODE = _alaw_encode_table()
 
 
-def ulaw_decode(payload: bytes) -> Pcm:
+def ulaw_decode(payload: bytes) -> _Samples:
     return _ULAW_DECODE[np.frombuffer(payload, dtype=np.uint8)]
 
 
-def ulaw_encode(pcm: Pcm) -> bytes:
+def ulaw_encode(pcm: _Samples) -> bytes:
     return _ULAW_ENCODE[np.asarray(pcm, dtype=np.int16).view(np.uint16)].tobytes()
 
 
-def alaw_decode(payload: bytes) -> Pcm:
+def alaw_decode(payload: bytes) -> _Samples:
     return _ALAW_DECODE[np.frombuffer(payload, dtype=np.uint8)]
 
 
-def alaw_encode(pcm: Pcm) -> bytes:
+def alaw_encode(pcm: _Samples) -> bytes:
     return _ALAW_ENCODE[np.asarray(pcm, dtype=np.int16).view(np.uint16)].tobytes()

@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from voxtra.media.audio import Pcm
 from voxtra.media.clock import FRAME, MediaClock
-from voxtra.media.g711 import Pcm
 from voxtra.media.thread import call_in, settle
 
 #: A queued frame: encoded bytes, or PCM its sender encodes when it goes out.
@@ -286,30 +286,35 @@ class Pacer(Generic[P]):
             self._talkspurt = True
 
     def tick(self, now: float) -> None:
-        """The clock's send phase: the next frame, unless one left less than half a
-        frame ago (the first of a talkspurt, sent between ticks)."""
+        """The clock's send phase: send the next frame (:meth:`next_frame`) through
+        ``send``."""
+        frame = self.next_frame(now)
+        if frame is not None:
+            self._send(*frame)
+
+    def next_frame(self, now: float) -> tuple[P, bool] | None:
+        """The frame due now and whether it starts a talkspurt (the RTP marker), taken
+        off the queue; None if nothing is due, the queue is paused, or a frame left less
+        than half a frame ago (the first of a talkspurt, sent between ticks). Frames
+        too late to be worth hearing are dropped and counted on the way."""
         with self._lock:
-            if self._dues and now - self._last_sent >= FRAME / 2 and self._paused_at is None:
-                self._send_next(now)
-
-    def _send_next(self, now: float) -> None:
-        dues, payloads, owners = self._dues, self._payloads, self._owners
-        stats = self.stats
-        while dues and now - dues[0] > self.max_lag and not owners[0].protected:
-            dues.popleft()  # too late to be worth hearing
-            payloads.popleft()
-            owners.popleft()._frame_late()
-            stats.late += 1
-        if not dues:
-            return
-        # The three queues lose their head together, whatever the send raises.
-        due, payload, owner = dues.popleft(), payloads.popleft(), owners.popleft()
-        self._send(payload, self._talkspurt)
-        self._talkspurt = not dues
-        self._last_sent = now
-        stats.sent += 1
-        if self.record_errors:
-            stats.errors.append(now - due)
-            stats.times.append(now)
-        owner._frame_sent(now)
-
+            if not self._dues or now - self._last_sent < FRAME / 2 or self._paused_at is not None:
+                return None
+            dues, payloads, owners = self._dues, self._payloads, self._owners
+            stats = self.stats
+            while dues and now - dues[0] > self.max_lag and not owners[0].protected:
+                dues.popleft()  # too late to be worth hearing
+                payloads.popleft()
+                owners.popleft()._frame_late()
+                stats.late += 1
+            if not dues:
+                return None
+            due, payload, owner = dues.popleft(), payloads.popleft(), owners.popleft()
+            marker, self._talkspurt = self._talkspurt, not dues
+            self._last_sent = now
+            stats.sent += 1
+            if self.record_errors:
+                stats.errors.append(now - due)
+                stats.times.append(now)
+            owner._frame_sent(now)
+            return payload, marker

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 
 #: Filter taps per polyphase branch when converting up: quality against cost (about
 #: 80 dB of image rejection); converting down, the branches grow by the ratio.

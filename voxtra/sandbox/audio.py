@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm, ulaw_decode, ulaw_encode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.resample import resample
 from voxtra.sandbox.capture import CapturedPacket
 from voxtra.sandbox.sound import g722_codec

@@ -8,7 +8,7 @@ import wave
 
 from aiohttp import web
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.sandbox.local_server import LocalServer
 
 

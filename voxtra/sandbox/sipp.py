@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm, ulaw_decode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_decode
 from voxtra.media.rtp import RtpPacket
 from voxtra.sandbox.capture import CapturedPacket, RtpCapture
 from voxtra.sandbox.errors import SippError

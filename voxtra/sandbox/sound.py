@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.media.g711 import Pcm, ulaw_decode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_decode
 from voxtra.sandbox.errors import TelephoneAudioError
 
 Signal = npt.NDArray[np.float64]

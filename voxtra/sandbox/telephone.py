@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.sandbox.sound import Signal, clip, extent, framed, sox, trim
 from voxtra.sandbox.voices import DEFAULT_CACHE, Voice, synthesize, synthesize_paused
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.sandbox.sound import framed, read_wav, run_tool, sox, trim, write_wav
 from voxtra.voice.providers.piper import PiperTTS
 

@@ -20,9 +20,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 import numpy as np
 
-from voxtra.media.audio import FRAME_MS, AudioChunk
+from voxtra.media.audio import FRAME_MS, AudioChunk, Pcm
 from voxtra.media.fanout import Fanout, Subscription
-from voxtra.media.g711 import Pcm
 from voxtra.media.pacer import Pacer, Playout
 from voxtra.media.resample import Resampler
 from voxtra.voice.endpointing import EndOfTurnModel

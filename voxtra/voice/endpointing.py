@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 
 
 class EndOfTurnModel(ABC):

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import LLM, ChatMessage, LLMDelta, Tool

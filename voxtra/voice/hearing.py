@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voxtra.media.audio import AudioChunk
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.media.resample import Resampler, resample
 from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.errors import ProviderError

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from voxtra.media.audio import AudioChunk
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.media.pacer import Playout
 
 

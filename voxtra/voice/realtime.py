@@ -14,8 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from voxtra.media.audio import AudioChunk
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.llm import Tool, ToolCall
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.media.pacer import Playout
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import SpeechResult

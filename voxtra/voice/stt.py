@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 
 
 class TTS(ABC):

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 
 
 class VADStream(ABC):

@@ -22,7 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
-from voxtra.media.g711 import Pcm, ulaw_encode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_encode
 from voxtra.sandbox.audio import tone
 from voxtra.sandbox.local_server import LocalServer
 

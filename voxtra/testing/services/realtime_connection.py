@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.testing.services.realtime_protocol import (
     MIN_COMMIT_MS,
     MIN_SPEECH_MS,

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from voxtra.errors import VoxtraError
-from voxtra.media.g711 import Pcm, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 
 #: The audio formats of the protocol, with their sample rates.
 RATES = {"audio/pcm": 24000, "audio/pcmu": 8000, "audio/pcma": 8000}

@@ -33,7 +33,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from voxtra.media.g711 import Pcm, ulaw_encode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_encode
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.credentials import api_key as api_key_of
 from voxtra.voice.providers.credentials import sdk

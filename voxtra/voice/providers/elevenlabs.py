@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
-from voxtra.media.g711 import Pcm, alaw_decode, ulaw_decode
+from voxtra.media.audio import Pcm
+from voxtra.media.g711 import alaw_decode, ulaw_decode
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.credentials import api_key as api_key_of
 from voxtra.voice.providers.credentials import sdk

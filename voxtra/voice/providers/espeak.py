@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.media.resample import resample
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.tts import TTS

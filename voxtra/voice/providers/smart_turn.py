@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.voice import model_files
 from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.errors import ProviderError

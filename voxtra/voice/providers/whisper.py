@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxtra.media.g711 import Pcm
+from voxtra.media.audio import Pcm
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.stt import BatchSTT, Transcript
 
