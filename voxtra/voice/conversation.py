@@ -26,7 +26,7 @@ from typing import Any
 from voxtra.media.clock import FRAME
 from voxtra.media.pacer import Playout
 from voxtra.tasks import TaskSet
-from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.emitter import EventEmitter, Speaker
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.events import (
     AgentResponseEvent,
@@ -36,10 +36,8 @@ from voxtra.voice.events import (
     SpeechEnded,
     SpeechResult,
     SpeechStarted,
-    StateChanged,
     TurnMetrics,
     UserTranscriptEvent,
-    VoiceError,
     VoiceState,
 )
 from voxtra.voice.io import AudioInput, AudioOutput
@@ -97,7 +95,7 @@ class _Reply:
                             sum(p.seconds_sent for p in self.playouts))
 
 
-class RealtimeConversation:
+class RealtimeConversation(Speaker):
     """One call's conversation with a :class:`RealtimeModel`."""
 
     def __init__(self, model: RealtimeModel, audio_in: AudioInput, audio_out: AudioOutput,
@@ -107,8 +105,7 @@ class RealtimeConversation:
         self.model = model
         self._input = audio_in
         self._output = audio_out
-        self.events = events
-        self.state = VoiceState.IDLE
+        super().__init__(events)
         #: The conversation so far as chat messages (the caller's words as the model
         #: transcribed them, the model's replies as far as the caller heard them).
         self.history: list[ChatMessage] = []
@@ -199,12 +196,12 @@ class RealtimeConversation:
             async for event in session.events():
                 self._handle(event)
         except ProviderError as exc:
-            self._report(exc)
+            self._report(exc, STAGE)
             if not self._ended.done():
                 self._ended.set_exception(exc)
         except Exception as exc:
             error = ProviderError(type(self.model).__name__, str(exc) or repr(exc))
-            self._report(error)
+            self._report(error, STAGE)
             if not self._ended.done():
                 self._ended.set_exception(error)
         else:
@@ -235,7 +232,7 @@ class RealtimeConversation:
         elif isinstance(event, ReplyDone):
             self._done(event)
         elif isinstance(event, ModelError):
-            self._report(event.error)
+            self._report(event.error, STAGE)
 
     def _caller_started(self) -> None:
         now = time.monotonic()
@@ -344,19 +341,9 @@ class RealtimeConversation:
         self.events.emit(event)
         return event
 
-    # Reporting -----------------------------------------------------------------
-
-    def _report(self, error: ProviderError) -> None:
-        log.warning("realtime model failed: %s", error)
-        self.events.emit(VoiceError(STAGE, error, error.retryable))
-
-    def _set_state(self, state: VoiceState) -> None:
-        if state is not self.state:
-            self.state = state
-            self.events.emit(StateChanged(state))
-
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, ProviderError):
-            self._report(error)
+            self._report(error, STAGE)
         else:
-            self._report(ProviderError(type(self.model).__name__, str(error) or repr(error)))
+            self._report(ProviderError(type(self.model).__name__, str(error) or repr(error)),
+                         STAGE)

@@ -1,4 +1,5 @@
-"""Delivers a call's voice events to the functions subscribed with ``call.on(name, fn)``."""
+"""Delivers a call's voice events to the functions subscribed with ``call.on(name, fn)``,
+and what every speaker of a call reports through them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from voxtra.tasks import TaskSet
-from voxtra.voice.events import VoiceEvent
+from voxtra.voice.errors import ProviderError
+from voxtra.voice.events import StateChanged, VoiceError, VoiceEvent, VoiceState
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +49,21 @@ class EventEmitter:
     async def aclose(self) -> None:
         """Wait briefly for running listeners, then cancel what is left."""
         await self._tasks.join(timeout=1.0)
+
+
+class Speaker:
+    """What a call's voice pipeline and its speech-to-speech conversation share: a voice
+    state whose changes are events, and provider failures reported as events."""
+
+    def __init__(self, events: EventEmitter) -> None:
+        self.events = events
+        self.state = VoiceState.IDLE
+
+    def _set_state(self, state: VoiceState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.events.emit(StateChanged(state))
+
+    def _report(self, error: ProviderError, stage: str) -> None:
+        log.warning("voice %s failed: %s", stage, error)
+        self.events.emit(VoiceError(stage, error, error.retryable))

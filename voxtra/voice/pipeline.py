@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from voxtra.tasks import TaskSet
 from voxtra.voice.agent import AgentClient, AgentReply
-from voxtra.voice.emitter import EventEmitter
+from voxtra.voice.emitter import EventEmitter, Speaker
 from voxtra.voice.endpointing import EndOfTurnModel
 from voxtra.voice.errors import ProviderError, VoiceNotConfiguredError
 from voxtra.voice.events import (
@@ -28,10 +28,8 @@ from voxtra.voice.events import (
     ResponseEnded,
     ResponseStarted,
     SpeechResult,
-    StateChanged,
     TurnMetrics,
     UserTranscriptEvent,
-    VoiceError,
     VoiceState,
 )
 from voxtra.voice.hearing import Hearing, Turn
@@ -66,16 +64,15 @@ class Providers:
                 provider.load()
 
 
-class VoicePipeline:
+class VoicePipeline(Speaker):
     def __init__(self, providers: Providers, audio_in: AudioInput, audio_out: AudioOutput,
                  settings: VoiceSettings, events: EventEmitter,
                  agent: AgentClient | None = None) -> None:
         self._tts = providers.tts
         self._output = audio_out
         self.settings = settings
-        self.events = events
+        super().__init__(events)
         self.agent = agent
-        self.state = VoiceState.IDLE
         self._finals: asyncio.Queue[UserTranscriptEvent | ProviderError] = asyncio.Queue()
         self._tasks = TaskSet()
         #: The listening loop, and what runs it (None without a recogniser).
@@ -230,14 +227,3 @@ class VoicePipeline:
         event = Interrupted(at, to_silence, speech.result)
         self.events.emit(event)
         return event
-
-    # Reporting -----------------------------------------------------------------
-
-    def _report(self, error: ProviderError, stage: str) -> None:
-        log.warning("voice %s failed: %s", stage, error)
-        self.events.emit(VoiceError(stage, error, error.retryable))
-
-    def _set_state(self, state: VoiceState) -> None:
-        if state is not self.state:
-            self.state = state
-            self.events.emit(StateChanged(state))
