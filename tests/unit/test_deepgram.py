@@ -42,7 +42,7 @@ def pause(stream: STTStream, seconds: float, rate: int = 16000) -> Pcm:
 def push(stream: STTStream, pcm: Pcm, rate: int) -> Pcm:
     step = rate // 50
     for start in range(0, len(pcm), step):
-        stream.push(pcm[start:start + step])
+        stream.feed(pcm[start:start + step])
     return pcm
 
 
@@ -216,7 +216,7 @@ def test_configuration_is_checked_without_network(monkeypatch: pytest.MonkeyPatc
 async def test_no_audio_means_no_connection() -> None:
     async with FakeDeepgram() as server:
         stream = recogniser(server).stream()
-        stream.push(np.zeros(0, np.int16))
+        stream.feed(np.zeros(0, np.int16))
         assert (await stream.final()).text == ""
         await stream.aclose()
     assert server.connections == []

@@ -175,7 +175,7 @@ class _FakeStream(STTStream):
         self._text = text
         self.samples = 0
 
-    def push(self, pcm: Pcm) -> None:
+    def feed(self, pcm: Pcm) -> None:
         self.samples += len(pcm)
 
     async def interim(self) -> Transcript:

@@ -127,9 +127,9 @@ class _FallbackStream(STTStream):
         self._audio: list[Pcm] = []
         self._stream = fallback.providers[0].stream(hints)
 
-    def push(self, pcm: Pcm) -> None:
+    def feed(self, pcm: Pcm) -> None:
         self._audio.append(pcm)
-        self._stream.push(pcm)
+        self._stream.feed(pcm)
 
     async def interim(self) -> Transcript:
         return await self._ask(final=False)
@@ -158,7 +158,7 @@ class _FallbackStream(STTStream):
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
         if provider.sample_rate != self._fallback.sample_rate:
             audio = resample(audio, self._fallback.sample_rate, provider.sample_rate)
-        self._stream.push(audio)
+        self._stream.feed(audio)
 
     async def aclose(self) -> None:
         try:

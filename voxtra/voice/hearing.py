@@ -173,7 +173,7 @@ class Hearing:
             hearing.stream = self._stt.stream(hints)
             hearing.audio = [*(previous.audio if previous else []), *hearing.prefix]
             for piece in hearing.audio:
-                hearing.stream.push(piece)
+                hearing.stream.feed(piece)
             hearing.prefix.clear()
             if previous is not None:  # its audio and history live on in this turn
                 previous.audio, previous.continues = [], None
@@ -189,9 +189,9 @@ class Hearing:
                     hearing.held.append(pcm)
                 else:
                     for piece in hearing.held:
-                        hearing.stream.push(piece)
+                        hearing.stream.feed(piece)
                     hearing.held.clear()
-                    hearing.stream.push(pcm)
+                    hearing.stream.feed(pcm)
         if hearing.turn is not None and hearing.stream is not None:
             self._over_speech(hearing.turn, hearing.stream, signal)
         if signal is TurnSignal.PAUSED and hearing.stream is not None:

@@ -1,6 +1,6 @@
 """Speech to text: a stream per utterance, and an adapter for batch recognisers.
 
-The pipeline opens an :class:`STTStream` when the caller starts speaking, pushes
+The pipeline opens an :class:`STTStream` when the caller starts speaking, feeds it
 the utterance's audio, asks for an :meth:`~STTStream.interim` guess when the
 caller pauses (to decide whether the turn is over) and takes the
 :meth:`~STTStream.final` transcript when it is.
@@ -31,7 +31,7 @@ class Transcript:
 
 class STTStream(ABC):
     @abstractmethod
-    def push(self, pcm: Pcm) -> None:
+    def feed(self, pcm: Pcm) -> None:
         """More of the utterance, at :attr:`STT.sample_rate`."""
 
     @abstractmethod
@@ -98,7 +98,7 @@ class _BufferedStream(STTStream):
         self._samples = 0
         self._running: tuple[int, asyncio.Task[Transcript]] | None = None
 
-    def push(self, pcm: Pcm) -> None:
+    def feed(self, pcm: Pcm) -> None:
         self._pieces.append(pcm)
         self._samples += len(pcm)
 

@@ -169,7 +169,7 @@ class _Segment:
 
 
 class DeepgramStream(STTStream):
-    """One utterance on one connection, opened on the first :meth:`push`.
+    """One utterance on one connection, opened on the first :meth:`feed`.
 
     A writer sends what is queued (audio pushed before the connection is up waits in the
     queue) and a ``KeepAlive`` after ``keepalive_interval`` with nothing to send; a reader
@@ -192,7 +192,7 @@ class DeepgramStream(STTStream):
         self._last_message = 0.0
         self._error: ProviderError | None = None
 
-    def push(self, pcm: Pcm) -> None:
+    def feed(self, pcm: Pcm) -> None:
         if self._finishing or self._error is not None or not len(pcm):
             return
         data = ulaw_encode(pcm) if self._stt.encoding == "mulaw" else \
