@@ -1,4 +1,4 @@
-"""Dispatch rules of the app, fed with ARI events directly (no Asterisk needed)."""
+"""Dispatch rules of the app, fed with ARI events by a local ARI (no Asterisk needed)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
-from voxtra.ari.events import EventStream
 from voxtra.call.session import CallSession
 from voxtra.settings import VoxtraSettings
+from voxtra.testing.ari import FakeAri
 
 
 def channel(cid: str) -> dict[str, object]:
@@ -27,15 +27,22 @@ def text(kind: str, cid: str, **fields: object) -> str:
 
 
 @pytest.fixture
-async def app(caplog: pytest.LogCaptureFixture) -> AsyncIterator[VoxtraApp]:
-    caplog.set_level(logging.CRITICAL)  # hangups cannot reach an Asterisk here
-    app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("offline-test-password")))
-    app._calls.accepting = True
+async def ari() -> AsyncIterator[FakeAri]:
+    async with FakeAri() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def app(ari: FakeAri, caplog: pytest.LogCaptureFixture) -> AsyncIterator[VoxtraApp]:
+    caplog.set_level(logging.CRITICAL)  # the calls' media cannot reach an Asterisk here
+    app = VoxtraApp(VoxtraSettings(ari_url=ari.url, ari_password=SecretStr(ari.password)))
+    await app.start()
     yield app
     await app.stop()  # the calls' tasks end with the test, not when collected
 
 
-async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp) -> None:
+async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp,
+                                                             ari: FakeAri) -> None:
     heard: dict[str, list[str]] = {"fast": [], "slow": []}
     finished: list[str] = []
     slow_may_go = asyncio.Event()
@@ -51,12 +58,11 @@ async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp) -> N
             heard[name].append(digit)
         finished.append(name)
 
-    stream = EventStream(app.client, "voxtra", app._calls.dispatch)
-    stream._receive(text("StasisStart", "slow", args=["1"]))
-    stream._receive(text("StasisStart", "fast", args=["2"]))
+    await ari.send(text("StasisStart", "slow", args=["1"]))
+    await ari.send(text("StasisStart", "fast", args=["2"]))
     for digit in "123456789":
-        stream._receive(text("ChannelDtmfReceived", "slow", digit=digit))
-        stream._receive(text("ChannelDtmfReceived", "fast", digit=digit))
+        await ari.send(text("ChannelDtmfReceived", "slow", digit=digit))
+        await ari.send(text("ChannelDtmfReceived", "fast", digit=digit))
     async with asyncio.timeout(5):
         while finished != ["fast"]:
             await asyncio.sleep(0.01)
@@ -67,7 +73,7 @@ async def test_order_per_call_and_no_call_waits_for_another(app: VoxtraApp) -> N
     await app.client.close()
 
 
-async def test_ended_call_is_not_revived_by_late_events(app: VoxtraApp) -> None:
+async def test_ended_call_is_not_revived_by_late_events(app: VoxtraApp, ari: FakeAri) -> None:
     started: list[str] = []
 
     @app.route()
@@ -75,14 +81,13 @@ async def test_ended_call_is_not_revived_by_late_events(app: VoxtraApp) -> None:
         started.append(call.id)
         await call.wait_ended()
 
-    stream = EventStream(app.client, "voxtra", app._calls.dispatch)
-    stream._receive(text("StasisStart", "c1", args=["1"]))
-    stream._receive(text("StasisEnd", "c1"))
+    await ari.send(text("StasisStart", "c1", args=["1"]))
+    await ari.send(text("StasisEnd", "c1"))
     async with asyncio.timeout(5):
         while app.calls:
             await asyncio.sleep(0.01)
-    stream._receive(text("StasisStart", "c1", args=["1"]))
-    stream._receive(text("ChannelDtmfReceived", "c1", digit="1"))
+    await ari.send(text("StasisStart", "c1", args=["1"]))
+    await ari.send(text("ChannelDtmfReceived", "c1", digit="1"))
     await asyncio.sleep(0.05)
     assert started == ["c1"] and not app.calls
     await app.client.close()
