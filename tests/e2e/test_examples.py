@@ -63,7 +63,8 @@ EXAMPLES = REPO / "examples"
 #: Both examples greet with this (their ``greeting``).
 GREETING = "Thanks for calling Acme. How can I help?"
 QUESTION = "What time does the store open on Saturday?"
-#: The fakes' tone (:mod:`voxtra.testing.services.elevenlabs`, ``fake_openai_realtime``).
+#: The local servers' tone (:mod:`voxtra.testing.services.elevenlabs` and
+#: :mod:`voxtra.testing.services.openai_realtime`).
 FAKE_VOICE_HZ = 440.0
 #: Environment variables of the services, left out of the examples' environment unless the
 #: test sets them (a developer's real key or base URL must not leak in).
