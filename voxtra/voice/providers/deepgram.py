@@ -35,6 +35,7 @@ from pydantic import SecretStr
 
 from voxtra.media.audio import Pcm
 from voxtra.media.g711 import ulaw_encode
+from voxtra.tasks import TaskSet
 from voxtra.voice.errors import ProviderError
 from voxtra.voice.providers.credentials import api_key as api_key_of
 from voxtra.voice.providers.credentials import sdk
@@ -49,7 +50,7 @@ _FINALIZE, _CLOSE, _STOP = "Finalize", "CloseStream", None
 _EPSILON = 1e-3
 #: Streams whose connection outlived ``aclose`` (a server that does not close): kept
 #: referenced until they end on their own.
-_LINGERING: set[asyncio.Task[None]] = set()
+_LINGERING = TaskSet()
 
 
 class DeepgramSTT(STT):
@@ -236,8 +237,7 @@ class DeepgramStream(STTStream):
             task.cancel()
             done, _ = await asyncio.wait({task}, timeout=0.5)
             if not done:
-                _LINGERING.add(task)
-                task.add_done_callback(_LINGERING.discard)
+                _LINGERING.spawn(task)
 
     # The connection ------------------------------------------------------------
 
