@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import logging
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -30,8 +29,6 @@ from voxtra.media.thread import MediaThread
 
 if TYPE_CHECKING:
     from voxtra.call.session import CallSession
-
-log = logging.getLogger(__name__)
 
 
 #: Seconds a hangup waits after the last frame of our own RTP audio was sent. Measured

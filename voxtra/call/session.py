@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from voxtra.ari.errors import AriHttpError, NotFoundError
-from voxtra.ari.models import (
-    Channel,
-)
+from voxtra.ari.models import Channel
 from voxtra.call.bridging import Bridging
 from voxtra.call.context import CallContext
 from voxtra.call.errors import CallEndedError
@@ -45,8 +42,6 @@ from voxtra.voice.events import SpeechResult, UserTranscriptEvent, VoiceState
 from voxtra.voice.llm import Tool
 from voxtra.voice.pipeline import VoicePipeline
 from voxtra.voice.settings import VoiceSettings
-
-log = logging.getLogger(__name__)
 
 
 class CallSession:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,8 +57,6 @@ from voxtra.voice.realtime import (
     ReplyToolCall,
 )
 from voxtra.voice.speech import heard_of, progress
-
-log = logging.getLogger(__name__)
 
 STAGE = "realtime"
 

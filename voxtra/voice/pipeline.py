@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -42,7 +41,6 @@ from voxtra.voice.stt import STT, BatchSTT, streaming
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD, EnergyVAD
 
-log = logging.getLogger(__name__)
 
 @dataclass
 class Providers:
