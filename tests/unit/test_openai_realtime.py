@@ -265,3 +265,30 @@ async def test_a_server_that_never_answers_the_upgrade_times_out_retryably() -> 
         assert raised.value.retryable
     finally:
         server.close()
+
+
+async def test_say_returns_what_the_caller_heard_as_the_pipelines_say_does(
+        calls: list[Call]) -> None:
+    """``conversation.say`` returns once the model's reply has played, with the
+    :class:`SpeechResult` every other ``say`` returns; cut by the caller's speech, it
+    says how much was heard; a conversation that ends first returns nothing heard."""
+    whole = "Welcome to Acme, home of the finest anvils."
+    counting = "One two three four five six seven eight."
+    async with FakeRealtime(replies=[whole, counting], speed=1.0) as server:
+        call = Call(model(server))
+        calls.append(call)
+        await call.conversation.start()
+        result = await asyncio.wait_for(call.conversation.say(whole), 10)
+        assert (result.text, result.heard_text, result.interrupted) == (whole, whole, False)
+        assert "Say exactly this" in str(server.responses[0]["request"])
+        cut = asyncio.ensure_future(call.conversation.say("Count to eight."))
+        await call.until("response_started", 2)
+        await asyncio.sleep(0.3)
+        await call.audio.speak(0.6)  # the caller talks over it: barge-in
+        result = await asyncio.wait_for(cut, 10)
+        assert result.interrupted and 0 < len(result.heard_text) < len(counting)
+        assert result.played_seconds < len(counting) * server.seconds_per_char
+        pending = await call.conversation.announce("Goodbye.")
+        await call.conversation.aclose()
+        late = await asyncio.wait_for(pending, 2)
+    assert late.interrupted and late.heard_text == "" and late.text == "Goodbye."

@@ -79,8 +79,8 @@ class CallVoice:
                 instructions=instructions or settings.instructions, tools=tools,
                 interruptions=settings.turn.interruptions)
             await self.conversation.start()
-            if greeting:
-                await self.conversation.say(greeting)
+            if greeting:  # asked now; it plays while the handler goes on
+                await self.conversation.announce(greeting)
         return self.conversation
 
     @property

@@ -115,6 +115,9 @@ class RealtimeConversation(Speaker):
         self._session: RealtimeSession | None = None
         self._tasks = TaskSet(self._failed)
         self._playing: list[_Reply] = []
+        #: What :meth:`announce` asked the model to say, and when: the first reply to
+        #: begin after that answers it.
+        self._asked: list[tuple[float, str, asyncio.Future[SpeechResult]]] = []
         self._reply: _Reply | None = None
         self._heard_from = 0.0
         self._heard_to: float | None = None
@@ -150,6 +153,7 @@ class RealtimeConversation(Speaker):
                 await self._session.aclose()
         if not self._ended.done():
             self._ended.set_result(None)
+        self._unheard()
         self._set_state(VoiceState.IDLE)
 
     # Verbs ---------------------------------------------------------------------
@@ -158,9 +162,24 @@ class RealtimeConversation(Speaker):
         """Ask the model to speak now (``instructions`` for this reply only)."""
         await self._connected().respond(instructions)
 
-    async def say(self, text: str) -> None:
-        """Have the model say ``text`` (a greeting, an announcement)."""
-        await self.respond(f"Say exactly this to the caller, and nothing else: {text}")
+    async def say(self, text: str) -> SpeechResult:
+        """Have the model say ``text`` (a greeting, an announcement); returns when the
+        caller has heard it to the end, or barge-in or the end of the conversation cut
+        it, with how much was heard (as the pipeline's ``say`` does)."""
+        return await (await self.announce(text))
+
+    async def announce(self, text: str) -> asyncio.Future[SpeechResult]:
+        """Ask the model to say ``text`` and return once asked: the future resolves as
+        :meth:`say` returns."""
+        heard: asyncio.Future[SpeechResult] = asyncio.get_running_loop().create_future()
+        asked = (time.monotonic(), text, heard)
+        self._asked.append(asked)
+        try:
+            await self.respond(f"Say exactly this to the caller, and nothing else: {text}")
+        except BaseException:
+            self._asked.remove(asked)
+            raise
+        return heard
 
     async def commit(self) -> None:
         """End the caller's turn and ask for a reply (for models whose own turn
@@ -205,7 +224,15 @@ class RealtimeConversation(Speaker):
             if not self._ended.done():
                 self._ended.set_result(None)
         self._tasks.cancel()
+        self._unheard()
         self._set_state(VoiceState.IDLE)
+
+    def _unheard(self) -> None:
+        """The conversation ended: what was asked and not said was not heard."""
+        for _, text, heard in self._asked:
+            if not heard.done():
+                heard.set_result(SpeechResult(text, "", True, 0.0))
+        self._asked.clear()
 
     def _handle(self, event: RealtimeEvent) -> None:
         if isinstance(event, ReplyAudio):
@@ -310,6 +337,11 @@ class RealtimeConversation(Speaker):
         with contextlib.suppress(ValueError):
             self._playing.remove(reply)
         result = reply.result()
+        asked = next((a for a in self._asked if a[0] <= reply.began), None)
+        if asked is not None:
+            self._asked.remove(asked)
+            if not asked[2].done():
+                asked[2].set_result(result)
         if not reply.tool_calls:
             self.history.append(ChatMessage("assistant", result.heard_text))
         self.events.emit(AgentResponseEvent(result.text, list(reply.tool_calls),
