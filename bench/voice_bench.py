@@ -31,7 +31,7 @@ import logging
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,16 +125,16 @@ class TimedSTT(STT):
         self.sample_rate = inner.sample_rate
         self.finals: list[float] = []
 
-    def stream(self) -> STTStream:
-        return _TimedStream(self, self.inner.stream())
+    def stream(self, hints: Sequence[str] = ()) -> STTStream:
+        return _TimedStream(self, self.inner.stream(hints))
 
 
 class _TimedStream(STTStream):
     def __init__(self, owner: TimedSTT, inner: STTStream) -> None:
         self.owner, self.inner = owner, inner
 
-    def push(self, pcm: Pcm) -> None:
-        self.inner.push(pcm)
+    def feed(self, pcm: Pcm) -> None:
+        self.inner.feed(pcm)
 
     async def interim(self) -> Transcript:
         return await self.inner.interim()
