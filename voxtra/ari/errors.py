@@ -1,6 +1,19 @@
-"""Typed errors of the ARI client.
+"""Typed errors of the ARI client (the control plane)::
 
-The hierarchy follows the HTTP statuses ARI documents for its resources:
+    VoxtraError
+    └── AriError
+        ├── AriConnectionError        Asterisk cannot be reached
+        ├── AriTlsError               its certificate is not trusted
+        ├── AriAuthError              401/403: the ARI user or password
+        ├── AriNotEnabledError        ARI is not enabled on that HTTP server
+        ├── ApplicationReplacedError  another connection took the Stasis application
+        └── AriHttpError              any other HTTP error status
+            ├── BadRequestError       400
+            ├── NotFoundError         404
+            ├── ConflictError         409
+            └── UnprocessableError    422
+
+The HTTP part follows the HTTP statuses ARI documents for its resources:
 400 (a parameter is invalid or names nothing), 404 (the channel, bridge,
 playback or recording is gone), 409 (wrong state, e.g. the channel is not in
 Stasis), 422 (a referenced resource does not exist), 401/403 (credentials).

@@ -1,4 +1,10 @@
-"""Errors of the test tooling; each message says what to do about it."""
+"""Errors of the lab; each message says what to do about it::
+
+    VoxtraError
+    ├── SandboxError         (also a RuntimeError) the sandbox Asterisk cannot run
+    ├── SippError            (also a RuntimeError) SIPp is missing or failed
+    └── TelephoneAudioError  (also a RuntimeError) a tool that makes test audio failed
+"""
 
 from __future__ import annotations
 
