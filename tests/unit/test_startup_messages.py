@@ -30,3 +30,14 @@ async def test_http_without_ari_is_named_not_dumped_and_not_waited_for() -> None
             await app.serve()  # fails at once: no retrying for a configuration problem
     message = str(raised.value)
     assert "enabled = yes" in message and "<html" not in message.lower()
+
+
+async def test_run_inside_a_running_loop_says_how_to_guard_it() -> None:
+    """A module that calls ``app.run()`` when imported, imported from async code (as
+    ``voxtra demo app.py`` does): one line naming the fix, not asyncio's traceback."""
+    app = VoxtraApp(VoxtraSettings(ari_password=SecretStr("a-password-long-enough")))
+    with pytest.raises(SystemExit) as raised:
+        app.run()
+    message = str(raised.value)
+    assert 'if __name__ == "__main__":' in message and "await app.serve()" in message
+    await app.client.close()

@@ -291,7 +291,18 @@ class VoxtraApp:
         return False
 
     def run(self) -> None:
-        """Blocking entry point: ``app.run()``. An ARI error ends it with a clear message."""
+        """Blocking entry point: ``app.run()``. An ARI error ends it with a clear message,
+        and so does a call from inside a running event loop (a module that runs its app
+        when it is imported, by ``voxtra demo`` say), which asyncio cannot do."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs here: the usual case
+            pass
+        else:
+            raise SystemExit(
+                "voxtra: app.run() was called inside a running event loop (a module that "
+                "runs its app when imported?): put it under `if __name__ == \"__main__\":`, "
+                "or `await app.serve()` from async code")
         try:
             runner.run(self.serve())
         except AriError as exc:
