@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,6 @@ class TaskSet:
 
     def __len__(self) -> int:
         return len(self._tasks)
-
-    def __iter__(self) -> Iterator[asyncio.Future[Any]]:
-        return iter(list(self._tasks))
 
     async def join(self, timeout: float | None = None) -> None:
         """Wait for the tasks (those started meanwhile too); after ``timeout`` seconds
