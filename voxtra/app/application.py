@@ -91,8 +91,6 @@ class VoxtraApp:
             vad or (build("vad", voice.vad) if voice.vad else default_vad()),
             realtime or (build("realtime", voice.realtime) if voice.realtime else None),
             end_of_turn or _end_of_turn(voice.end_of_turn))
-        self.voice = VoiceConfig(providers, voice)
-        self.recording_sink = recording_sink
         self.client = AriClient(self.settings.ari_url, self.settings.ari_user,
                                 self.settings.ari_password.get_secret_value(),
                                 ca_file=self.settings.ari_ca_file)
@@ -107,7 +105,8 @@ class VoxtraApp:
             thread=MediaThread(runner.loop_factory()) if settings.media_thread else None)
         #: What every call of the app gets (:class:`~voxtra.call.context.CallContext`).
         self.context = CallContext(self.client, settings.app_name,
-                                   BridgeRegistry(self.client), OwnLegs(), media, self.voice,
+                                   BridgeRegistry(self.client), OwnLegs(), media,
+                                   VoiceConfig(providers, voice),
                                    settings.recordings_dir, recording_sink)
         self._calls = Calls(self.context, settings, self.router, lambda: self.load,
                             self._to_conference)
@@ -132,6 +131,15 @@ class VoxtraApp:
     def refused_calls(self) -> int:
         """New calls refused because ``max_calls`` were up or ``max_load`` was reached."""
         return self._calls.refused
+
+    @property
+    def voice(self) -> VoiceConfig:
+        """The providers every call shares, and the voice settings."""
+        return self.context.voice
+
+    @property
+    def recording_sink(self) -> RecordingSink | None:
+        return self.context.recording_sink
 
     @property
     def bridges(self) -> BridgeRegistry:
@@ -359,7 +367,7 @@ class VoxtraApp:
         conference = self.conferences.get(name)
         if conference is None:
             conference = self.conferences[name] = Conference(
-                self.client, name, self.settings.recordings_dir, self.recording_sink,
+                self.client, name, self.settings.recordings_dir, self.context.recording_sink,
                 self._conference_over)
         return conference
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,14 +77,13 @@ class MediaBatch:
                 endpoint.went_silent()
         away: dict[asyncio.AbstractEventLoop, list[tuple[RtpEndpoint, AudioChunk]]] = {}
         for fmt, group in groups.items():
-            for endpoint, pcms in _decoded(fmt, group):
-                receiver, owner = endpoint.receiver, endpoint.subscribers_loop
-                for pcm in pcms:
-                    chunk = receiver.chunk(pcm)
-                    if owner is None:
-                        receiver.publish(chunk)
-                    else:
-                        away.setdefault(owner, []).append((endpoint, chunk))
+            for endpoint, pcm in _decoded(fmt, group):
+                chunk = endpoint.receiver.chunk(pcm)
+                owner = endpoint.subscribers_loop
+                if owner is None:
+                    endpoint.receiver.publish(chunk)
+                else:
+                    away.setdefault(owner, []).append((endpoint, chunk))
         for owner, items in away.items():
             call_in(owner, _publish, items)
 
@@ -108,23 +108,22 @@ def transmit(frames: list[Frame]) -> None:
 
 
 def _decoded(fmt: AudioFormat, group: list[tuple[RtpEndpoint, list[bytes]]]
-             ) -> list[tuple[RtpEndpoint, list[Pcm]]]:
-    """Each endpoint's payloads decoded; G.711 in one operation for the whole group."""
+             ) -> Iterator[tuple[RtpEndpoint, Pcm]]:
+    """Each endpoint's payloads decoded, in order; G.711 in one operation for the group."""
     if fmt.bytes_per_sample != 1:
-        return [(endpoint, [fmt.decode(p) for p in released]) for endpoint, released in group]
+        for endpoint, released in group:
+            for payload in released:
+                yield endpoint, fmt.decode(payload)
+        return
     pcm = fmt.decode(b"".join([p for _, released in group for p in released]))
-    out = []
     offset = 0
     for endpoint, released in group:
-        pieces = []
         for payload in released:
             end = offset + len(payload)
             # A copy: a view would keep every call's audio of the tick alive for as
             # long as any consumer keeps its chunk.
-            pieces.append(pcm[offset:end].copy())
+            yield endpoint, pcm[offset:end].copy()
             offset = end
-        out.append((endpoint, pieces))
-    return out
 
 
 def _publish(items: list[tuple[RtpEndpoint, AudioChunk]]) -> None:
