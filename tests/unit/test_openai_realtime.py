@@ -283,7 +283,10 @@ async def test_say_returns_what_the_caller_heard_as_the_pipelines_say_does(
         assert "Say exactly this" in str(server.responses[0]["request"])
         cut = asyncio.ensure_future(call.conversation.say("Count to eight."))
         await call.until("response_started", 2)
-        await asyncio.sleep(0.3)
+        played_before = call.audio.heard().size
+        async with asyncio.timeout(5):  # some of the reply has reached the caller
+            while call.audio.heard().size < played_before + 0.3 * 8000:
+                await asyncio.sleep(0.01)
         await call.audio.speak(0.6)  # the caller talks over it: barge-in
         result = await asyncio.wait_for(cut, 10)
         assert result.interrupted and 0 < len(result.heard_text) < len(counting)
