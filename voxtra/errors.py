@@ -9,6 +9,7 @@ draws its part of the tree; ``except VoxtraError`` catches them all::
     ├── ProviderError, ...          voxtra.voice.errors: speech and language providers
     ├── CallEndedError, ...         voxtra.call.errors: a call's verbs
     ├── RecordingError, ...         voxtra.recording.errors: recordings and their sinks
+    ├── CampaignError               voxtra.outbound.errors: outbound campaigns
     └── SandboxError, ...           voxtra.sandbox.errors: the lab (Asterisk, SIPp, audio)
 """
 

@@ -321,7 +321,8 @@ class VoxtraApp:
     async def originate(self, endpoint: str, *, handler: Handler | None = None,
                         route: str | None = None, caller_id: str | None = None,
                         variables: dict[str, str] | None = None, timeout: int = 30,
-                        metadata: dict[str, Any] | None = None) -> CallSession:
+                        metadata: dict[str, Any] | None = None,
+                        channel_id: str | None = None) -> CallSession:
         """Dial ``endpoint`` (``PJSIP/loopback/sip:200@host``, ``Local/NUMBER@voxtra-outbound``).
 
         Returns at once an OUTBOUND :class:`CallSession` in state RINGING. Once
@@ -337,7 +338,7 @@ class VoxtraApp:
                 raise ValueError(f"originate: no handler given and no route matches {route!r}")
             handler = matched.handler
             metadata = {**matched.metadata, **(metadata or {})}
-        channel_id = f"voxtra-out-{uuid.uuid4().hex}"
+        channel_id = channel_id or f"voxtra-out-{uuid.uuid4().hex}"
         session = CallSession(
             self.context, Channel(id=channel_id, name=endpoint, state="Down"),
             called_number=endpoint, direction=Direction.OUTBOUND, metadata=metadata)

@@ -37,6 +37,11 @@ FINISH_GRACE = 10.0
 FINISHED_MEMORY = 4096
 
 
+#: Channel ids of a campaign's dials: one that no call of this process holds is a dial a
+#: dead process left, which the campaign settles (:mod:`voxtra.outbound`); it is never
+#: routed or adopted as a call.
+CAMPAIGN_CHANNEL_PREFIX = "voxtra-campaign-"
+
 class Call:
     """A session with its handler, event queue and tasks."""
 
@@ -84,7 +89,7 @@ class Calls:
         call = self.active.get(channel_id)
         if call is not None:
             call.queue.put_nowait(event)
-        elif isinstance(event, StasisStart):
+        elif isinstance(event, StasisStart) and not channel_id.startswith(CAMPAIGN_CHANNEL_PREFIX):
             if self._full():
                 self.reject(channel_id, "congestion")
             else:

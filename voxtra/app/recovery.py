@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from voxtra.app.calls import Calls
+from voxtra.app.calls import CAMPAIGN_CHANNEL_PREFIX, Calls
 from voxtra.ari.errors import AriError, NotFoundError
 from voxtra.ari.events import Reconciliation
 from voxtra.ari.models import StasisStart
@@ -42,6 +42,8 @@ async def adopt(calls: Calls, channel_id: str) -> None:
         return
     if channel_id.startswith(RECORDING_LEG_PREFIX):
         return  # a recording's snoop leg: its call, adopted, takes it over
+    if channel_id.startswith(CAMPAIGN_CHANNEL_PREFIX):
+        return  # a campaign's dial: the campaign, restarted, settles it
     if (channel.name or "").startswith(MEDIA_LEG_TECHNOLOGIES):
         # A media leg whose call was lost (e.g. a previous process crashed): the leg
         # and the bridge Voxtra made for it go (the call, adopted, gets new ones).

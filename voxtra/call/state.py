@@ -24,13 +24,18 @@ class Outcome(StrEnum):
     ANSWERED = "answered"
     BUSY = "busy"
     NO_ANSWER = "no_answer"
+    #: The network had no room for the call (a SIP 503): worth trying again soon.
+    CONGESTION = "congestion"
     FAILED = "failed"
 
     @classmethod
     def from_cause(cls, cause: int | None) -> Outcome:
-        """Q.850 cause of an unanswered call: 17 user busy; 18, 19 no answer."""
+        """Q.850 cause of an unanswered call: 17 user busy; 18, 19 no answer; 34 no
+        circuit available (Asterisk's cause for a SIP 503), 42 congestion."""
         if cause == 17:
             return cls.BUSY
         if cause in (18, 19):
             return cls.NO_ANSWER
+        if cause in (34, 42):
+            return cls.CONGESTION
         return cls.FAILED

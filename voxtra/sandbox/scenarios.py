@@ -75,7 +75,8 @@ class CalleeScript:
     """How the SIP callee treats an incoming call.
 
     ``answer``: 180 then 200 after ``ring_for`` seconds, then wait for BYE (or
-    hang up after ``hangup_after``); ``busy``: 486; ``no-answer``: ring until the
+    hang up after ``hangup_after``); ``busy``: 486; ``congested``: 503 (the network
+    has no room: Asterisk's cause 34); ``no-answer``: ring until the
     caller gives up (CANCEL).
     """
 
@@ -184,8 +185,9 @@ def callee_scenario(script: CalleeScript) -> str:
     remember = f">\n    <action>\n      {assign}\n    </action>\n  </recv>" if assign else "/>"
     steps = [f"""  <recv request="INVITE" crlf="true"{remember}""",
              _reply("180 Ringing", sdp=False)]
-    if script.behaviour == "busy":
-        steps.append(_reply("486 Busy Here", sdp=False))
+    if script.behaviour in ("busy", "congested"):
+        status = "486 Busy Here" if script.behaviour == "busy" else "503 Service Unavailable"
+        steps.append(_reply(status, sdp=False))
         steps.append("""  <recv request="ACK"/>""")
     elif script.behaviour == "no-answer":
         steps.append(f"""  <recv request="CANCEL" timeout="{int(script.wait_for_bye * 1000)}"/>""")
@@ -224,7 +226,8 @@ def callee_scenario(script: CalleeScript) -> str:
         else:
             steps.append(_recv_bye(script.wait_for_bye))
     else:
-        raise ValueError(f"behaviour {script.behaviour!r}: expected answer, busy or no-answer")
+        raise ValueError(f"behaviour {script.behaviour!r}: expected answer, busy, congested or "
+                         "no-answer")
     return _scenario("voxtra-callee", steps)
 
 

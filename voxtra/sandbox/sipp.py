@@ -113,11 +113,13 @@ class SipCaller:
 
 
 class SipCallee:
-    """Answers (or refuses) calls on a local UDP port with SIPp, for originate tests."""
+    """Answers (or refuses) calls on a local UDP port with SIPp, for originate tests:
+    ``calls`` calls, one after the other or at once, then it ends."""
 
     def __init__(self, script: CalleeScript, host: str = "127.0.0.1", port: int = 0,
-                 sipp: str = "sipp") -> None:
+                 sipp: str = "sipp", calls: int = 1) -> None:
         self.script = script
+        self.calls = calls
         self.host = host
         self.port = port or free_udp_ports(1)
         self.sipp = _find_sipp(sipp)
@@ -137,7 +139,7 @@ class SipCallee:
 
     async def _answer(self, scenario: Path, timeout: float, media_port: int) -> SippResult:
         return await with_capture(run_sipp(self.sipp, scenario, Path(self._tmp.name), [], timeout,
-                                    media_port, bound=self.port),
+                                    media_port, bound=self.port, calls=self.calls),
                                media_port if self.script.capture_audio else None)
 
     async def result(self) -> SippResult:
@@ -148,6 +150,14 @@ class SipCallee:
             return await self._task
         finally:
             self._tmp.cleanup()
+
+    async def stop(self) -> None:
+        """Stop answering now (SIPp is killed; its calls so far are not reported)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SippError):
+                await self._task
+        self._tmp.cleanup()
 
 
 async def with_capture(run: Coroutine[Any, Any, SippResult], port: int | None) -> SippResult:
@@ -171,10 +181,10 @@ def _find_sipp(sipp: str) -> str:
 
 async def run_sipp(sipp: str, scenario: Path, workdir: Path, args: list[str], timeout: float,
                media_port: int, bound: int | None = None,
-               local_ip: str = "127.0.0.1") -> SippResult:
+               local_ip: str = "127.0.0.1", calls: int = 1) -> SippResult:
     trace = workdir / "messages.log"
     command = [
-        sipp, *args, "-sf", str(scenario), "-m", "1", "-l", "1",
+        sipp, *args, "-sf", str(scenario), "-m", str(calls), "-l", str(calls),
         "-i", local_ip, "-p", str(bound or free_udp_ports(1)),
         "-mi", local_ip, "-mp", str(media_port),
         # SIPp's control socket defaults to UDP 8888 and walks up from there while taken,

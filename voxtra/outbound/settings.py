@@ -1,0 +1,54 @@
+"""A campaign's settings, declared once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from voxtra.outbound.contacts import zone
+from voxtra.outbound.errors import CampaignError
+from voxtra.outbound.rules import CallingWindow, RetryPolicy
+
+
+class CampaignSettings(BaseModel):
+    """How a campaign dials. Durations in seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The dial string, with ``{number}`` and any contact variable in braces:
+    #: ``PJSIP/{number}@trunk``, ``PJSIP/trunk/sip:{number}@carrier.example``.
+    dial: str
+    #: The caller id the called party sees (``"Sales <+15550100>"``).
+    caller_id: str | None = None
+    #: Dials under way at once, and dial starts per second.
+    max_concurrent: int = Field(default=10, ge=1)
+    calls_per_second: float = Field(default=1.0, gt=0)
+    #: How long a dial rings before it counts as no answer.
+    ring_timeout: int = Field(default=30, ge=1)
+    retry: RetryPolicy = RetryPolicy()
+    #: When contacts may be called, in their own time zone.
+    window: CallingWindow = CallingWindow()
+    #: The time zone of contacts that name none (an IANA name).
+    timezone: str = "UTC"
+    #: No dial starts after this moment (a time zone-aware datetime).
+    deadline: datetime | None = None
+    #: How long a worker's claim on a contact holds without being renewed; a dead
+    #: worker's dials go back to the others this long after its last renewal.
+    lease: float = Field(default=60.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            zone(name)
+        except CampaignError as exc:
+            raise ValueError(str(exc)) from None
+        return name
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, deadline: datetime | None) -> datetime | None:
+        if deadline is not None and deadline.tzinfo is None:
+            raise ValueError("deadline: give a time zone (datetime(..., tzinfo=UTC))")
+        return deadline

@@ -1,0 +1,133 @@
+"""Where a campaign keeps its contacts, their dials and their outcomes.
+
+Every dial is written before it is placed (the contact claimed, the attempt and the
+channel id it will use recorded) and after it ends, so a process killed at any moment
+and started again resumes where it was: it never dials a contact whose call was
+answered, and never loses one. A claim is held by one worker (``owner``) until its
+lease runs out; a worker renews its leases while it runs, and the claims of a dead
+worker go back to the others.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxtra.outbound.contacts import Contact
+
+
+class Status:
+    """Where a contact stands: waiting for a dial, being dialled, finished."""
+
+    PENDING = "pending"
+    DIALLING = "dialling"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One dial of one contact, held by one worker."""
+
+    number: str
+    variables: dict[str, str]
+    timezone: str | None
+    #: This dial's number, from 1.
+    attempt: int
+    #: The channel id the dial uses (``POST /channels/{channelId}``), recorded first.
+    channel_id: str
+    owner: str
+    lease_until: float
+
+
+@dataclass
+class AttemptRecord:
+    attempt: int
+    channel_id: str
+    started: float
+    answered: float | None = None
+    ended: float | None = None
+    outcome: str | None = None
+    cause: int | None = None
+    detection: dict[str, Any] | None = None
+    result: Any = None
+
+
+@dataclass
+class ContactRecord:
+    number: str
+    variables: dict[str, str]
+    timezone: str | None
+    status: str
+    attempts: int
+    #: The latest dial's outcome (the final one once ``status`` is done).
+    outcome: str | None
+    next_at: float
+    history: list[AttemptRecord] = field(default_factory=list)
+
+
+class CampaignStore(ABC):
+    """A campaign's durable state; times are Unix seconds. One store holds one
+    campaign; workers sharing a campaign share its store."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, and create what is missing (nothing if open already)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Disconnect (nothing if closed); :meth:`open` may connect again."""
+
+    @abstractmethod
+    async def add(self, contacts: Sequence[Contact], now: float) -> int:
+        """Add the contacts not there yet (by number); how many were new. Contacts
+        already known keep their state, so a restarted campaign resumes."""
+
+    @abstractmethod
+    async def due(self, now: float, limit: int) -> list[ContactRecord]:
+        """Up to ``limit`` pending contacts whose next dial is due, soonest first."""
+
+    @abstractmethod
+    async def next_due(self) -> float | None:
+        """When the soonest pending contact is due; None when none is pending."""
+
+    @abstractmethod
+    async def defer(self, number: str, until: float) -> None:
+        """Move a pending contact's next dial to ``until`` (its calling window is shut)."""
+
+    @abstractmethod
+    async def claim(self, number: str, channel_id: str, owner: str, now: float,
+                    lease: float) -> Claim | None:
+        """Take a pending, due contact for one dial and record the attempt; None if
+        another worker took it first."""
+
+    @abstractmethod
+    async def answered(self, claim: Claim, at: float) -> None:
+        """The dial was answered: the contact's outcome is final from here on."""
+
+    @abstractmethod
+    async def finish(self, claim: Claim, outcome: str, at: float, *,
+                     retry_at: float | None, cause: int | None = None,
+                     detection: dict[str, Any] | None = None, result: Any = None) -> None:
+        """The dial ended: pending again from ``retry_at``, or done (None)."""
+
+    @abstractmethod
+    async def settle(self, number: str, outcome: str, at: float) -> None:
+        """End a pending contact without dialling it (a do-not-call number)."""
+
+    @abstractmethod
+    async def held(self) -> list[Claim]:
+        """Every claim being dialled, by any worker."""
+
+    @abstractmethod
+    async def renew(self, owner: str, lease_until: float) -> None:
+        """Extend every lease ``owner`` holds."""
+
+    @abstractmethod
+    async def contacts(self) -> list[ContactRecord]:
+        """Every contact with its dials, in the order they were added."""
+
+    @abstractmethod
+    async def counts(self) -> dict[str, int]:
+        """Contacts by status (pending, dialling) and, when done, by final outcome."""
