@@ -112,6 +112,22 @@ def test_speech_resuming_in_a_pause_continues_the_turn() -> None:
     assert detector.speech_seconds == pytest.approx(1.0, abs=0.021)
 
 
+def test_the_turn_does_not_end_while_the_caller_may_be_going_on() -> None:
+    detector = TurnDetector(SETTINGS)
+    now, _ = feed(detector, 0.0, 1.0, 1.0)
+    now, _ = feed(detector, now, 0.4, 0.0)
+    detector.guess = "I would like a table."
+    now, signals = feed(detector, now, 0.06, 0.9)  # a sound, not yet min_speech long
+    assert signals == [] and not detector.end_due(now)
+    now, signals = feed(detector, now, 0.06, 0.9)
+    assert signals == [TurnSignal.RESUMED]
+    now, _ = feed(detector, now, 0.2, 0.0)
+    now, _ = feed(detector, now, 0.04, 0.9)  # a click in the pause
+    now, _ = feed(detector, now, 0.4, 0.0)
+    detector.guess = "I would like a table for two."
+    assert detector.end_due(now)  # the click passed: the pause ends the turn
+
+
 @pytest.mark.parametrize(("text", "finished"), [
     ("I would like a table.", True), ("I would like to", False), ("I would like to.", False),
     ("Can you help me?", True), ("And the", False), ("Well, um...", False), ("", False),

