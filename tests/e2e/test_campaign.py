@@ -11,6 +11,7 @@ dial Asterisk gives up on after its timeout with 19 (no answer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -19,7 +20,9 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from voxtra import CallSession, VoxtraApp
@@ -31,8 +34,12 @@ from voxtra.outbound import (
     RetryPolicy,
     SqliteStore,
 )
+from voxtra.outbound.detection import wait_for_beep
+from voxtra.sandbox.audio import tone, write_ulaw_wav
 from voxtra.sandbox.scenarios import CalleeScript
 from voxtra.sandbox.sipp import SipCallee
+from voxtra.sandbox.telephone import caller_audio
+from voxtra.sandbox.voices import VOICES
 from voxtra.settings import VoxtraSettings
 from voxtra.testing.watch import AsteriskWatch
 
@@ -197,3 +204,57 @@ async def test_a_campaign_killed_at_random_moments_loses_nothing_and_redials_no_
     assert held == Counter(f"70{i}" for i in range(8)), (seed, held)
     for sip in (answering, busy, silent):
         await sip.stop()
+
+
+GREETING = ("Hi, you have reached Sam and Alex. We can't take your call right now. "
+            "Please leave your name and number after the tone and we will call you back.")
+
+
+async def test_answering_machines_are_told_from_people_on_the_calls_audio(
+        voxtra_settings: VoxtraSettings, tmp_path: Path) -> None:
+    """Callees that say "Hello?", "Hello? ... Hello?", or play a six-second voicemail
+    greeting ending in a beep (telephone-band speech at a normal level over noise): the
+    handler learns who answered and leaves its message after the beep."""
+    joe = next(v for v in VOICES if v.name == "joe")
+    woman = next(v for v in VOICES if v.name == "joe-woman")
+    once, _ = caller_audio(["Hello?"], joe, lead=0.6, after=4, noise="pink", snr=20)
+    twice, _ = caller_audio(["Hello?", 1.2, "Hello?"], woman, lead=0.6, after=4,
+                            noise="pink", snr=20)
+    greeting, _ = caller_audio([GREETING], woman, lead=0.4, noise="pink", snr=25)
+    machine = np.concatenate([greeting, tone(1000, 0.6), np.zeros(8000 * 4, np.int16)])
+    callees = []
+    for name, pcm in (("once", once), ("twice", twice), ("machine", machine)):
+        sip = SipCallee(CalleeScript("answer", audio=write_ulaw_wav(tmp_path / f"{name}.wav",
+                                                                    pcm), wait_for_bye=30))
+        await sip.start(timeout=60)
+        callees.append(sip)
+    heard: dict[str, Any] = {}
+
+    async def leave_message(call: CallSession) -> str:
+        heard[call.metadata["contact"]] = call.metadata["detection"]
+        if call.metadata["answerer"] == "machine":
+            async with contextlib.aclosing(call.audio_stream()) as audio:
+                beeped = call.metadata["detection"].cause == "beep" or \
+                    await wait_for_beep(audio, timeout=10)
+            await call.hangup()
+            return "message left" if beeped else "no beep"
+        await call.hangup()
+        return "spoke"
+
+    app = VoxtraApp(voxtra_settings)
+    campaign = Campaign(
+        app, [Contact(str(800 + i), {"port": str(c.port)}) for i, c in enumerate(callees)],
+        leave_message, dial=DIAL, window=ALL_DAY, detect_machines=True,
+        retry=RetryPolicy(machine=None), store=tmp_path / "c.db", max_concurrent=3)
+    async with app:
+        counts = await asyncio.wait_for(campaign.run(), 60)
+    assert counts == {"answered": 2, "machine": 1}, heard
+    assert [heard[n].answerer for n in ("800", "801", "802")] == [
+        "human", "human", "machine"], heard
+    assert heard["802"].cause in ("long_greeting", "max_words")
+    records = {r.number: r for r in await campaign.records()}
+    assert records["802"].history[0].result == "message left"
+    assert records["802"].history[0].detection["answerer"] == "machine"
+    assert records["800"].history[0].result == "spoke"
+    for sip in callees:
+        assert (await sip.result()).succeeded

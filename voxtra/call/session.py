@@ -16,7 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from typing import Any
 
 from voxtra.ari.errors import AriHttpError, NotFoundError
@@ -331,7 +337,7 @@ class CallSession:
 
     # Media (voxtra.call.media) --------------------------------------------------
 
-    async def audio_stream(self) -> AsyncIterator[AudioChunk]:
+    async def audio_stream(self) -> AsyncGenerator[AudioChunk, None]:
         """The caller's audio as it arrives: :class:`AudioChunk` s of 20 ms, in order,
         until the call ends. Answer the call first."""
         async for chunk in self._audio.stream():

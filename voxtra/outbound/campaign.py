@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import json
 import logging
 import os
@@ -30,13 +31,16 @@ from voxtra.ari.model_base import Message
 from voxtra.ari.models import ChannelDestroyed, ChannelStateChange, StasisStart
 from voxtra.call.state import Outcome
 from voxtra.outbound.contacts import Contact, contacts_of, normalise, zone
+from voxtra.outbound.detection import Answerer, Detection, detect_answerer
 from voxtra.outbound.errors import CampaignError
 from voxtra.outbound.pacing import Pacer
-from voxtra.outbound.rules import DO_NOT_CALL, INTERRUPTED
+from voxtra.outbound.rules import DO_NOT_CALL, INTERRUPTED, MACHINE
 from voxtra.outbound.settings import CampaignSettings
 from voxtra.outbound.sqlite import SqliteStore
 from voxtra.outbound.store import CampaignStore, Claim, ContactRecord
 from voxtra.tasks import TaskSet
+from voxtra.voice.providers import default_vad
+from voxtra.voice.vad import VAD, EnergyVAD
 
 if TYPE_CHECKING:
     from voxtra.app.application import VoxtraApp
@@ -87,6 +91,11 @@ class Campaign:
         self._cancelled = False
         self._changed = asyncio.Event()
         self._results: dict[str, Any] = {}
+        self._detections: dict[str, Detection] = {}
+        #: Machine detection's VAD: the app's, else the best one installed.
+        self._vad: VAD = EnergyVAD()
+        if self.settings.detect_machines:
+            self._vad = app.voice.providers.vad or default_vad()
         self._store_lock = asyncio.Lock()
         self._store_users = 0
 
@@ -214,6 +223,7 @@ class Campaign:
         outcome: str = INTERRUPTED
         cause: int | None = None
         result: Any = None
+        detection: Detection | None = None
         try:
             metadata = {**claim.variables, "contact": claim.number, "attempt": claim.attempt,
                         "campaign": self.name}
@@ -228,13 +238,16 @@ class Campaign:
             await call.wait_ended()
             cause = call.hangup_cause
             result = self._results.pop(call.id, None)
+            detection = self._detections.pop(call.id, None)
+            if detection is not None and detection.answerer is Answerer.MACHINE:
+                outcome = MACHINE
         except AriError as exc:  # ARI out of reach: the dial may not have been placed
             log.warning("campaign %s: dialling %s: %s", self.name, claim.number, exc)
         finally:
             retry_at = self._retry_at(outcome, claim.attempt)
-            await asyncio.shield(self.store.finish(claim, outcome, self._clock(),
-                                                   retry_at=retry_at, cause=cause,
-                                                   result=result))
+            await asyncio.shield(self.store.finish(
+                claim, outcome, self._clock(), retry_at=retry_at, cause=cause, result=result,
+                detection=None if detection is None else dataclasses.asdict(detection)))
             self._pacer.release()
             self._changed.set()
 
@@ -246,6 +259,13 @@ class Campaign:
 
     async def _handle(self, call: CallSession) -> None:
         try:
+            if self.settings.detect_machines:
+                async with contextlib.aclosing(call.audio_stream()) as audio:
+                    detection = await detect_answerer(audio, self._vad,
+                                                      self.settings.detection)
+                self._detections[call.id] = detection
+                call.metadata["answerer"] = detection.answerer
+                call.metadata["detection"] = detection
             self._results[call.id] = await self.handler(call)
         except Exception as exc:
             self._results[call.id] = {"error": repr(exc)}

@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Stored outcomes besides :class:`~voxtra.call.state.Outcome`'s: the number is on a
-#: do-not-call list (never dialled); the process ended while the dial was under way.
+#: do-not-call list (never dialled); the process ended while the dial was under way; an
+#: answering machine answered (:mod:`voxtra.outbound.detection`).
 DO_NOT_CALL = "do_not_call"
 INTERRUPTED = "interrupted"
+MACHINE = "machine"
 
 
 class Retry(BaseModel):

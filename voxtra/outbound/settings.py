@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voxtra.outbound.contacts import zone
+from voxtra.outbound.detection import DetectionSettings
 from voxtra.outbound.errors import CampaignError
 from voxtra.outbound.rules import CallingWindow, RetryPolicy
 
@@ -36,6 +37,12 @@ class CampaignSettings(BaseModel):
     #: How long a worker's claim on a contact holds without being renewed; a dead
     #: worker's dials go back to the others this long after its last renewal.
     lease: float = Field(default=60.0, gt=0)
+    #: Tell answering machines from people on each answered call's audio before the
+    #: handler runs (:mod:`voxtra.outbound.detection`): the handler finds
+    #: ``call.metadata["answerer"]`` (human, machine, unsure) and ``["detection"]``; a
+    #: machine's dial ends as ``machine`` (retried by ``retry.machine``).
+    detect_machines: bool = False
+    detection: DetectionSettings = DetectionSettings()
 
     @field_validator("timezone")
     @classmethod
