@@ -10,8 +10,10 @@ SUDO=""
 
 # debootstrap builds the sandbox's Debian sid root; sip-tester is SIPp; sox makes
 # test audio; tshark captures RTP in media tests; espeak-ng is the light fallback voice;
-# flite speaks two of the test callers.
-packages=(debootstrap sip-tester sox tshark espeak-ng flite python3-venv ca-certificates)
+# flite speaks two of the test callers; postgresql is the server the tests of campaigns
+# shared by several workers start a throwaway cluster of.
+packages=(debootstrap sip-tester sox tshark espeak-ng flite postgresql python3-venv
+          ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

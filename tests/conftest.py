@@ -13,6 +13,7 @@ import pytest
 from voxtra.ari.client import AriClient
 from voxtra.ari.resources import OPERATIONS
 from voxtra.sandbox.asterisk import INSTANCES
+from voxtra.sandbox.postgres import ThrowawayPostgres
 from voxtra.voice.providers.piper import PiperTTS
 from voxtra.voice.providers.whisper import WhisperSTT
 
@@ -23,6 +24,13 @@ def whisper() -> WhisperSTT:
     stt = WhisperSTT()
     stt.load()
     return stt
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (Debian's server), for the session."""
+    with ThrowawayPostgres() as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

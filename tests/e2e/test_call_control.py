@@ -301,6 +301,35 @@ async def test_originate_reports_every_outcome(voxtra_settings: VoxtraSettings) 
     assert results[0].hung_up_by_remote  # the app hung up after the greeting
 
 
+async def test_call_originate_is_app_originate(voxtra_settings: VoxtraSettings,
+                                               sip_caller: SipCaller) -> None:
+    """A handler places a second call from the call it handles: the same operation as
+    ``app.originate``, its outcome and handler included."""
+    callee = SipCallee(CalleeScript("answer", ring_for=0.2))
+    await callee.start()
+    app = VoxtraApp(voxtra_settings)
+    reached: list[str] = []
+
+    async def greet(call: CallSession) -> None:
+        reached.append(call.direction)
+        await call.hangup()
+
+    @app.route()
+    async def callback(call: CallSession) -> None:
+        await call.answer()
+        placed = await call.originate(f"PJSIP/loopback/{callee.uri}", handler=greet,
+                                      timeout=5)
+        reached.append(await placed.outcome)
+        await placed.wait_ended()
+        await call.hangup()
+
+    async with app:
+        result = await sip_caller.call(CallerScript("850", wait_for_bye=15))
+    assert result.hung_up_by_remote
+    assert reached == [Outcome.ANSWERED, Direction.OUTBOUND]
+    assert (await callee.result()).succeeded
+
+
 @pytest.mark.parametrize("ending", ["caller", "handler", "transfer", "shutdown",
                                     pytest.param("error", marks=pytest.mark.expected_errors)])
 async def test_on_hangup_runs_exactly_once(ending: str, voxtra_settings: VoxtraSettings,

@@ -35,6 +35,7 @@ from voxtra.outbound import (
     SqliteStore,
 )
 from voxtra.outbound.detection import wait_for_beep
+from voxtra.outbound.postgres import PostgresStore
 from voxtra.sandbox.audio import tone, write_ulaw_wav
 from voxtra.sandbox.scenarios import CalleeScript
 from voxtra.sandbox.sipp import SipCallee
@@ -145,6 +146,21 @@ async def test_calling_windows_hold_in_each_contacts_time_zone(
 
 
 
+WORKER = Path(__file__).with_name("campaign_worker.py")
+
+
+def write_plan(path: Path, **plan: Any) -> Path:
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def worker_env(settings: VoxtraSettings, app_name: str | None = None) -> dict[str, str]:
+    return {**os.environ, "VOXTRA_ARI_URL": settings.ari_url,
+            "VOXTRA_ARI_USER": settings.ari_user,
+            "VOXTRA_ARI_PASSWORD": settings.ari_password.get_secret_value(),
+            "VOXTRA_APP_NAME": app_name or settings.app_name}
+
+
 @pytest.mark.slow
 async def test_a_campaign_killed_at_random_moments_loses_nothing_and_redials_no_one(
         voxtra_settings: VoxtraSettings, watch: AsteriskWatch, tmp_path: Path) -> None:
@@ -157,15 +173,10 @@ async def test_a_campaign_killed_at_random_moments_loses_nothing_and_redials_no_
     contacts = [{"number": f"70{i}", "port": str(answering.port)} for i in range(8)]
     contacts += [{"number": f"71{i}", "port": str(busy.port)} for i in range(2)]
     contacts += [{"number": f"72{i}", "port": str(silent.port)} for i in range(2)]
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"contacts": contacts, "dial": DIAL,
-                                "store": str(tmp_path / "campaign.db")}))
-    settings = voxtra_settings
-    env = {**os.environ, "VOXTRA_ARI_URL": settings.ari_url,
-           "VOXTRA_ARI_USER": settings.ari_user,
-           "VOXTRA_ARI_PASSWORD": settings.ari_password.get_secret_value(),
-           "VOXTRA_APP_NAME": settings.app_name}
-    worker = [sys.executable, str(Path(__file__).with_name("campaign_worker.py")), str(plan)]
+    plan = write_plan(tmp_path / "plan.json", contacts=contacts, dial=DIAL,
+                      store=str(tmp_path / "campaign.db"))
+    env = worker_env(voxtra_settings)
+    worker = [sys.executable, str(WORKER), str(plan)]
     seed = random.randrange(1 << 30)
     moments = random.Random(seed).sample(range(800, 3500, 50), 10)
     for moment in moments:
@@ -258,3 +269,61 @@ async def test_answering_machines_are_told_from_people_on_the_calls_audio(
     assert records["800"].history[0].result == "spoke"
     for sip in callees:
         assert (await sip.result()).succeeded
+
+
+async def test_two_workers_share_a_postgresql_store_and_take_over_a_dead_ones_dials(
+        voxtra_settings: VoxtraSettings, watch: AsteriskWatch, tmp_path: Path,
+        postgres_dsn: str) -> None:
+    """Two worker processes (each its own Stasis application) run one campaign from one
+    PostgreSQL store: no contact is dialled twice at once or after its answer, the
+    campaign's limits hold across both (seen from Asterisk), and when one is killed the
+    other settles its dials once their lease has run out."""
+    answering = await callee("answer", 100)
+    campaign = f"shared-{random.randrange(1 << 30)}"
+    contacts = [{"number": f"90{i:02d}", "port": str(answering.port)} for i in range(14)]
+    workers = {}
+    for name in ("a", "b"):
+        plan = write_plan(tmp_path / f"{name}.json", contacts=contacts, dial=DIAL,
+                          dsn=postgres_dsn, campaign=campaign, worker=f"worker-{name}",
+                          lease=3, max_concurrent=3, calls_per_second=5, hold=1.0)
+        workers[name] = await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER), str(plan),
+            env=worker_env(voxtra_settings, f"{voxtra_settings.app_name}-{name}"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    store = PostgresStore(postgres_dsn, campaign)
+    await store.open()
+    try:
+        async with asyncio.timeout(60):  # both at work, then worker a dies mid-dial
+            while not any(c.owner == "worker-a" for c in await store.held()) or \
+                    (await store.counts()).get("answered", 0) < 4:
+                await asyncio.sleep(0.05)
+        workers["a"].kill()
+        await workers["a"].communicate()
+        left = [c for c in await store.held() if c.owner == "worker-a"]
+        out, err = await asyncio.wait_for(workers["b"].communicate(), 90)
+        assert workers["b"].returncode == 0, err.decode()[-2000:]
+        assert json.loads(out.decode().splitlines()[-1]) == {"answered": 14}
+        records = {r.number: r for r in await store.contacts()}
+    finally:
+        await store.close()
+        for process in workers.values():
+            if process.returncode is None:
+                process.kill()
+    assert left, "worker a held no dial when it was killed"
+    for claim in left:  # settled by b, after the lease a had taken
+        settled = records[claim.number].history[claim.attempt - 1]
+        assert settled.ended is not None and settled.ended >= claim.lease_until
+    owner_of = {a.channel_id: r.number for r in records.values() for a in r.history}
+    async with asyncio.timeout(10):
+        while set(watch.destroyed) != set(watch.created):
+            await asyncio.sleep(0.1)
+    assert set(watch.created) <= set(owner_of)
+    held = Counter(owner_of[c] for c, up in watch.answered.items()
+                   if watch.destroyed[c] - up > 0.05)
+    assert held == Counter(list(records)), held
+    # Two processes each wait for their slot on a loaded 2-core machine: a start may
+    # reach Asterisk a few tens of ms off its slot, never a second's worth early.
+    assert watch.most_at_once() <= 3
+    assert min(watch.start_gaps()) >= 0.2 - 0.05
+    assert watch.most_starts_within(1.0) <= 5 + 1
+    await answering.stop()

@@ -1,32 +1,50 @@
-"""The SQLite campaign store: claims, outcomes, and what survives a restart."""
+"""The campaign stores, SQLite and PostgreSQL (a throwaway cluster): claims, outcomes,
+the campaign's limits, and what survives a restart."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from voxtra.outbound import CampaignError, Contact, SqliteStore
+from voxtra.outbound import CampaignError, CampaignStore, Contact, SqliteStore
+from voxtra.outbound.postgres import PostgresStore
+from voxtra.outbound.store import Limits
+from voxtra.sandbox.ports import free_port
+
+LIMITS = Limits(max_concurrent=10, calls_per_second=100)
 
 
-async def opened(path: Path) -> SqliteStore:
-    store = SqliteStore(path)
-    await store.open()
-    return store
+Opener = Callable[[], Awaitable[CampaignStore]]
 
 
-async def test_a_contact_is_claimed_once_and_its_dials_recorded(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "c.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def opened(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the test's store (the same one each time it is called)."""
+    campaign = f"c{uuid.uuid4().hex}"
+
+    async def open_store() -> CampaignStore:
+        store: CampaignStore = SqliteStore(tmp_path / "c.db") if request.param == "sqlite" \
+            else PostgresStore(request.getfixturevalue("postgres_dsn"), campaign)
+        await store.open()
+        return store
+    return open_store
+
+
+async def test_a_contact_is_claimed_once_and_its_dials_recorded(opened: Opener) -> None:
+    store = await opened()
     assert await store.add([Contact("100", {"name": "Ada"}), Contact("200")], now=10) == 2
     assert [r.number for r in await store.due(now=10, limit=5)] == ["100", "200"]
-    claim = await store.claim("100", "chan-1", "worker-a", now=11, lease=60)
+    claim = await store.claim("100", "chan-1", "worker-a", now=11, lease=60, limits=LIMITS)
     assert claim is not None and claim.attempt == 1 and claim.variables == {"name": "Ada"}
-    assert await store.claim("100", "chan-2", "worker-b", now=11, lease=60) is None
+    assert await store.claim("100", "chan-2", "worker-b", now=11, lease=60, limits=LIMITS) is None
     assert [r.number for r in await store.due(now=11, limit=5)] == ["200"]
     await store.finish(claim, "busy", 12, retry_at=100, cause=17)
     assert [r.number for r in await store.due(now=99, limit=5)] == ["200"]
     assert await store.next_due() == 10  # "200", never dialled
-    again = await store.claim("100", "chan-3", "worker-a", now=100, lease=60)
+    again = await store.claim("100", "chan-3", "worker-a", now=100, lease=60, limits=LIMITS)
     assert again is not None and again.attempt == 2
     await store.answered(again, 101)
     await store.finish(again, "answered", 103, retry_at=None, result={"said": "yes"})
@@ -40,14 +58,14 @@ async def test_a_contact_is_claimed_once_and_its_dials_recorded(tmp_path: Path) 
 
 
 async def test_the_state_survives_a_reopen_and_contacts_are_not_added_twice(
-        tmp_path: Path) -> None:
-    store = await opened(tmp_path / "c.db")
+        opened: Opener) -> None:
+    store = await opened()
     await store.add([Contact("100"), Contact("200")], now=0)
-    claim = await store.claim("200", "chan-1", "worker-a", now=1, lease=60)
+    claim = await store.claim("200", "chan-1", "worker-a", now=1, lease=60, limits=LIMITS)
     assert claim is not None
     await store.settle("100", "do_not_call", 1)
     await store.close()
-    store = await opened(tmp_path / "c.db")
+    store = await opened()
     assert await store.add([Contact("100"), Contact("200"), Contact("300")], now=5) == 1
     assert [c.owner for c in await store.held()] == ["worker-a"]
     assert await store.counts() == {"do_not_call": 1, "dialling": 1, "pending": 1}
@@ -56,10 +74,10 @@ async def test_the_state_survives_a_reopen_and_contacts_are_not_added_twice(
     await store.close()
 
 
-async def test_a_finish_for_a_dial_already_settled_changes_nothing(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "c.db")
+async def test_a_finish_for_a_dial_already_settled_changes_nothing(opened: Opener) -> None:
+    store = await opened()
     await store.add([Contact("100")], now=0)
-    claim = await store.claim("100", "chan-1", "worker-a", now=0, lease=60)
+    claim = await store.claim("100", "chan-1", "worker-a", now=0, lease=60, limits=LIMITS)
     assert claim is not None
     await store.finish(claim, "answered", 1, retry_at=None)
     await store.finish(claim, "interrupted", 2, retry_at=5)  # a second worker, too late
@@ -73,3 +91,24 @@ async def test_a_store_that_cannot_be_opened_says_so(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(CampaignError, match="cannot open campaign store"):
         await SqliteStore(tmp_path / "file" / "c.db").open()
+    unreachable = PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/x", "c")
+    with pytest.raises(CampaignError, match="cannot open the campaign store in PostgreSQL"):
+        await unreachable.open()
+
+
+async def test_claims_hold_the_campaigns_limits(opened: Opener) -> None:
+    """Each claim gets the next start slot, 1 / calls_per_second after the one before,
+    and none is given while max_concurrent dials are under way (whichever worker)."""
+    store = await opened()
+    await store.add([Contact(str(n)) for n in range(5)], now=0)
+    limits = Limits(max_concurrent=3, calls_per_second=4)
+    claims = [await store.claim(str(n), f"chan-{n}", f"worker-{n % 2}", now=10, lease=60,
+                                limits=limits) for n in range(4)]
+    assert [c.start_at for c in claims[:3] if c] == [10, 10.25, 10.5]
+    assert claims[3] is None and await store.dialling() == 3
+    first = claims[0]
+    assert first is not None
+    await store.finish(first, "busy", 11, retry_at=None)
+    later = await store.claim("3", "chan-3", "worker-1", now=20, lease=60, limits=limits)
+    assert later is not None and later.start_at == 20  # the slot is never in the past
+    await store.close()

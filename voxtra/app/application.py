@@ -107,7 +107,7 @@ class VoxtraApp:
         self.context = CallContext(self.client, settings.app_name,
                                    BridgeRegistry(self.client), OwnLegs(), media,
                                    VoiceConfig(providers, voice),
-                                   settings.recordings_dir, recording_sink)
+                                   settings.recordings_dir, recording_sink, self.originate)
         self._calls = Calls(self.context, settings, self.router, lambda: self.load,
                             self._to_conference)
         self._stream: EventStream | None = None

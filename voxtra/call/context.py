@@ -4,8 +4,10 @@ list of constructor arguments, and the bridge registry the calls share."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriError
@@ -14,6 +16,9 @@ from voxtra.call.media import MediaConfig
 from voxtra.recording.sinks import RecordingSink
 from voxtra.voice.pipeline import Providers
 from voxtra.voice.settings import VoiceSettings
+
+if TYPE_CHECKING:
+    from voxtra.call.session import CallSession
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +73,5 @@ class CallContext:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     recordings_dir: Path = Path("recordings")
     recording_sink: RecordingSink | None = None
+    #: The app's ``originate`` (``call.originate`` is the same operation).
+    originate: Callable[..., Awaitable[CallSession]] | None = None

@@ -229,6 +229,14 @@ class CallSession:
         until they have gone out."""
         await self._prompts.send_dtmf(digits, between_ms, duration_ms)
 
+    async def originate(self, endpoint: str, **options: Any) -> CallSession:
+        """Place another call from this call's app: the same operation, with the same
+        options, as :meth:`VoxtraApp.originate <voxtra.app.application.VoxtraApp.originate>`
+        (a callback while this caller waits, a campaign's next dial)."""
+        if self._context.originate is None:
+            raise RuntimeError("this call has no app to place calls with")
+        return await self._context.originate(endpoint, **options)
+
     # Bridges, transfers, the dialplan (voxtra.call.bridging) ----------------------
 
     @property

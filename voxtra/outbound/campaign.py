@@ -28,16 +28,16 @@ from typing import TYPE_CHECKING, Any
 from voxtra.app.calls import CAMPAIGN_CHANNEL_PREFIX
 from voxtra.ari.errors import AriError, NotFoundError
 from voxtra.ari.model_base import Message
-from voxtra.ari.models import ChannelDestroyed, ChannelStateChange, StasisStart
+from voxtra.ari.models import ChannelStateChange, StasisStart
 from voxtra.call.state import Outcome
+from voxtra.errors import VoxtraError
 from voxtra.outbound.contacts import Contact, contacts_of, normalise, zone
 from voxtra.outbound.detection import Answerer, Detection, detect_answerer
 from voxtra.outbound.errors import CampaignError
-from voxtra.outbound.pacing import Pacer
 from voxtra.outbound.rules import DO_NOT_CALL, INTERRUPTED, MACHINE
 from voxtra.outbound.settings import CampaignSettings
 from voxtra.outbound.sqlite import SqliteStore
-from voxtra.outbound.store import CampaignStore, Claim, ContactRecord
+from voxtra.outbound.store import CampaignStore, Claim, ContactRecord, Limits
 from voxtra.tasks import TaskSet
 from voxtra.voice.providers import default_vad
 from voxtra.voice.vad import VAD, EnergyVAD
@@ -63,14 +63,17 @@ class Campaign:
     keywords. ``store`` keeps the campaign's state: a path, a :class:`CampaignStore`,
     or by default ``NAME.campaign.db`` in the working directory. ``do_not_call`` is a
     collection of numbers or a function of a number (async or not), checked before
-    every dial. ``clock`` (Unix seconds) places calling windows and retries.
+    every dial. ``worker`` names this process among the campaign's workers (by default
+    host, process id and a random part: a dead process of this host is seen at once;
+    any other's dials go back to the others when its lease runs out). ``clock`` (Unix
+    seconds) places calling windows, retries and start slots.
     """
 
     def __init__(self, app: VoxtraApp, contacts: Iterable[Contact | str],
                  handler: CampaignHandler, *, name: str = "campaign",
                  settings: CampaignSettings | None = None,
                  store: CampaignStore | str | Path | None = None,
-                 do_not_call: DoNotCall | None = None,
+                 do_not_call: DoNotCall | None = None, worker: str | None = None,
                  clock: Callable[[], float] = time.time, **fields: Any) -> None:
         self.app = app
         self.name = name
@@ -81,10 +84,10 @@ class Campaign:
             self._endpoint(contact.number, dict(contact.variables))  # a missing variable
         self.store = store if isinstance(store, CampaignStore) else SqliteStore(
             store or Path(f"{name}.campaign.db"))
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self._blocked = _do_not_call(do_not_call)
-        self._pacer = Pacer(self.settings.max_concurrent, self.settings.calls_per_second)
+        self._limits = Limits(self.settings.max_concurrent, self.settings.calls_per_second)
         self._tasks = TaskSet()
         self._running = asyncio.Event()
         self._running.set()
@@ -122,7 +125,7 @@ class Campaign:
     @property
     def dialling(self) -> int:
         """Dials under way in this process."""
-        return self._pacer.active
+        return len(self._tasks)
 
     # Running -------------------------------------------------------------------
 
@@ -174,21 +177,21 @@ class Campaign:
             await self._running.wait()
             if self._cancelled or (deadline and self._clock() >= deadline.timestamp()):
                 return
-            await self._pacer.slot()
-            claim = await self._next() if self._running.is_set() else None
+            full = await self.store.dialling() >= self._limits.max_concurrent
+            claim = None if full else await self._next()
             if claim is None:
-                self._pacer.release()
-                if self._pacer.active == 0 and await self.store.next_due() is None:
+                if not self._tasks and await self.store.next_due() is None \
+                        and await self.store.dialling() == 0:
                     return  # every contact is done
                 await self._idle()
                 continue
             self._tasks.spawn(self._attempt(claim), name=f"campaign-{claim.channel_id}")
 
     async def _idle(self) -> None:
-        """Wait for a dial to end, a control, or the next due contact (at most 1 s: the
-        clock may be another's)."""
+        """Wait for a dial of this worker to end, a control, or the next due contact (at
+        most 0.5 s: other workers' dials end too, and the clock may be another's)."""
         due = await self.store.next_due()
-        wait = 1.0 if due is None else min(1.0, max(0.0, due - self._clock()))
+        wait = 0.5 if due is None else min(0.5, max(0.0, due - self._clock()))
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), wait or 0.01)
@@ -209,7 +212,7 @@ class Campaign:
                 continue
             channel_id = f"{CAMPAIGN_CHANNEL_PREFIX}{uuid.uuid4().hex}"
             claim = await self.store.claim(record.number, channel_id, self.owner,
-                                           self._clock(), self.settings.lease)
+                                           self._clock(), self.settings.lease, self._limits)
             if claim is not None:
                 return claim
         return None
@@ -227,7 +230,7 @@ class Campaign:
         try:
             metadata = {**claim.variables, "contact": claim.number, "attempt": claim.attempt,
                         "campaign": self.name}
-            await self._pacer.start()
+            await asyncio.sleep(max(0.0, claim.start_at - self._clock()))
             call = await self.app.originate(
                 self._endpoint(claim.number, claim.variables), handler=self._handle,
                 caller_id=self.settings.caller_id, timeout=self.settings.ring_timeout,
@@ -248,7 +251,6 @@ class Campaign:
             await asyncio.shield(self.store.finish(
                 claim, outcome, self._clock(), retry_at=retry_at, cause=cause, result=result,
                 detection=None if detection is None else dataclasses.asdict(detection)))
-            self._pacer.release()
             self._changed.set()
 
     def _retry_at(self, outcome: str, dialled: int) -> float | None:
@@ -292,33 +294,36 @@ class Campaign:
 
     async def _settle_left(self, claim: Claim) -> None:
         """A dial a dead worker left: answered if its channel is up or comes up (then
-        hung up: its handler is gone), else interrupted once the channel is gone."""
+        hung up: its handler is gone), else interrupted once the channel is gone. Its
+        events reach this worker only if both share the Stasis application: the channel
+        is looked at every 0.2 s as well."""
         client, legs = self.app.client, self.app.own_legs
-        loop = asyncio.get_running_loop()
-        answered: asyncio.Future[None] = loop.create_future()
-        gone: asyncio.Future[None] = loop.create_future()
+        answered = asyncio.Event()
 
         def observe(event: Message) -> None:
-            up = isinstance(event, ChannelStateChange) and event.channel.state == "Up"
-            if (isinstance(event, StasisStart) or up) and not answered.done():
-                answered.set_result(None)
-            elif isinstance(event, ChannelDestroyed) and not gone.done():
-                gone.set_result(None)
+            if isinstance(event, StasisStart) or (
+                    isinstance(event, ChannelStateChange) and event.channel.state == "Up"):
+                answered.set()
 
         legs.add(claim.channel_id, observe)  # before looking: no change is missed
+        gone = False
         try:
-            try:
-                channel = await client.channels.get(claim.channel_id)
-            except NotFoundError:
-                channel = None
-            if channel is not None and channel.state != "Up":  # still ringing
-                await asyncio.wait({answered, gone}, timeout=self.settings.ring_timeout + 10,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            outcome: str = Outcome.ANSWERED if answered.done() or (
-                channel is not None and channel.state == "Up") else INTERRUPTED
-            if outcome == Outcome.ANSWERED:
+            give_up = time.monotonic() + self.settings.ring_timeout + 10
+            while not answered.is_set():
+                try:
+                    channel = await client.channels.get(claim.channel_id)
+                except NotFoundError:
+                    gone = True
+                    break
+                if channel.state == "Up" or time.monotonic() > give_up:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered.wait(), 0.2)
+            outcome: str = INTERRUPTED
+            if answered.is_set() or (not gone and channel.state == "Up"):
+                outcome = Outcome.ANSWERED
                 await self.store.answered(claim, self._clock())
-            if channel is not None and not gone.done():
+            if not gone:
                 with contextlib.suppress(AriError):
                     await client.channels.hangup(claim.channel_id)
         finally:
@@ -332,8 +337,11 @@ class Campaign:
         """Renew this worker's leases, and take over the dials of workers that died."""
         while True:
             await asyncio.sleep(self.settings.lease / 3)
-            await self.store.renew(self.owner, self._clock() + self.settings.lease)
-            await self._recover()
+            try:
+                await self.store.renew(self.owner, self._clock() + self.settings.lease)
+                await self._recover()
+            except (VoxtraError, OSError) as exc:  # a store or ARI hiccup: next time
+                log.warning("campaign %s: heartbeat: %s", self.name, exc)
 
     # Results -------------------------------------------------------------------
 

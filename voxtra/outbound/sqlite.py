@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 
 from voxtra.outbound.contacts import Contact
 from voxtra.outbound.errors import CampaignError
-from voxtra.outbound.store import AttemptRecord, CampaignStore, Claim, ContactRecord, Status
+from voxtra.outbound.store import (
+    AttemptRecord,
+    CampaignStore,
+    Claim,
+    ContactRecord,
+    Limits,
+    Status,
+)
 
 T = TypeVar("T")
 
@@ -36,6 +43,10 @@ CREATE TABLE IF NOT EXISTS contacts (
     channel_id TEXT
 );
 CREATE INDEX IF NOT EXISTS contacts_due ON contacts (status, next_at, position);
+CREATE TABLE IF NOT EXISTS pace (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    next_start REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS attempts (
     number TEXT NOT NULL REFERENCES contacts (number),
     attempt INTEGER NOT NULL,
@@ -69,8 +80,11 @@ class SqliteStore(CampaignStore):
         def call() -> T:
             if self._db is None:
                 raise CampaignError(f"campaign store {self.path} is not open")
-            with self._db:  # one transaction, committed or rolled back
-                return work(self._db)
+            try:
+                with self._db:  # one transaction, committed or rolled back
+                    return work(self._db)
+            except sqlite3.Error as exc:  # a full disk, a file locked too long
+                raise CampaignError(f"campaign store {self.path}: {exc}") from exc
         if self._thread is None:
             raise CampaignError(f"campaign store {self.path} is not open")
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
@@ -144,8 +158,12 @@ class SqliteStore(CampaignStore):
             (until, number, Status.PENDING)))
 
     async def claim(self, number: str, channel_id: str, owner: str, now: float,
-                    lease: float) -> Claim | None:
+                    lease: float, limits: Limits) -> Claim | None:
         def work(db: sqlite3.Connection) -> Claim | None:
+            under_way = db.execute("SELECT COUNT(*) FROM contacts WHERE status = ?",
+                                   (Status.DIALLING,)).fetchone()[0]
+            if under_way >= limits.max_concurrent:
+                return None
             row = db.execute(
                 "UPDATE contacts SET status = ?, attempts = attempts + 1, owner = ?, "
                 "lease_until = ?, channel_id = ? "
@@ -155,11 +173,20 @@ class SqliteStore(CampaignStore):
                  now)).fetchone()
             if row is None:
                 return None
+            slot = db.execute("SELECT next_start FROM pace").fetchone()
+            start_at = max(now, slot[0] if slot else now)
+            db.execute("INSERT OR REPLACE INTO pace (id, next_start) VALUES (0, ?)",
+                       (start_at + 1.0 / limits.calls_per_second,))
             db.execute("INSERT INTO attempts (number, attempt, channel_id, started) "
-                       "VALUES (?, ?, ?, ?)", (number, row[2], channel_id, now))
+                       "VALUES (?, ?, ?, ?)", (number, row[2], channel_id, start_at))
             return Claim(number, json.loads(row[0]), row[1], row[2], channel_id, owner,
-                         now + lease)
+                         now + lease, start_at)
         return await self._run(work)
+
+    async def dialling(self) -> int:
+        return await self._run(lambda db: int(db.execute(
+            "SELECT COUNT(*) FROM contacts WHERE status = ?", (Status.DIALLING,)
+        ).fetchone()[0]))
 
     async def answered(self, claim: Claim, at: float) -> None:
         def work(db: sqlite3.Connection) -> None:

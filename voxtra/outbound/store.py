@@ -6,6 +6,10 @@ and started again resumes where it was: it never dials a contact whose call was
 answered, and never loses one. A claim is held by one worker (``owner``) until its
 lease runs out; a worker renews its leases while it runs, and the claims of a dead
 worker go back to the others.
+
+The campaign's limits hold across every worker sharing a store: a claim is refused
+while ``max_concurrent`` dials are under way, and each claim is given the next start
+slot, ``1 / calls_per_second`` after the one before (:class:`Limits`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Dials under way at once, and dial starts per second, for the whole campaign."""
+
+    max_concurrent: int
+    calls_per_second: float
+
+
+@dataclass(frozen=True)
 class Claim:
     """One dial of one contact, held by one worker."""
 
@@ -39,6 +51,8 @@ class Claim:
     channel_id: str
     owner: str
     lease_until: float
+    #: When the dial may start (its slot under the campaign's calls per second).
+    start_at: float = 0.0
 
 
 @dataclass
@@ -98,9 +112,14 @@ class CampaignStore(ABC):
 
     @abstractmethod
     async def claim(self, number: str, channel_id: str, owner: str, now: float,
-                    lease: float) -> Claim | None:
-        """Take a pending, due contact for one dial and record the attempt; None if
-        another worker took it first."""
+                    lease: float, limits: Limits) -> Claim | None:
+        """Take a pending, due contact for one dial, record the attempt and give it the
+        next start slot; None if another worker took it first, or if ``limits`` allow
+        no more dials under way."""
+
+    @abstractmethod
+    async def dialling(self) -> int:
+        """Dials under way, by every worker."""
 
     @abstractmethod
     async def answered(self, claim: Claim, at: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import contextlib
 import itertools
 import json
@@ -82,6 +83,12 @@ class AsteriskWatch:
             level += step
             top = max(top, level)
         return top
+
+    def most_starts_within(self, seconds: float) -> int:
+        """The most channels made within any ``seconds`` (a carrier's calls per second)."""
+        starts = sorted(self.created.values())
+        return max((bisect.bisect_left(starts, t + seconds) - i for i, t in enumerate(starts)),
+                   default=0)
 
     def start_gaps(self) -> list[float]:
         """Seconds between one channel's creation and the next's."""
