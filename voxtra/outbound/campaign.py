@@ -40,7 +40,7 @@ from voxtra.outbound.sqlite import SqliteStore
 from voxtra.outbound.store import CampaignStore, Claim, ContactRecord, Limits
 from voxtra.tasks import TaskSet
 from voxtra.voice.providers import default_vad
-from voxtra.voice.vad import VAD, EnergyVAD
+from voxtra.voice.vad import VAD
 
 if TYPE_CHECKING:
     from voxtra.app.application import VoxtraApp
@@ -52,6 +52,8 @@ CampaignHandler = Callable[["CallSession"], Awaitable[Any]]
 DoNotCall = Iterable[str] | Callable[[str], bool | Awaitable[bool]]
 #: Due contacts looked at per pass (those whose window is shut are moved on).
 BATCH = 20
+#: Seconds before a contact whose do-not-call check failed is checked again.
+DNC_RETRY = 60
 
 
 class Campaign:
@@ -96,9 +98,8 @@ class Campaign:
         self._results: dict[str, Any] = {}
         self._detections: dict[str, Detection] = {}
         #: Machine detection's VAD: the app's, else the best one installed.
-        self._vad: VAD = EnergyVAD()
-        if self.settings.detect_machines:
-            self._vad = app.voice.providers.vad or default_vad()
+        self._vad: VAD | None = (app.voice.providers.vad or default_vad()) \
+            if self.settings.detect_machines else None
         self._store_lock = asyncio.Lock()
         self._store_users = 0
 
@@ -201,7 +202,14 @@ class Campaign:
         its calling window (contacts whose window is shut move to its opening)."""
         now = self._clock()
         for record in await self.store.due(now, BATCH):
-            if await self._blocked(record.number):
+            try:
+                blocked = await self._blocked(record.number)
+            except Exception as exc:  # a list that cannot be read: never dial blind
+                log.warning("campaign %s: do-not-call check for %s failed (%r): trying "
+                            "again in %d s", self.name, record.number, exc, DNC_RETRY)
+                await self.store.defer(record.number, now + DNC_RETRY)
+                continue
+            if blocked:
                 log.info("campaign %s: %s is on the do-not-call list", self.name,
                          record.number)
                 await self.store.settle(record.number, DO_NOT_CALL, now)
@@ -261,7 +269,7 @@ class Campaign:
 
     async def _handle(self, call: CallSession) -> None:
         try:
-            if self.settings.detect_machines:
+            if self._vad is not None:
                 async with contextlib.aclosing(call.audio_stream()) as audio:
                     detection = await detect_answerer(audio, self._vad,
                                                       self.settings.detection)
@@ -276,9 +284,12 @@ class Campaign:
     def _endpoint(self, number: str, variables: dict[str, str]) -> str:
         try:
             return self.settings.dial.format(**{**variables, "number": number})
-        except (KeyError, IndexError, ValueError) as exc:
+        except KeyError as exc:
             raise CampaignError(f"dial string {self.settings.dial!r} for contact {number}: "
-                                f"{exc!r} is not a contact variable") from None
+                                f"{exc.args[0]!r} is not a contact variable") from None
+        except (IndexError, ValueError) as exc:
+            raise CampaignError(f"dial string {self.settings.dial!r}: {exc} (give names in "
+                                "braces: {number}, {trunk})") from None
 
     # A dead worker's dials -----------------------------------------------------
 
