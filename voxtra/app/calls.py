@@ -215,7 +215,8 @@ class Calls:
         session = call.session
         while not session.ended:
             event = await call.queue.get()
-            if isinstance(event, StasisEnd) and not session._lifecycle.leaving:
+            if isinstance(event, StasisEnd) and not session._lifecycle.leaving \
+                    and session._lifecycle.away is None:
                 await self._until_destroyed(call)
             await session._lifecycle.deliver(event)
             if isinstance(event, StasisStart) and not call.tasks and not session.ended:

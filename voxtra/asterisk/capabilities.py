@@ -38,6 +38,7 @@ REQUIREMENTS = (
     Requirement("res_http_media_cache", "play_file of http(s) URLs"),
     Requirement("func_dialplan", "checking a dialplan place before continue_in_dialplan"),
     Requirement("app_queue", "transfer_to_queue"),
+    Requirement("app_amd", "campaigns' answering-machine detection by Asterisk's AMD()"),
 )
 
 

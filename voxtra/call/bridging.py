@@ -107,10 +107,10 @@ class Bridging:
             raise
         return supervision
 
-    async def continue_in_dialplan(self, context: str, extension: str, priority: int,
-                                   variables: dict[str, str] | None) -> None:
+    async def _exists(self, context: str, extension: str, priority: int) -> None:
+        """:class:`DialplanError` unless the dialplan has this place (``DIALPLAN_EXISTS``:
+        Asterisk hangs up a call sent to a place that does not exist)."""
         call = self._call
-        call._check_active()
         check = f"DIALPLAN_EXISTS({context},{extension},{priority})"
         with call._on_channel():
             exists = await self._client.channels.get_variable(call.id, check)
@@ -121,6 +121,12 @@ class Bridging:
         if not exists:
             log.warning("cannot check that %s,%s,%s exists (func_dialplan not loaded)",
                         context, extension, priority)
+
+    async def continue_in_dialplan(self, context: str, extension: str, priority: int,
+                                   variables: dict[str, str] | None) -> None:
+        call = self._call
+        call._check_active()
+        await self._exists(context, extension, priority)
         with call._on_channel():
             if variables:
                 await self._client.channels.set_variables(call.id, variables)
@@ -131,6 +137,24 @@ class Bridging:
             await asyncio.wait_for(call.wait_ended(), 5)
         with contextlib.suppress(AriError):  # the call lives on, but no longer here
             await self._client.applications.unsubscribe(call.app_name, f"channel:{call.id}")
+
+    async def visit_dialplan(self, context: str, extension: str, priority: int,
+                             variables: dict[str, str] | None, timeout: float) -> list[str]:
+        call = self._call
+        call._check_active()
+        await self._exists(context, extension, priority)
+        loop = asyncio.get_running_loop()
+        away = call._lifecycle.away = loop.create_future()
+        try:
+            with call._on_channel():
+                await self._client.channels.set_variables(
+                    call.id, {**(variables or {}), "VOXTRA_APP": call.app_name})
+                await self._client.channels.continue_in_dialplan(
+                    call.id, context=context, extension=extension, priority=priority)
+            return await asyncio.wait_for(asyncio.shield(away), timeout)
+        finally:
+            if call._lifecycle.away is away:
+                call._lifecycle.away = None
 
     async def bridge_with(self, other: CallSession, bridge_type: str) -> str:
         bridge_id = f"voxtra-br-{uuid.uuid4().hex}"

@@ -8,6 +8,7 @@ hangup's cause comes in ``ChannelHangupRequest`` (16 for a BYE), while
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -28,6 +29,7 @@ from voxtra.ari.models import (
     StasisEnd,
     StasisStart,
 )
+from voxtra.call.errors import CallEndedError
 from voxtra.call.state import CallState, Direction, Outcome
 
 if TYPE_CHECKING:
@@ -47,6 +49,9 @@ class Lifecycle:
         self._callbacks: list[HangupCallback] = []
         #: The call is leaving the app for the dialplan: its StasisEnd is the end.
         self.leaving = False
+        #: The call visits the dialplan and comes back: its StasisEnd is not the end,
+        #: and the StasisStart that brings it back resolves this with its arguments.
+        self.away: asyncio.Future[list[str]] | None = None
 
     def on_hangup(self, callback: HangupCallback) -> HangupCallback:
         self._callbacks.append(callback)
@@ -57,6 +62,11 @@ class Lifecycle:
         call = self._call
         if isinstance(event, ChannelDtmfReceived | PlaybackFinished):
             call._prompts.deliver(event)
+        elif isinstance(event, StasisStart) and self.away is not None:
+            call.channel = event.channel
+            if not self.away.done():
+                self.away.set_result(list(event.args))
+            self.away = None
         elif isinstance(event, StasisStart):
             self._entered(event.channel)
         elif isinstance(event, ChannelStateChange):
@@ -76,7 +86,7 @@ class Lifecycle:
             await self.finish()
         elif isinstance(event, ChannelLeftBridge):
             call._bridging.deliver(event)
-        elif isinstance(event, StasisEnd):
+        elif isinstance(event, StasisEnd) and self.away is None:
             await self.finish()
 
     def _entered(self, channel: Channel) -> None:
@@ -104,6 +114,8 @@ class Lifecycle:
         if call.ended:
             return
         call._ended_at = time.monotonic()
+        if self.away is not None and not self.away.done():
+            self.away.set_exception(CallEndedError(f"call {call.id} ended in the dialplan"))
         if not call.outcome.done():  # an originated call that was never answered
             call.outcome.set_result(Outcome.from_cause(call.hangup_cause))
             state = CallState.FAILED

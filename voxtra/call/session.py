@@ -304,6 +304,18 @@ class CallSession:
         to a place that does not exist; :class:`DialplanError` instead."""
         await self._bridging.continue_in_dialplan(context, extension, priority, variables)
 
+    async def visit_dialplan(self, context: str, extension: str = "s", priority: int = 1,
+                             *, variables: dict[str, str] | None = None,
+                             timeout: float = 30.0) -> list[str]:
+        """Run the dialplan at ``context``/``extension``/``priority`` and come back: the
+        dialplan returns the call with ``Stasis(${VOXTRA_APP},ARGS...)`` (``VOXTRA_APP``
+        is set to this app), and its arguments are returned. For what only the dialplan
+        has (``AMD()``). The call must be in no bridge (leaving Stasis takes it out).
+        :class:`DialplanError` if the place does not exist, :class:`CallEndedError` if
+        the call ends there, ``TimeoutError`` after ``timeout`` seconds."""
+        return await self._bridging.visit_dialplan(context, extension, priority, variables,
+                                                   timeout)
+
     async def bridge_with(self, other: CallSession, bridge_type: str = "mixing") -> str:
         """Connect this call and ``other`` in a new bridge; returns the bridge id.
 

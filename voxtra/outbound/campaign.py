@@ -32,7 +32,7 @@ from voxtra.ari.models import ChannelStateChange, StasisStart
 from voxtra.call.state import Outcome
 from voxtra.errors import VoxtraError
 from voxtra.outbound.contacts import Contact, contacts_of, normalise, zone
-from voxtra.outbound.detection import Answerer, Detection, detect_answerer
+from voxtra.outbound.detection import Answerer, Detection, asterisk_amd, detect_answerer
 from voxtra.outbound.errors import CampaignError
 from voxtra.outbound.rules import DO_NOT_CALL, INTERRUPTED, MACHINE
 from voxtra.outbound.settings import CampaignSettings
@@ -99,7 +99,7 @@ class Campaign:
         self._detections: dict[str, Detection] = {}
         #: Machine detection's VAD: the app's, else the best one installed.
         self._vad: VAD | None = (app.voice.providers.vad or default_vad()) \
-            if self.settings.detect_machines else None
+            if self.settings.machine_detection == "audio" else None
         self._store_lock = asyncio.Lock()
         self._store_users = 0
 
@@ -269,10 +269,14 @@ class Campaign:
 
     async def _handle(self, call: CallSession) -> None:
         try:
-            if self._vad is not None:
+            detection: Detection | None = None
+            if self.settings.machine_detection == "asterisk":
+                detection = await asterisk_amd(call, self.settings.detection)
+            elif self._vad is not None:
                 async with contextlib.aclosing(call.audio_stream()) as audio:
                     detection = await detect_answerer(audio, self._vad,
                                                       self.settings.detection)
+            if detection is not None:
                 self._detections[call.id] = detection
                 call.metadata["answerer"] = detection.answerer
                 call.metadata["detection"] = detection

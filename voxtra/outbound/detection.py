@@ -20,9 +20,11 @@ treats unsure as human (a person hung up on is worse than a machine spoken to).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.media.resample import Resampler
 from voxtra.voice.vad import VAD, VADStream
+
+if TYPE_CHECKING:
+    from voxtra.call.session import CallSession
 
 
 class Answerer(StrEnum):
@@ -57,6 +62,17 @@ class DetectionSettings(BaseModel):
     #: A tone this long (a steady frequency of 400-2500 Hz holding most of the energy)
     #: is a voicemail beep.
     beep: float = Field(default=0.15, gt=0)
+    #: ``AMD()`` only (:func:`asterisk_amd`): the average sample level (0-32767) under
+    #: which audio is silence. Its 256 is about -42 dBFS: a line noisier than that is
+    #: heard as one long greeting.
+    silence_threshold: int = Field(default=256, ge=0, le=32767)
+
+    def amd_arguments(self) -> str:
+        """These settings as ``AMD()``'s arguments (milliseconds)."""
+        ms = [self.initial_silence, self.greeting, self.after_greeting_silence,
+              self.total_analysis_time, self.min_word_length, self.between_words_silence]
+        return ",".join([*(str(round(v * 1000)) for v in ms), str(self.maximum_number_of_words),
+                         str(self.silence_threshold), str(round(self.maximum_word_length * 1000))])
 
 
 @dataclass(frozen=True)
@@ -196,3 +212,28 @@ async def wait_for_beep(audio: AsyncIterable[AudioChunk], timeout: float = 15.0,
         if heard >= timeout:
             break
     return False
+
+
+#: ``AMDSTATUS`` and the first part of ``AMDCAUSE`` (``LONGGREETING-1550-1500``) as the
+#: audio detector names them.
+_AMD_STATUS = {"HUMAN": Answerer.HUMAN, "MACHINE": Answerer.MACHINE}
+_AMD_CAUSES = {"INITIALSILENCE": "initial_silence", "HUMAN": "human",
+               "LONGGREETING": "long_greeting", "MAXWORDS": "max_words",
+               "MAXWORDLENGTH": "max_word_length", "TOOLONG": "too_long"}
+
+
+async def asterisk_amd(call: CallSession, settings: DetectionSettings | None = None,
+                       context: str = "voxtra-amd") -> Detection:
+    """Asterisk's own ``AMD()`` on an answered call: the call visits ``context`` (the
+    bundled dialplan's; on another Asterisk, add its three lines and load app_amd) and
+    comes back with ``AMDSTATUS`` and ``AMDCAUSE``. Run it before the call joins a
+    bridge or uses its audio."""
+    settings = settings or DetectionSettings()
+    began = time.monotonic()
+    args = await call.visit_dialplan(context, "detect",
+                                     variables={"VOXTRA_AMD": settings.amd_arguments()},
+                                     timeout=settings.total_analysis_time + 10)
+    status, cause = [*args[1:3], "", ""][:2] if args[:1] == ["voxtra-amd"] else ["", ""]
+    return Detection(_AMD_STATUS.get(status, Answerer.UNSURE),
+                     _AMD_CAUSES.get(cause.split("-")[0], cause.lower() or "unknown"),
+                     round(time.monotonic() - began, 3), 0.0, 0)

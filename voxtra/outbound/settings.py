@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,11 +38,13 @@ class CampaignSettings(BaseModel):
     #: How long a worker's claim on a contact holds without being renewed; a dead
     #: worker's dials go back to the others this long after its last renewal.
     lease: float = Field(default=60.0, gt=0)
-    #: Tell answering machines from people on each answered call's audio before the
-    #: handler runs (:mod:`voxtra.outbound.detection`): the handler finds
-    #: ``call.metadata["answerer"]`` (human, machine, unsure) and ``["detection"]``; a
-    #: machine's dial ends as ``machine`` (retried by ``retry.machine``).
-    detect_machines: bool = False
+    #: Tell answering machines from people before the handler runs
+    #: (:mod:`voxtra.outbound.detection`): on the call's own audio (``audio``, any
+    #: Asterisk), or by Asterisk's ``AMD()`` (``asterisk``, its dialplan's
+    #: ``voxtra-amd`` context). The handler finds ``call.metadata["answerer"]`` (human,
+    #: machine, unsure) and ``["detection"]``; a machine's dial ends as ``machine``
+    #: (retried by ``retry.machine``).
+    machine_detection: Literal["none", "audio", "asterisk"] = "none"
     detection: DetectionSettings = DetectionSettings()
 
     @field_validator("timezone")
