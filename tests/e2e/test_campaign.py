@@ -332,3 +332,41 @@ async def test_two_workers_share_a_postgresql_store_and_take_over_a_dead_ones_di
     assert min(watch.start_gaps()) >= 0.2 - 0.05
     assert watch.most_starts_within(1.0) <= 5 + 1
     await answering.stop()
+
+
+async def test_calls_no_one_takes_are_abandoned_identified_and_slow_the_dialling(
+        voxtra_settings: VoxtraSettings, watch: AsteriskWatch, tmp_path: Path) -> None:
+    """A campaign that connects answered calls to agents: the odd contacts find no agent
+    within ``abandon_after``, hear the identification, count as abandoned; past 80 % of
+    the cap the dial starts are spaced twice as far apart (seen from Asterisk)."""
+    answering = await callee("answer", 12)
+    campaign: Campaign | None = None
+
+    async def agent_or_none(call: CallSession) -> None:
+        assert campaign is not None
+        if int(call.metadata["contact"]) % 2 == 0:
+            campaign.connected(call)  # an agent picked up at once
+        await asyncio.sleep(2.5)
+        await call.hangup()
+
+    app = VoxtraApp(voxtra_settings)
+    campaign = Campaign(
+        app, [Contact(str(9500 + i), {"port": str(answering.port)}) for i in range(12)],
+        agent_or_none, dial=DIAL, window=ALL_DAY, max_concurrent=12, calls_per_second=4,
+        abandon_after=0.8, identification="sound:hello-world", store=tmp_path / "c.db")
+    async with app:
+        counts = await asyncio.wait_for(campaign.run(), 60)
+    assert counts == {"answered": 12}
+    assert await campaign.abandonment() == (6, 12, 0.5)
+    records = {r.number: r for r in await campaign.records()}
+    abandoned = {n for n, r in records.items() if r.history[0].abandoned}
+    assert abandoned == {str(9500 + i) for i in range(1, 12, 2)}
+    played = {owner: watch.played.get(r.history[0].channel_id, [])
+              for owner, r in records.items()}
+    assert all(played[n] == ["sound:hello-world"] for n in abandoned), played
+    assert not any(played[n] for n in set(records) - abandoned), played
+    # The first abandonment comes 0.8 s after the second answer (at about 1.3 s): the
+    # four gaps before are a quarter of a second, the last four half a second.
+    gaps = watch.start_gaps()
+    assert len(gaps) == 11 and max(gaps[:4]) < 0.35 and min(gaps[-4:]) >= 0.45, gaps
+    assert (await answering.result()).succeeded

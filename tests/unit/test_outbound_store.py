@@ -112,3 +112,23 @@ async def test_claims_hold_the_campaigns_limits(opened: Opener) -> None:
     later = await store.claim("3", "chan-3", "worker-1", now=20, lease=60, limits=limits)
     assert later is not None and later.start_at == 20  # the slot is never in the past
     await store.close()
+
+
+async def test_abandoned_calls_are_counted_for_the_whole_campaign(opened: Opener) -> None:
+    store = await opened()
+    await store.add([Contact(str(n)) for n in range(4)], now=0)
+    claims = [await store.claim(str(n), f"chan-{n}", "worker-a", now=0, lease=60,
+                                limits=LIMITS) for n in range(4)]
+    assert all(claims) and await store.abandonment() == (0, 0)
+    first, second, third, fourth = claims
+    assert first and second and third and fourth
+    await store.abandoned(first)
+    assert await store.abandonment() == (1, 1)  # counted before its call ends
+    await store.finish(first, "answered", 1, retry_at=None)
+    await store.finish(second, "answered", 1, retry_at=None)
+    await store.finish(third, "machine", 1, retry_at=None)  # machines do not count
+    await store.finish(fourth, "busy", 1, retry_at=5)
+    assert await store.abandonment() == (1, 2)
+    [record, *_] = await store.contacts()
+    assert record.history[0].abandoned
+    await store.close()

@@ -42,6 +42,7 @@ FINISHED_MEMORY = 4096
 #: routed or adopted as a call.
 CAMPAIGN_CHANNEL_PREFIX = "voxtra-campaign-"
 
+
 class Call:
     """A session with its handler, event queue and tasks."""
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import dataclasses
-import json
 import logging
 import os
 import socket
@@ -26,15 +24,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voxtra.app.calls import CAMPAIGN_CHANNEL_PREFIX
-from voxtra.ari.errors import AriError, NotFoundError
-from voxtra.ari.model_base import Message
-from voxtra.ari.models import ChannelStateChange, StasisStart
+from voxtra.ari.errors import AriError
 from voxtra.call.state import Outcome
 from voxtra.errors import VoxtraError
-from voxtra.outbound.contacts import Contact, contacts_of, normalise, zone
+from voxtra.outbound.contacts import Contact, contacts_of, zone
 from voxtra.outbound.detection import Answerer, Detection, asterisk_amd, detect_answerer
 from voxtra.outbound.errors import CampaignError
-from voxtra.outbound.rules import DO_NOT_CALL, INTERRUPTED, MACHINE
+from voxtra.outbound.leftover import dead_here, left_answered
+from voxtra.outbound.results import write_results
+from voxtra.outbound.rules import (
+    DO_NOT_CALL,
+    INTERRUPTED,
+    MACHINE,
+    DoNotCall,
+    do_not_call_check,
+)
 from voxtra.outbound.settings import CampaignSettings
 from voxtra.outbound.sqlite import SqliteStore
 from voxtra.outbound.store import CampaignStore, Claim, ContactRecord, Limits
@@ -49,7 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CampaignHandler = Callable[["CallSession"], Awaitable[Any]]
-DoNotCall = Iterable[str] | Callable[[str], bool | Awaitable[bool]]
 #: Due contacts looked at per pass (those whose window is shut are moved on).
 BATCH = 20
 #: Seconds before a contact whose do-not-call check failed is checked again.
@@ -88,15 +91,19 @@ class Campaign:
             store or Path(f"{name}.campaign.db"))
         self.owner = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
-        self._blocked = _do_not_call(do_not_call)
+        self._blocked = do_not_call_check(do_not_call)
         self._limits = Limits(self.settings.max_concurrent, self.settings.calls_per_second)
         self._tasks = TaskSet()
+        self._guards = TaskSet()
         self._running = asyncio.Event()
         self._running.set()
         self._cancelled = False
         self._changed = asyncio.Event()
         self._results: dict[str, Any] = {}
         self._detections: dict[str, Detection] = {}
+        #: The claims of this worker's dials, by channel id; the calls marked connected.
+        self._claims: dict[str, Claim] = {}
+        self._connected: set[str] = set()
         #: Machine detection's VAD: the app's, else the best one installed.
         self._vad: VAD | None = (app.voice.providers.vad or default_vad()) \
             if self.settings.machine_detection == "audio" else None
@@ -118,6 +125,17 @@ class Campaign:
         self._cancelled = True
         self._running.set()
         self._changed.set()
+
+    def connected(self, call: CallSession) -> None:
+        """The answered ``call`` is now talking to someone (an agent picked up, or the
+        app speaks): it is not abandoned (``abandon_after``)."""
+        self._connected.add(call.id)
+
+    async def abandonment(self) -> tuple[int, int, float]:
+        """Calls abandoned, calls answered by people, and their ratio, campaign-wide."""
+        async with self._opened():
+            abandoned, answered = await self.store.abandonment()
+        return abandoned, answered, abandoned / answered if answered else 0.0
 
     @property
     def paused(self) -> bool:
@@ -146,6 +164,7 @@ class Campaign:
             finally:
                 heartbeat.cancel()
                 await self._tasks.close()
+                await self._guards.close()
 
     async def counts(self) -> dict[str, int]:
         """Contacts by status (pending, dialling) and, once done, by final outcome."""
@@ -178,21 +197,42 @@ class Campaign:
             await self._running.wait()
             if self._cancelled or (deadline and self._clock() >= deadline.timestamp()):
                 return
+            if not self._tasks and await self.store.next_due() is None \
+                    and await self.store.dialling() == 0:
+                return  # every contact is done
+            await self._mind_abandonment()
+            slot = await self.store.next_start() - self._clock()
+            if slot > 0:  # the next start is not free yet: claim nothing ahead of it
+                await self._idle(slot)
+                continue
             full = await self.store.dialling() >= self._limits.max_concurrent
             claim = None if full else await self._next()
             if claim is None:
-                if not self._tasks and await self.store.next_due() is None \
-                        and await self.store.dialling() == 0:
-                    return  # every contact is done
                 await self._idle()
                 continue
             self._tasks.spawn(self._attempt(claim), name=f"campaign-{claim.channel_id}")
 
-    async def _idle(self) -> None:
-        """Wait for a dial of this worker to end, a control, or the next due contact (at
-        most 0.5 s: other workers' dials end too, and the clock may be another's)."""
-        due = await self.store.next_due()
-        wait = 0.5 if due is None else min(0.5, max(0.0, due - self._clock()))
+    async def _mind_abandonment(self) -> None:
+        """Space dial starts twice as far apart while the campaign's abandon rate is at
+        80 % of ``max_abandon_rate`` or more."""
+        settings = self.settings
+        if settings.abandon_after is None:
+            return
+        abandoned, answered = await self.store.abandonment()
+        near = answered > 0 and abandoned / answered >= 0.8 * settings.max_abandon_rate
+        rate = settings.calls_per_second / (2 if near else 1)
+        if rate != self._limits.calls_per_second:
+            log.warning("campaign %s: %d of %d answered calls abandoned: %s dial starts per "
+                        "second", self.name, abandoned, answered, rate)
+            self._limits = Limits(settings.max_concurrent, rate)
+
+    async def _idle(self, until: float | None = None) -> None:
+        """Wait for a dial of this worker to end, a control, ``until`` seconds, or the
+        next due contact (at most 0.5 s: other workers' dials end too, and the clock may
+        be another's)."""
+        due = await self.store.next_due() if until is None else None
+        wait = min(0.5, until) if until is not None else \
+            0.5 if due is None else min(0.5, max(0.0, due - self._clock()))
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), wait or 0.01)
@@ -239,6 +279,7 @@ class Campaign:
             metadata = {**claim.variables, "contact": claim.number, "attempt": claim.attempt,
                         "campaign": self.name}
             await asyncio.sleep(max(0.0, claim.start_at - self._clock()))
+            self._claims[claim.channel_id] = claim
             call = await self.app.originate(
                 self._endpoint(claim.number, claim.variables), handler=self._handle,
                 caller_id=self.settings.caller_id, timeout=self.settings.ring_timeout,
@@ -255,6 +296,8 @@ class Campaign:
         except AriError as exc:  # ARI out of reach: the dial may not have been placed
             log.warning("campaign %s: dialling %s: %s", self.name, claim.number, exc)
         finally:
+            self._claims.pop(claim.channel_id, None)
+            self._connected.discard(claim.channel_id)
             retry_at = self._retry_at(outcome, claim.attempt)
             await asyncio.shield(self.store.finish(
                 claim, outcome, self._clock(), retry_at=retry_at, cause=cause, result=result,
@@ -280,10 +323,28 @@ class Campaign:
                 self._detections[call.id] = detection
                 call.metadata["answerer"] = detection.answerer
                 call.metadata["detection"] = detection
+            if self.settings.abandon_after is not None and (
+                    detection is None or detection.answerer is not Answerer.MACHINE):
+                self._guards.spawn(self._guard(call, self.settings.abandon_after),
+                                   name=f"campaign-guard-{call.id}")
             self._results[call.id] = await self.handler(call)
         except Exception as exc:
             self._results[call.id] = {"error": repr(exc)}
             raise
+
+    async def _guard(self, call: CallSession, after: float) -> None:
+        """Abandoned if not connected ``after`` seconds from the answer (detection
+        included): recorded at once (the pacing heeds it), then the identification."""
+        await asyncio.sleep(after)
+        claim = self._claims.get(call.id)
+        if call.ended or call.id in self._connected or claim is None:
+            return
+        log.warning("campaign %s: call %s abandoned (no one took it in %s s)", self.name,
+                    call.id, after)
+        await self.store.abandoned(claim)
+        if self.settings.identification:
+            with contextlib.suppress(VoxtraError):
+                await call.play_file(self.settings.identification)
 
     def _endpoint(self, number: str, variables: dict[str, str]) -> str:
         try:
@@ -303,46 +364,17 @@ class Campaign:
         now = self._clock()
         for claim in await self.store.held():
             if claim.owner == self.owner or (claim.lease_until > now
-                                             and not _dead_here(claim.owner)):
+                                             and not dead_here(claim.owner)):
                 continue
             await self._settle_left(claim)
 
     async def _settle_left(self, claim: Claim) -> None:
-        """A dial a dead worker left: answered if its channel is up or comes up (then
-        hung up: its handler is gone), else interrupted once the channel is gone. Its
-        events reach this worker only if both share the Stasis application: the channel
-        is looked at every 0.2 s as well."""
-        client, legs = self.app.client, self.app.own_legs
-        answered = asyncio.Event()
-
-        def observe(event: Message) -> None:
-            if isinstance(event, StasisStart) or (
-                    isinstance(event, ChannelStateChange) and event.channel.state == "Up"):
-                answered.set()
-
-        legs.add(claim.channel_id, observe)  # before looking: no change is missed
-        gone = False
-        try:
-            give_up = time.monotonic() + self.settings.ring_timeout + 10
-            while not answered.is_set():
-                try:
-                    channel = await client.channels.get(claim.channel_id)
-                except NotFoundError:
-                    gone = True
-                    break
-                if channel.state == "Up" or time.monotonic() > give_up:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(answered.wait(), 0.2)
-            outcome: str = INTERRUPTED
-            if answered.is_set() or (not gone and channel.state == "Up"):
-                outcome = Outcome.ANSWERED
-                await self.store.answered(claim, self._clock())
-            if not gone:
-                with contextlib.suppress(AriError):
-                    await client.channels.hangup(claim.channel_id)
-        finally:
-            legs.discard(claim.channel_id)
+        """A dial a dead worker left: answered (and hung up) or interrupted."""
+        answered = await left_answered(self.app.client, self.app.own_legs, claim.channel_id,
+                                       self.settings.ring_timeout + 10)
+        outcome: str = Outcome.ANSWERED if answered else INTERRUPTED
+        if answered:
+            await self.store.answered(claim, self._clock())
         log.info("campaign %s: %s's dial %d was left by %s: %s", self.name, claim.number,
                  claim.attempt, claim.owner, outcome)
         await self.store.finish(claim, outcome, self._clock(),
@@ -365,54 +397,3 @@ class Campaign:
         in ``.json``, else CSV (one row per contact, its dials as JSON)."""
         await asyncio.to_thread(write_results, await self.records(), Path(path))
         return Path(path)
-
-
-def write_results(records: list[ContactRecord], target: Path) -> None:
-    """The contacts' outcomes, dials and results as JSON (``.json``) or CSV."""
-    rows = [{"number": r.number, "status": r.status, "outcome": r.outcome,
-             "attempts": r.attempts, "variables": r.variables,
-             "dials": [vars(a) for a in r.history]} for r in records]
-    if target.suffix == ".json":
-        target.write_text(json.dumps(rows, indent=1, default=str))
-        return
-    with target.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]) if rows else ["number"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "variables": json.dumps(row["variables"]),
-                             "dials": json.dumps(row["dials"], default=str)})
-
-
-def _do_not_call(source: DoNotCall | None) -> Callable[[str], Awaitable[bool]]:
-    """The do-not-call check as one async function of a number."""
-    if source is None:
-        async def never(number: str) -> bool:
-            return False
-        return never
-    if callable(source):
-        check = source
-
-        async def ask(number: str) -> bool:
-            answer = check(number)
-            return bool(await answer) if isinstance(answer, Awaitable) else bool(answer)
-        return ask
-    numbers = {normalise(n) for n in source}
-
-    async def listed(number: str) -> bool:
-        return number in numbers
-    return listed
-
-
-def _dead_here(owner: str) -> bool:
-    """True if ``owner`` (``host:pid:...``) was a process of this host that is gone."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

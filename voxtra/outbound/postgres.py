@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS voxtra_attempts (
     cause INTEGER,
     detection TEXT,
     result TEXT,
+    abandoned BOOLEAN NOT NULL DEFAULT false,
     PRIMARY KEY (campaign, number, attempt)
 );
 CREATE TABLE IF NOT EXISTS voxtra_campaigns (
@@ -183,6 +184,12 @@ class PostgresStore(CampaignStore):
         return Claim(number, json.loads(row["variables"]), row["timezone"], row["attempts"],
                      channel_id, owner, now + lease, start_at)
 
+    async def next_start(self) -> float:
+        async with self._db() as db:
+            slot = await db.fetchval(
+                "SELECT next_start FROM voxtra_campaigns WHERE campaign = $1", self.campaign)
+        return 0.0 if slot is None else float(slot)
+
     async def dialling(self) -> int:
         async with self._db() as db:
             return int(await db.fetchval(
@@ -197,6 +204,19 @@ class PostgresStore(CampaignStore):
             await db.execute(
                 "UPDATE voxtra_contacts SET outcome = 'answered' WHERE campaign = $1 "
                 "AND number = $2", self.campaign, claim.number)
+
+    async def abandoned(self, claim: Claim) -> None:
+        async with self._db() as db:
+            await db.execute(
+                "UPDATE voxtra_attempts SET abandoned = true WHERE campaign = $1 "
+                "AND number = $2 AND attempt = $3", self.campaign, claim.number, claim.attempt)
+
+    async def abandonment(self) -> tuple[int, int]:
+        async with self._db() as db:
+            row = await db.fetchrow(
+                "SELECT COUNT(*) FILTER (WHERE abandoned), COUNT(*) FROM voxtra_attempts "
+                "WHERE campaign = $1 AND (outcome = 'answered' OR abandoned)", self.campaign)
+        return int(row[0]), int(row[1])
 
     async def finish(self, claim: Claim, outcome: str, at: float, *,
                      retry_at: float | None, cause: int | None = None,
@@ -244,15 +264,15 @@ class PostgresStore(CampaignStore):
                 "ORDER BY position", self.campaign)
             attempts = await db.fetch(
                 "SELECT number, attempt, channel_id, started, answered, ended, outcome, "
-                "cause, detection, result FROM voxtra_attempts WHERE campaign = $1 "
-                "ORDER BY number, attempt", self.campaign)
+                "cause, detection, result, abandoned FROM voxtra_attempts "
+                "WHERE campaign = $1 ORDER BY number, attempt", self.campaign)
         records = {row[0]: _contact(row) for row in rows}
         for row in attempts:
             records[row[0]].history.append(AttemptRecord(
                 attempt=row[1], channel_id=row[2], started=row[3], answered=row[4],
                 ended=row[5], outcome=row[6], cause=row[7],
                 detection=json.loads(row[8]) if row[8] else None,
-                result=json.loads(row[9]) if row[9] else None))
+                result=json.loads(row[9]) if row[9] else None, abandoned=row[10]))
         return list(records.values())
 
     async def counts(self) -> dict[str, int]:

@@ -1,11 +1,18 @@
-"""A campaign's rules: when a contact may be called, and when to try again."""
+"""A campaign's rules: when a contact may be called, whether at all, and when to try
+again."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from voxtra.outbound.contacts import normalise
+
+#: A do-not-call list: numbers, or a function of a number (async or not).
+DoNotCall = Iterable[str] | Callable[[str], bool | Awaitable[bool]]
 
 #: Stored outcomes besides :class:`~voxtra.call.state.Outcome`'s: the number is on a
 #: do-not-call list (never dialled); the process ended while the dial was under way; an
@@ -91,3 +98,23 @@ class CallingWindow(BaseModel):
             if local < opens:
                 return opens.astimezone(UTC)
         raise AssertionError("a window open one day a week opens within eight days")
+
+
+def do_not_call_check(source: DoNotCall | None) -> Callable[[str], Awaitable[bool]]:
+    """The do-not-call check as one async function of a number."""
+    if source is None:
+        async def never(number: str) -> bool:
+            return False
+        return never
+    if callable(source):
+        check = source
+
+        async def ask(number: str) -> bool:
+            answer = check(number)
+            return bool(await answer) if isinstance(answer, Awaitable) else bool(answer)
+        return ask
+    numbers = {normalise(n) for n in source}
+
+    async def listed(number: str) -> bool:
+        return number in numbers
+    return listed

@@ -45,6 +45,17 @@ class CampaignSettings(BaseModel):
     #: machine, unsure) and ``["detection"]``; a machine's dial ends as ``machine``
     #: (retried by ``retry.machine``).
     machine_detection: Literal["none", "audio", "asterisk"] = "none"
+    #: For a campaign that connects answered calls to agents or a queue: a call answered
+    #: by a person whom the handler has not marked connected (:meth:`Campaign.connected`)
+    #: this many seconds after the answer is abandoned, and hears ``identification``
+    #: (the US rule, 47 CFR 64.1200(a)(7), is 2 s). None: no guard.
+    abandon_after: float | None = Field(default=None, gt=0)
+    #: What an abandoned call hears (who called, and a number to call back): a media URI
+    #: for ``play_file``.
+    identification: str | None = None
+    #: The abandon rate (abandoned / answered by people, the whole campaign) to keep
+    #: under: from 80 % of it on, dial starts are spaced twice as far apart.
+    max_abandon_rate: float = Field(default=0.03, gt=0, le=1)
     detection: DetectionSettings = DetectionSettings()
 
     @field_validator("timezone")

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     cause INTEGER,
     detection TEXT,
     result TEXT,
+    abandoned INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (number, attempt)
 );
 """
@@ -183,6 +184,12 @@ class SqliteStore(CampaignStore):
                          now + lease, start_at)
         return await self._run(work)
 
+    async def next_start(self) -> float:
+        def work(db: sqlite3.Connection) -> float:
+            row = db.execute("SELECT next_start FROM pace").fetchone()
+            return float(row[0]) if row else 0.0
+        return await self._run(work)
+
     async def dialling(self) -> int:
         return await self._run(lambda db: int(db.execute(
             "SELECT COUNT(*) FROM contacts WHERE status = ?", (Status.DIALLING,)
@@ -195,6 +202,18 @@ class SqliteStore(CampaignStore):
             db.execute("UPDATE contacts SET outcome = 'answered' WHERE number = ?",
                        (claim.number,))
         await self._run(work)
+
+    async def abandoned(self, claim: Claim) -> None:
+        await self._run(lambda db: db.execute(
+            "UPDATE attempts SET abandoned = 1 WHERE number = ? AND attempt = ?",
+            (claim.number, claim.attempt)))
+
+    async def abandonment(self) -> tuple[int, int]:
+        def work(db: sqlite3.Connection) -> tuple[int, int]:
+            row = db.execute("SELECT COALESCE(SUM(abandoned), 0), COUNT(*) FROM attempts "
+                             "WHERE outcome = 'answered' OR abandoned = 1").fetchone()
+            return int(row[0]), int(row[1])
+        return await self._run(work)
 
     async def finish(self, claim: Claim, outcome: str, at: float, *,
                      retry_at: float | None, cause: int | None = None,
@@ -240,12 +259,13 @@ class SqliteStore(CampaignStore):
                 "FROM contacts ORDER BY position")}
             for row in db.execute(
                     "SELECT number, attempt, channel_id, started, answered, ended, outcome, "
-                    "cause, detection, result FROM attempts ORDER BY number, attempt"):
+                    "cause, detection, result, abandoned FROM attempts "
+                    "ORDER BY number, attempt"):
                 records[row[0]].history.append(AttemptRecord(
                     attempt=row[1], channel_id=row[2], started=row[3], answered=row[4],
                     ended=row[5], outcome=row[6], cause=row[7],
                     detection=json.loads(row[8]) if row[8] else None,
-                    result=json.loads(row[9]) if row[9] else None))
+                    result=json.loads(row[9]) if row[9] else None, abandoned=bool(row[10])))
             return list(records.values())
         return await self._run(work)
 

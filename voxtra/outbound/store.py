@@ -66,6 +66,8 @@ class AttemptRecord:
     cause: int | None = None
     detection: dict[str, Any] | None = None
     result: Any = None
+    #: Answered by a person whom no one took within the campaign's ``abandon_after``.
+    abandoned: bool = False
 
 
 @dataclass
@@ -122,8 +124,22 @@ class CampaignStore(ABC):
         """Dials under way, by every worker."""
 
     @abstractmethod
+    async def next_start(self) -> float:
+        """The campaign's next free start slot (0 before the first dial): a worker waits
+        for it before claiming, so that no slot is taken far ahead."""
+
+    @abstractmethod
     async def answered(self, claim: Claim, at: float) -> None:
         """The dial was answered: the contact's outcome is final from here on."""
+
+    @abstractmethod
+    async def abandoned(self, claim: Claim) -> None:
+        """The dial's call was answered and no one took it in time."""
+
+    @abstractmethod
+    async def abandonment(self) -> tuple[int, int]:
+        """Calls abandoned, and calls answered by people (not machines), in the whole
+        campaign."""
 
     @abstractmethod
     async def finish(self, claim: Claim, outcome: str, at: float, *,

@@ -27,7 +27,7 @@ def _when(stamp: str) -> float:
 
 class AsteriskWatch:
     """The channels whose id starts with ``prefix``: when each was made, answered (Up)
-    and destroyed, on Asterisk's clock."""
+    and destroyed, on Asterisk's clock, and what was played to them."""
 
     def __init__(self, settings: VoxtraSettings, prefix: str) -> None:
         self.settings = settings
@@ -36,6 +36,8 @@ class AsteriskWatch:
         self.answered: dict[str, float] = {}
         self.destroyed: dict[str, float] = {}
         self.names: dict[str, str] = {}
+        #: What was played to each channel (``PlaybackStarted``'s media URIs).
+        self.played: dict[str, list[str]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -61,6 +63,12 @@ class AsteriskWatch:
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         async for message in socket:
             event: dict[str, Any] = json.loads(message.data)
+            if event["type"] == "PlaybackStarted":
+                playback = event.get("playback") or {}
+                target = str(playback.get("target_uri", "")).removeprefix("channel:")
+                if target.startswith(self.prefix):
+                    self.played.setdefault(target, []).append(playback.get("media_uri", ""))
+                continue
             channel = event.get("channel") or {}
             channel_id = channel.get("id", "")
             if not channel_id.startswith(self.prefix):
