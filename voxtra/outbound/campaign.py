@@ -197,20 +197,18 @@ class Campaign:
             await self._running.wait()
             if self._cancelled or (deadline and self._clock() >= deadline.timestamp()):
                 return
-            if not self._tasks and await self.store.next_due() is None \
-                    and await self.store.dialling() == 0:
+            due, under_way = await self.store.next_due(), await self.store.dialling()
+            if due is None and under_way == 0 and not self._tasks:
                 return  # every contact is done
             await self._mind_abandonment()
             slot = await self.store.next_start() - self._clock()
             if slot > 0:  # the next start is not free yet: claim nothing ahead of it
                 await self._idle(slot)
-                continue
-            full = await self.store.dialling() >= self._limits.max_concurrent
-            claim = None if full else await self._next()
-            if claim is None:
-                await self._idle()
-                continue
-            self._tasks.spawn(self._attempt(claim), name=f"campaign-{claim.channel_id}")
+            elif under_way >= self._limits.max_concurrent or (claim := await self._next()) \
+                    is None:
+                await self._idle(0.5 if due is None else due - self._clock())
+            else:
+                self._tasks.spawn(self._attempt(claim), name=f"campaign-{claim.channel_id}")
 
     async def _mind_abandonment(self) -> None:
         """Space dial starts twice as far apart while the campaign's abandon rate is at
@@ -226,16 +224,12 @@ class Campaign:
                         "second", self.name, abandoned, answered, rate)
             self._limits = Limits(settings.max_concurrent, rate)
 
-    async def _idle(self, until: float | None = None) -> None:
-        """Wait for a dial of this worker to end, a control, ``until`` seconds, or the
-        next due contact (at most 0.5 s: other workers' dials end too, and the clock may
-        be another's)."""
-        due = await self.store.next_due() if until is None else None
-        wait = min(0.5, until) if until is not None else \
-            0.5 if due is None else min(0.5, max(0.0, due - self._clock()))
+    async def _idle(self, seconds: float) -> None:
+        """Wait ``seconds`` at most, and 0.5 s at most (other workers' dials end too, and
+        the clock may be another's), or until a dial of this worker ends or a control."""
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), wait or 0.01)
+            await asyncio.wait_for(self._changed.wait(), min(0.5, max(0.01, seconds)))
 
     async def _next(self) -> Claim | None:
         """The next contact to dial, claimed: due, not on the do-not-call list, inside

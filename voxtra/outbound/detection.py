@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.media.resample import Resampler
-from voxtra.voice.vad import VAD, VADStream
+from voxtra.voice.vad import VAD
 
 if TYPE_CHECKING:
     from voxtra.call.session import CallSession
@@ -138,6 +138,10 @@ class MachineDetector:
             return self._decide(Answerer.UNSURE, "too_long")
         return None
 
+    def end(self, cause: str) -> Detection:
+        """The audio ended before a decision: unsure, for ``cause``."""
+        return self.decision or self._decide(Answerer.UNSURE, cause)
+
     def _decide(self, answerer: Answerer, cause: str) -> Detection:
         self.decision = Detection(answerer, cause, round(self.elapsed, 3),
                                   round(self.speech, 3), self.words)
@@ -182,20 +186,15 @@ async def detect_answerer(audio: AsyncIterable[AudioChunk], vad: VAD,
     """Listen to an answered call (``call.audio_stream()``) until :class:`MachineDetector`
     decides; unsure if the audio ends first (the callee hung up)."""
     detector: MachineDetector | None = None
-    stream: VADStream | None = None
-    to_vad: Resampler | None = None
     async for chunk in audio:
-        if detector is None or stream is None or to_vad is None:
+        if detector is None:  # the call's rate is known from its first chunk
             detector = MachineDetector(settings, chunk.sample_rate)
             rate = vad.rate_for(chunk.sample_rate)
             stream, to_vad = vad.stream(rate), Resampler(chunk.sample_rate, rate)
         decision = detector.update(stream.process(to_vad.process(chunk.pcm)), chunk.pcm)
         if decision is not None:
             return decision
-    elapsed = detector.elapsed if detector is not None else 0.0
-    speech = detector.speech if detector is not None else 0.0
-    return Detection(Answerer.UNSURE, "hangup", round(elapsed, 3), round(speech, 3),
-                     detector.words if detector is not None else 0)
+    return (detector or MachineDetector(settings)).end("hangup")
 
 
 async def wait_for_beep(audio: AsyncIterable[AudioChunk], timeout: float = 15.0,

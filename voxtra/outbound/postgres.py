@@ -17,14 +17,18 @@ from typing import Any
 
 from voxtra.outbound.contacts import Contact
 from voxtra.outbound.errors import CampaignError
-from voxtra.outbound.sqlite import to_json
 from voxtra.outbound.store import (
-    AttemptRecord,
+    ATTEMPT_COLUMNS,
+    CONTACT_COLUMNS,
     CampaignStore,
     Claim,
     ContactRecord,
     Limits,
     Status,
+    attempt_of,
+    claim_of,
+    contact_of,
+    to_json,
 )
 
 _SCHEMA = """
@@ -65,7 +69,6 @@ CREATE TABLE IF NOT EXISTS voxtra_campaigns (
     next_start DOUBLE PRECISION NOT NULL
 );
 """
-_CONTACT = "number, variables, timezone, status, attempts, outcome, next_at"
 
 
 class PostgresStore(CampaignStore):
@@ -133,10 +136,10 @@ class PostgresStore(CampaignStore):
     async def due(self, now: float, limit: int) -> list[ContactRecord]:
         async with self._db() as db:
             rows = await db.fetch(
-                f"SELECT {_CONTACT} FROM voxtra_contacts WHERE campaign = $1 AND status = $2 "
-                "AND next_at <= $3 ORDER BY next_at, position LIMIT $4",
+                f"SELECT {CONTACT_COLUMNS} FROM voxtra_contacts WHERE campaign = $1 "
+                "AND status = $2 AND next_at <= $3 ORDER BY next_at, position LIMIT $4",
                 self.campaign, Status.PENDING, now, limit)
-        return [_contact(row) for row in rows]
+        return [contact_of(row) for row in rows]
 
     async def next_due(self) -> float | None:
         async with self._db() as db:
@@ -248,7 +251,7 @@ class PostgresStore(CampaignStore):
                 "SELECT number, variables, timezone, attempts, channel_id, owner, lease_until "
                 "FROM voxtra_contacts WHERE campaign = $1 AND status = $2",
                 self.campaign, Status.DIALLING)
-        return [Claim(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        return [claim_of(r) for r in rows]
 
     async def renew(self, owner: str, lease_until: float) -> None:
         async with self._db() as db:
@@ -260,19 +263,14 @@ class PostgresStore(CampaignStore):
     async def contacts(self) -> list[ContactRecord]:
         async with self._db() as db:
             rows = await db.fetch(
-                f"SELECT {_CONTACT} FROM voxtra_contacts WHERE campaign = $1 "
+                f"SELECT {CONTACT_COLUMNS} FROM voxtra_contacts WHERE campaign = $1 "
                 "ORDER BY position", self.campaign)
             attempts = await db.fetch(
-                "SELECT number, attempt, channel_id, started, answered, ended, outcome, "
-                "cause, detection, result, abandoned FROM voxtra_attempts "
-                "WHERE campaign = $1 ORDER BY number, attempt", self.campaign)
-        records = {row[0]: _contact(row) for row in rows}
+                f"SELECT {ATTEMPT_COLUMNS} FROM voxtra_attempts WHERE campaign = $1 "
+                "ORDER BY number, attempt", self.campaign)
+        records = {row[0]: contact_of(row) for row in rows}
         for row in attempts:
-            records[row[0]].history.append(AttemptRecord(
-                attempt=row[1], channel_id=row[2], started=row[3], answered=row[4],
-                ended=row[5], outcome=row[6], cause=row[7],
-                detection=json.loads(row[8]) if row[8] else None,
-                result=json.loads(row[9]) if row[9] else None, abandoned=row[10]))
+            records[row[0]].history.append(attempt_of(row))
         return list(records.values())
 
     async def counts(self) -> dict[str, int]:
@@ -283,6 +281,3 @@ class PostgresStore(CampaignStore):
                 Status.DONE)
         return {str(name): int(count) for name, count in rows}
 
-
-def _contact(row: Sequence[Any]) -> ContactRecord:
-    return ContactRecord(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])

@@ -18,12 +18,17 @@ from typing import Any, TypeVar
 from voxtra.outbound.contacts import Contact
 from voxtra.outbound.errors import CampaignError
 from voxtra.outbound.store import (
-    AttemptRecord,
+    ATTEMPT_COLUMNS,
+    CONTACT_COLUMNS,
     CampaignStore,
     Claim,
     ContactRecord,
     Limits,
     Status,
+    attempt_of,
+    claim_of,
+    contact_of,
+    to_json,
 )
 
 T = TypeVar("T")
@@ -63,10 +68,6 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 """
 
-
-def to_json(value: Any) -> str | None:
-    """A handler's result or a detection as stored (what JSON cannot hold, as text)."""
-    return None if value is None else json.dumps(value, default=str)
 
 
 class SqliteStore(CampaignStore):
@@ -140,10 +141,9 @@ class SqliteStore(CampaignStore):
     async def due(self, now: float, limit: int) -> list[ContactRecord]:
         def work(db: sqlite3.Connection) -> list[ContactRecord]:
             rows = db.execute(
-                "SELECT number, variables, timezone, status, attempts, outcome, next_at "
-                "FROM contacts WHERE status = ? AND next_at <= ? "
+                f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE status = ? AND next_at <= ? "
                 "ORDER BY next_at, position LIMIT ?", (Status.PENDING, now, limit))
-            return [_contact(row) for row in rows]
+            return [contact_of(row) for row in rows]
         return await self._run(work)
 
     async def next_due(self) -> float | None:
@@ -244,7 +244,7 @@ class SqliteStore(CampaignStore):
             rows = db.execute(
                 "SELECT number, variables, timezone, attempts, channel_id, owner, lease_until "
                 "FROM contacts WHERE status = ?", (Status.DIALLING,))
-            return [Claim(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+            return [claim_of(r) for r in rows]
         return await self._run(work)
 
     async def renew(self, owner: str, lease_until: float) -> None:
@@ -254,18 +254,11 @@ class SqliteStore(CampaignStore):
 
     async def contacts(self) -> list[ContactRecord]:
         def work(db: sqlite3.Connection) -> list[ContactRecord]:
-            records = {row[0]: _contact(row) for row in db.execute(
-                "SELECT number, variables, timezone, status, attempts, outcome, next_at "
-                "FROM contacts ORDER BY position")}
+            records = {row[0]: contact_of(row) for row in db.execute(
+                f"SELECT {CONTACT_COLUMNS} FROM contacts ORDER BY position")}
             for row in db.execute(
-                    "SELECT number, attempt, channel_id, started, answered, ended, outcome, "
-                    "cause, detection, result, abandoned FROM attempts "
-                    "ORDER BY number, attempt"):
-                records[row[0]].history.append(AttemptRecord(
-                    attempt=row[1], channel_id=row[2], started=row[3], answered=row[4],
-                    ended=row[5], outcome=row[6], cause=row[7],
-                    detection=json.loads(row[8]) if row[8] else None,
-                    result=json.loads(row[9]) if row[9] else None, abandoned=bool(row[10])))
+                    f"SELECT {ATTEMPT_COLUMNS} FROM attempts ORDER BY number, attempt"):
+                records[row[0]].history.append(attempt_of(row))
             return list(records.values())
         return await self._run(work)
 
@@ -277,6 +270,3 @@ class SqliteStore(CampaignStore):
             return {str(name): count for name, count in rows}
         return await self._run(work)
 
-
-def _contact(row: Sequence[Any]) -> ContactRecord:
-    return ContactRecord(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])

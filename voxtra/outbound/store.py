@@ -14,6 +14,7 @@ slot, ``1 / calls_per_second`` after the one before (:class:`Limits`).
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -166,3 +167,35 @@ class CampaignStore(ABC):
     @abstractmethod
     async def counts(self) -> dict[str, int]:
         """Contacts by status (pending, dialling) and, when done, by final outcome."""
+
+
+# Rows as both stores select them ------------------------------------------------------
+
+#: The contact columns :func:`contact_of` reads, in order.
+CONTACT_COLUMNS = "number, variables, timezone, status, attempts, outcome, next_at"
+#: The attempt columns :func:`attempt_of` reads, in order (after the number).
+ATTEMPT_COLUMNS = ("number, attempt, channel_id, started, answered, ended, outcome, cause, "
+                   "detection, result, abandoned")
+
+
+def to_json(value: Any) -> str | None:
+    """A handler's result or a detection as stored (what JSON cannot hold, as text)."""
+    return None if value is None else json.dumps(value, default=str)
+
+
+def contact_of(row: Sequence[Any]) -> ContactRecord:
+    return ContactRecord(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+def attempt_of(row: Sequence[Any]) -> AttemptRecord:
+    """A row of :data:`ATTEMPT_COLUMNS` (its first, the number, left out)."""
+    return AttemptRecord(attempt=row[1], channel_id=row[2], started=row[3], answered=row[4],
+                         ended=row[5], outcome=row[6], cause=row[7],
+                         detection=json.loads(row[8]) if row[8] else None,
+                         result=json.loads(row[9]) if row[9] else None,
+                         abandoned=bool(row[10]))
+
+
+def claim_of(row: Sequence[Any]) -> Claim:
+    """A row of number, variables, timezone, attempts, channel_id, owner, lease_until."""
+    return Claim(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])

@@ -8,7 +8,6 @@ event sources gets every channel's ``ChannelCreated``, ``ChannelStateChange`` an
 from __future__ import annotations
 
 import asyncio
-import base64
 import bisect
 import contextlib
 import itertools
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from voxtra.ari.client import AriClient
 from voxtra.settings import VoxtraSettings
 
 
@@ -30,7 +30,6 @@ class AsteriskWatch:
     and destroyed, on Asterisk's clock, and what was played to them."""
 
     def __init__(self, settings: VoxtraSettings, prefix: str) -> None:
-        self.settings = settings
         self.prefix = prefix
         self.created: dict[str, float] = {}
         self.answered: dict[str, float] = {}
@@ -38,16 +37,14 @@ class AsteriskWatch:
         self.names: dict[str, str] = {}
         #: What was played to each channel (``PlaybackStarted``'s media URIs).
         self.played: dict[str, list[str]] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._client = AriClient(settings.ari_url, settings.ari_user,
+                                 settings.ari_password.get_secret_value(),
+                                 ca_file=settings.ari_ca_file)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> AsteriskWatch:
-        settings = self.settings
-        token = base64.b64encode(
-            f"{settings.ari_user}:{settings.ari_password.get_secret_value()}".encode()).decode()
-        self._session = aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"})
-        url = settings.ari_url.replace("http", "ws", 1) + "/ari/events"
-        socket = await self._session.ws_connect(
+        url = self._client.base_url.replace("http", "ws", 1) + "/ari/events"
+        socket = await self._client.session.ws_connect(
             url, params={"app": "voxtra-watch", "subscribeAll": "true"})
         self._task = asyncio.create_task(self._read(socket))
         return self
@@ -57,8 +54,7 @@ class AsteriskWatch:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._session is not None:
-            await self._session.close()
+        await self._client.close()
 
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         async for message in socket:
