@@ -40,6 +40,7 @@ from voxtra.asterisk.capabilities import missing_requirements
 from voxtra.call.errors import DialplanError
 from voxtra.call.prompts import PLAYBACK_VARIABLE
 from voxtra.media.audio import Pcm
+from voxtra.outbound.detection import asterisk_amd
 from voxtra.recording.errors import RecordingError
 from voxtra.sandbox.asterisk import SandboxState
 from voxtra.sandbox.audio import (
@@ -374,6 +375,32 @@ async def test_continuing_to_a_missing_dialplan_place_is_refused_not_a_dropped_c
         await wait_idle(app)
     assert result.succeeded and result.hung_up_by_remote, result.stderr
     assert len(errors) == 1 and "voxtra-transfer" in str(errors[0])
+    assert played == [True]
+
+
+async def test_asterisks_amd_on_a_stock_dialplan_names_what_to_add(
+        plain_asterisk: SandboxState) -> None:
+    """Machine detection by AMD() needs a context a stock Asterisk lacks: it is refused
+    with the lines to add, and the call stays in the app."""
+    app = VoxtraApp(settings(plain_asterisk))
+    errors: list[DialplanError] = []
+    played: list[bool] = []
+
+    @app.route()
+    async def detect(call: CallSession) -> None:
+        await call.answer()
+        try:
+            await asterisk_amd(call)
+        except DialplanError as error:
+            errors.append(error)
+        played.append(await call.play_file("sound:beep"))
+
+    async with app:
+        result = await caller(plain_asterisk).call(CallerScript("209"))
+        await wait_idle(app)
+    assert result.succeeded and result.hung_up_by_remote, result.stderr
+    assert len(errors) == 1 and "[voxtra-amd]" in str(errors[0])
+    assert "app_amd" in str(errors[0])
     assert played == [True]
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from voxtra.call.errors import DialplanError
 from voxtra.media.audio import AudioChunk, Pcm
 from voxtra.media.resample import Resampler
 from voxtra.voice.vad import VAD
@@ -229,9 +230,16 @@ async def asterisk_amd(call: CallSession, settings: DetectionSettings | None = N
     bridge or uses its audio."""
     settings = settings or DetectionSettings()
     began = time.monotonic()
-    args = await call.visit_dialplan(context, "detect",
-                                     variables={"VOXTRA_AMD": settings.amd_arguments()},
-                                     timeout=settings.total_analysis_time + 10)
+    try:
+        args = await call.visit_dialplan(context, "detect",
+                                         variables={"VOXTRA_AMD": settings.amd_arguments()},
+                                         timeout=settings.total_analysis_time + 10)
+    except DialplanError as exc:
+        raise DialplanError(
+            f"{exc}. Asterisk's AMD() needs, in extensions.conf: [{context}] / exten => "
+            "detect,1,AMD(${VOXTRA_AMD}) / same => n,Stasis(${VOXTRA_APP},voxtra-amd,"
+            "${AMDSTATUS},${AMDCAUSE}) / same => n,Hangup(); and app_amd loaded (with an "
+            "amd.conf); or use machine detection on the call's audio") from None
     status, cause = [*args[1:3], "", ""][:2] if args[:1] == ["voxtra-amd"] else ["", ""]
     return Detection(_AMD_STATUS.get(status, Answerer.UNSURE),
                      _AMD_CAUSES.get(cause.split("-")[0], cause.lower() or "unknown"),
