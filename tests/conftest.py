@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if item.get_closest_marker("slow") is None]
+
+
+@pytest.fixture(autouse=True)
+def _no_app_left_running() -> Iterator[None]:
+    """A test stops every app it starts: no app's watchdog thread outlives it (one left
+    running would watch the next tests' loop and report their blockages as its own)."""
+    before = {t.ident for t in threading.enumerate() if t.name == "voxtra-watchdog"}
+    yield
+    left = [t for t in threading.enumerate()
+            if t.name == "voxtra-watchdog" and t.ident not in before]
+    assert not left, "an app was left running: stop it (async with app, or app.stop())"
 
 
 #: The ARI requests made in this process during the run (method, path), counted.

@@ -19,7 +19,8 @@ from pydantic import SecretStr
 
 from voxtra.app import VoxtraApp
 from voxtra.ari.errors import ApplicationReplacedError, AriAuthError
-from voxtra.call.session import CallSession, CallState
+from voxtra.call.session import CallSession
+from voxtra.call.state import CallState
 from voxtra.retry import Backoff
 from voxtra.sandbox.asterisk import AsteriskSandbox
 from voxtra.sandbox.scenarios import CallerScript
@@ -92,9 +93,14 @@ async def test_new_process_adopts_calls_left_in_stasis(voxtra_settings: VoxtraSe
     assert crashed.stream is not None and crashed._stream_task is not None
     crashed._stream_task.cancel()
     for call in crashed.calls.values():
-        for task in call.tasks:
-            task.cancel()
+        for task in [*call.tasks, call.consumer]:
+            if task is not None:
+                task.cancel()
     await crashed.client.close()
+    crashed.watchdog.stop()  # the process is gone, its threads and tasks with it
+    crashed.loop_load.stop()
+    if crashed._load_task is not None:
+        crashed._load_task.cancel()
 
     adopted: list[CallSession] = []
     successor = VoxtraApp(voxtra_settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import numpy as np
@@ -86,6 +88,14 @@ async def test_outcomes_retries_and_pacing_as_configured(
                           no_answer=Retry(attempts=2, delay=0.3),
                           congestion=Retry(attempts=3, delay=0.2, backoff=1)),
         do_not_call=["+15550199"], store=tmp_path / "campaign.db")
+    sent: list[float] = []
+    originate = app.originate
+
+    async def timed(*args: Any, **kwargs: Any) -> CallSession:
+        sent.append(monotonic())
+        return await originate(*args, **kwargs)
+
+    app.originate = timed  # type: ignore[method-assign]
     async with app:
         counts = await asyncio.wait_for(campaign.run(), 60)
     for sip in (answering, busy, congested, silent):
@@ -98,14 +108,17 @@ async def test_outcomes_retries_and_pacing_as_configured(
     assert [a.cause for a in records["300"].history] == [17, 17]
     assert [a.cause for a in records["400"].history] == [34, 34, 34]
     assert records["201"].history[0].result == "greeted caller 1"
-    # Asterisk's side: every dial the store holds, and no other; two at most at once,
-    # a quarter of a second apart (its timestamps are to the millisecond; an HTTP
-    # request's own time varies by a few), four a second at most over the run.
+    # The worker sends its dials a quarter of a second apart at least, however late the
+    # loop wakes. Asterisk's side: every dial the store holds, and no other; two at most
+    # at once; its creation times (to the millisecond) add each request's own time, which
+    # on a loaded machine varies by tens of milliseconds; four a second over the run.
+    assert len(sent) == 11
+    assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.25
     dialled = {a.channel_id for r in records.values() for a in r.history}
     assert set(watch.created) == dialled and len(dialled) == 11
     assert watch.most_at_once() <= 2
     gaps = watch.start_gaps()
-    assert min(gaps) >= 0.25 - 0.02 and len(gaps) / sum(gaps) <= 4
+    assert min(gaps) >= 0.25 - 0.06 and len(gaps) / sum(gaps) <= 4
     assert len(watch.answered) == 4
     exported = json.loads((await campaign.export(tmp_path / "out.json")).read_text())
     assert [row["outcome"] for row in exported][-1] == "do_not_call"
@@ -270,7 +283,8 @@ async def test_answering_machines_are_told_from_people_both_ways(
     assert heard["802"].cause in ("long_greeting", "max_words")
     records = {r.number: r for r in await campaign.records()}
     assert records["802"].history[0].result == "message left"
-    assert records["802"].history[0].detection["answerer"] == "machine"
+    detection = records["802"].history[0].detection
+    assert detection is not None and detection["answerer"] == "machine"
     assert records["800"].history[0].result == "spoke"
     for sip in callees:
         assert (await sip.result()).succeeded

@@ -109,6 +109,9 @@ class Campaign:
             if self.settings.machine_detection == "audio" else None
         self._store_lock = asyncio.Lock()
         self._store_users = 0
+        #: When this worker last sent a dial; its sends are one interval apart at least.
+        self._sent = float("-inf")
+        self._sending = asyncio.Lock()
 
     # Controls ------------------------------------------------------------------
 
@@ -272,7 +275,7 @@ class Campaign:
         try:
             metadata = {**claim.variables, "contact": claim.number, "attempt": claim.attempt,
                         "campaign": self.name}
-            await asyncio.sleep(max(0.0, claim.start_at - self._clock()))
+            await self._wait_to_send(claim.start_at)
             self._claims[claim.channel_id] = claim
             call = await self.app.originate(
                 self._endpoint(claim.number, claim.variables), handler=self._handle,
@@ -297,6 +300,15 @@ class Campaign:
                 claim, outcome, self._clock(), retry_at=retry_at, cause=cause, result=result,
                 detection=None if detection is None else dataclasses.asdict(detection)))
             self._changed.set()
+
+    async def _wait_to_send(self, start_at: float) -> None:
+        """Until the claim's slot, and one interval after this worker's last send: a
+        wake-up the loop ran late does not bring two sends closer than the rate allows."""
+        async with self._sending:
+            interval = 1.0 / self._limits.calls_per_second
+            await asyncio.sleep(max(0.0, start_at - self._clock(),
+                                    self._sent + interval - self._clock()))
+            self._sent = self._clock()
 
     def _retry_at(self, outcome: str, dialled: int) -> float | None:
         if outcome == Outcome.ANSWERED:
