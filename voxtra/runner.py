@@ -1,4 +1,4 @@
-"""Runs Voxtra's entry points on uvloop when it is installed (``voxtra[speed]``), else on
+"""Runs Voxtra's entry points on uvloop when it is installed (``voxtra-asterisk[speed]``), else on
 asyncio's own loop; uvloop's faster socket and callback handling raises the number of
 calls a process carries (see ``bench/media_bench.py``). The garbage collector is tuned
 for media first (:func:`tune_gc`)."""

@@ -115,6 +115,9 @@ class VoxtraSettings(BaseSettings):
         if not re.match(r"https?://[^/]", value):
             raise ValueError("must start with http:// or https:// (ARI's base URL, "
                              "e.g. http://127.0.0.1:8088)")
+        if "@" in value.split("/")[2]:
+            raise ValueError("holds a user and password: give them as VOXTRA_ARI_USER and "
+                             "VOXTRA_ARI_PASSWORD, and the URL without them")
         return value.rstrip("/")
 
     @field_validator("media_bind")
@@ -212,9 +215,15 @@ class YamlFileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
             # Say where and what, never the text there: it may hold a password.
+            # An unclosed quote is found at the end of the file: its context mark is
+            # where the trouble began ("while scanning a quoted scalar" at line 1).
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or type(exc).__name__
+            context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if context and began is not None:
+                problem += (f" ({context} that begins at line {began.line + 1}, column "
+                            f"{began.column + 1})")
             raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") \
                 from None
         if data is None:

@@ -273,8 +273,8 @@ async def test_voxtra_demo_agent_prints_what_the_caller_heard(tmp_path: Path) ->
     """README: "``.venv/bin/voxtra demo --agent`` then has a caller ask the offline AI
     agent (``examples/voice_agent.py``) a spoken question and prints what it heard back";
     "the demo prints the Whisper transcript of what the caller heard, the time from the
-    end of the question to the first audio of the answer, and saves the audio to
-    ``voxtra-demo-heard.wav``."
+    end of the question to the first audio of the answer, and saves the audio to the file
+    it names (...; ``--save FILE`` to choose)."
 
     The command runs as a user runs it, from a directory holding the checkout's
     ``examples/`` (so the WAV it saves lands there, not in the checkout), on a sandbox
@@ -294,7 +294,7 @@ async def test_voxtra_demo_agent_prints_what_the_caller_heard(tmp_path: Path) ->
     try:
         process = await asyncio.create_subprocess_exec(
             str(voxtra), "demo", "--agent", "--name", name, "--ari-port", str(ari_port),
-            "--sip-port", str(sip_port), cwd=tmp_path, env=example_env(),
+            "--sip-port", str(sip_port), "--save", "heard.wav", cwd=tmp_path, env=example_env(),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(process.communicate(), 240)
@@ -318,9 +318,10 @@ async def test_voxtra_demo_agent_prints_what_the_caller_heard(tmp_path: Path) ->
     assert "thanks for calling" in heard and "help" in heard, heard
     assert re.search(r"\bopen\b", heard) and "morning" in heard, heard  # the answer
     assert re.search(r"\b(five|5) in the evening", heard), heard  # Saturday's closing time
-    assert re.search(r"end of the question -> first audio of the answer at the caller: "
+    assert re.search(r"end of the caller's audio -> first audio back at the caller: "
                      r"\d+ ms", report), report
-    with wave.open(str(tmp_path / "voxtra-demo-heard.wav"), "rb") as saved:
+    assert "what the caller heard is in heard.wav" in report, report
+    with wave.open(str(tmp_path / "heard.wav"), "rb") as saved:
         assert saved.getframerate() == 8000
         samples = np.frombuffer(saved.readframes(saved.getnframes()), "<i2")
     assert len(samples) > 8000 and int(np.abs(samples).max()) > 3000

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
 
-from voxtra import runner
+from voxtra import logs, runner
 from voxtra.app.calls import Call, Calls
 from voxtra.app.recovery import reconcile
 from voxtra.app.routing import CallInfo, Handler, Route, Router
@@ -173,6 +173,14 @@ class VoxtraApp:
 
     # Routes ------------------------------------------------------------------
 
+    @property
+    def routes(self) -> list[Route]:
+        """Every route (the settings' too), in the order calls are matched against them."""
+        router = Router()
+        for route in [*self.router.routes, *self._configured_routes]:
+            router.add(route)
+        return router.routes
+
     def route(self, *, did: str | None = None, extension: str | None = None,
               pattern: str | None = None, caller: str | None = None,
               header: dict[str, str] | None = None, priority: int = 0,
@@ -210,7 +218,7 @@ class VoxtraApp:
         for route in self._configured_routes:
             self.router.add(route)
         self._configured_routes = []
-        await self.client.asterisk.info()
+        info = await self.client.asterisk.info()
         await asyncio.to_thread(self.voice.providers.load)
         self._stream = EventStream(self.client, self.app_name, self._calls.dispatch,
                                    tracked=lambda: set(self.calls),
@@ -225,6 +233,10 @@ class VoxtraApp:
         if self._stream_task.done():
             waiter.cancel()
             self._stream_task.result()
+        version = info.system.version if info.system else "?"
+        log.info("Stasis application %r serving on %s (Asterisk %s); routes: %s",
+                 self.app_name, self.settings.ari_url, version,
+                 "; ".join(map(str, self.routes)) or "none (every call is unrouted)")
 
     async def stop(self) -> None:
         """Stop taking calls, give handlers the grace period, hang up what is left."""
@@ -299,7 +311,9 @@ class VoxtraApp:
         return False
 
     def run(self) -> None:
-        """Blocking entry point: ``app.run()``. An ARI error ends it with a clear message,
+        """Blocking entry point: ``app.run()``. Logs to stderr at INFO (a banner with the
+        routes, a line as each call starts and ends) unless the program configured
+        logging itself (:func:`voxtra.logs.configure`). An ARI error ends it with a clear message,
         and so does a call from inside a running event loop (a module that runs its app
         when it is imported, by ``voxtra demo`` say), which asyncio cannot do."""
         try:
@@ -311,6 +325,7 @@ class VoxtraApp:
                 "voxtra: app.run() was called inside a running event loop (a module that "
                 "runs its app when imported?): put it under `if __name__ == \"__main__\":`, "
                 "or `await app.serve()` from async code")
+        logs.configure()  # unless the program configured logging itself
         try:
             runner.run(self.serve())
         except AriError as exc:

@@ -25,6 +25,7 @@ from voxtra.call.errors import CallEndedError
 from voxtra.call.session import CallSession
 from voxtra.call.state import CallState
 from voxtra.errors import VoxtraError
+from voxtra.logs import call_context
 from voxtra.settings import VoxtraSettings
 from voxtra.tasks import TaskSet
 
@@ -54,6 +55,11 @@ class Call:
         #: Applies the call's events in order, and finishes the call (its last work:
         #: media teardown, recording delivery) before it ends.
         self.consumer: asyncio.Task[None] | None = None
+        #: The context the call's tasks run in: their log lines carry its channel id.
+        self.context = call_context(session.id)
+
+    def start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return asyncio.create_task(coro, name=name, context=self.context)
 
 
 class Calls:
@@ -109,12 +115,12 @@ class Calls:
             names = session._lifecycle.adopt_recordings(recordings)
             log.info("call %s: recordings %s taken over", channel.id, names)
         call = self.track(session, self._unrouted)
-        call.tasks.append(asyncio.create_task(self._route(call), name=f"call-{channel.id}"))
+        call.tasks.append(call.start(self._route(call), f"call-{channel.id}"))
 
     def track(self, session: CallSession, handler: Handler) -> Call:
         call = Call(session, handler)
         self.active[session.id] = call
-        call.consumer = asyncio.create_task(self._consume(call), name=f"events-{session.id}")
+        call.consumer = call.start(self._consume(call), f"events-{session.id}")
         return call
 
     def end(self, channel_id: str) -> None:
@@ -199,8 +205,9 @@ class Calls:
         if route is not None:
             session.metadata.update(route.metadata)
             call.handler = route.handler
-        log.info("call %s from %r to %r: %s", session.id, session.caller_id,
-                 session.called_number, call.handler.__name__)
+        log.info("call %s from %r to %r: %s (Stasis application %s)", session.id,
+                 session.caller_id, session.called_number, call.handler.__name__,
+                 self.context.app_name)
         await self._run_handler(call)
 
     async def _unrouted(self, call: CallSession) -> None:
@@ -222,11 +229,12 @@ class Calls:
             await session._lifecycle.deliver(event)
             if isinstance(event, StasisStart) and not call.tasks and not session.ended:
                 # an originated call was answered
-                call.tasks.append(asyncio.create_task(self._run_handler(call),
-                                                      name=f"call-{session.id}"))
+                call.tasks.append(call.start(self._run_handler(call), f"call-{session.id}"))
         await asyncio.gather(*call.tasks, return_exceptions=True)
         self.active.pop(session.id, None)
         self._remember_finished(session.id)
+        log.info("call %s ended: %s after %.1f s, cause %s", session.id, session.state,
+                 session.duration, session.hangup_cause)
 
     async def _until_destroyed(self, call: Call, wait: float = 0.5) -> None:
         """After StasisEnd, deliver what follows until ChannelDestroyed (with the hangup

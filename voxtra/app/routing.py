@@ -116,6 +116,14 @@ class Route:
     def matches(self, info: CallInfo) -> bool:
         return all(check(info) for check in self._checks)
 
+    def __str__(self) -> str:
+        """``did=+15550100 -> hello``: the conditions, and the handler's name."""
+        conditions = [f"{name}={value}" for name in ("did", "extension", "pattern", "caller")
+                      if (value := getattr(self, name)) is not None]
+        conditions += [f"header {name}={value}" for name, value in self.header.items()]
+        handler = getattr(self.handler, "__name__", repr(self.handler))
+        return f"{' '.join(conditions) or 'any call'} -> {handler}"
+
 
 class Router:
     """An ordered list of routes."""

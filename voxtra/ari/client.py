@@ -128,7 +128,10 @@ class AriClient:
         except aiohttp.ClientSSLError as exc:
             raise tls_error(self, exc) from None
         except aiohttp.ClientConnectionError as exc:
-            raise AriConnectionError(f"cannot reach ARI at {self.base_url}: {exc}") from None
+            why = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) \
+                and exc.os_error.strerror else str(exc)
+            raise AriConnectionError(f"cannot reach ARI at {self.base_url} ({why}): is Asterisk "
+                                     "running there, and is VOXTRA_ARI_URL right?") from None
         except TimeoutError:
             raise AriConnectionError(f"ARI at {self.base_url} did not answer {method} {path} "
                                      "in time") from None

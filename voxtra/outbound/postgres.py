@@ -1,4 +1,5 @@
-"""A campaign store in PostgreSQL, shared by workers on several hosts (``voxtra[postgres]``).
+"""A campaign store in PostgreSQL, shared by workers on several hosts
+(``voxtra-asterisk[postgres]``).
 
 Claims are taken with ``UPDATE ... WHERE number = (SELECT ... FOR UPDATE SKIP LOCKED)
 RETURNING``: a row another transaction holds is skipped, not waited for. The campaign's
@@ -87,7 +88,7 @@ class PostgresStore(CampaignStore):
             import asyncpg  # type: ignore[import-untyped]
         except ImportError as exc:
             raise CampaignError("the PostgreSQL store needs asyncpg: install "
-                                "voxtra[postgres]") from exc
+                                "voxtra-asterisk[postgres]") from exc
         try:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
             async with self._pool.acquire() as db, db.transaction():

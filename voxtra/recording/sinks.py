@@ -67,7 +67,7 @@ class LocalFileSink(RecordingSink):
 
 
 class GCSSink(RecordingSink):
-    """Uploads recordings to a Google Cloud Storage bucket (``pip install voxtra[gcs]``).
+    """Uploads recordings to a Google Cloud Storage bucket (``pip install voxtra-asterisk[gcs]``).
 
     A failed upload is retried with capped, jittered backoff for up to
     ``give_up_after`` seconds; the local file is deleted only once the object's

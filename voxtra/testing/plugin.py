@@ -123,7 +123,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if importlib.util.find_spec("pytest_asyncio") is None and any(
             isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)
             for item in items):
-        raise pytest.UsageError("async tests need pytest-asyncio: pip install 'voxtra[testing]'")
+        raise pytest.UsageError(
+            "async tests need pytest-asyncio: pip install 'voxtra-asterisk[testing]'")
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ def build(stage: str, choice: ProviderChoice) -> Any:
         raise ProviderConfigError(f"{stage}: {choice.provider}: {exc}") from None
     except ImportError as exc:
         raise ProviderError(choice.provider, f"not installed ({exc.name}): install "
-                            f"voxtra[{choice.provider}]", retryable=False) from exc
+                            f"voxtra-asterisk[{choice.provider}]", retryable=False) from exc
 
 
 def default_vad() -> VAD:

@@ -31,4 +31,4 @@ def sdk(module: str, provider: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ProviderError(provider, f"the {module} package is not installed: install "
-                            f"voxtra[{extra}]", retryable=False) from exc
+                            f"voxtra-asterisk[{extra}]", retryable=False) from exc

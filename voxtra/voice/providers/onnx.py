@@ -29,7 +29,7 @@ def _load(provider: str, path: Path, threads: int) -> Any:
         import onnxruntime  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ProviderError(provider, "onnxruntime is not installed: install "
-                            "voxtra[offline]", retryable=False) from exc
+                            "voxtra-asterisk[offline]", retryable=False) from exc
     options = onnxruntime.SessionOptions()
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = threads

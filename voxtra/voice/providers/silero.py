@@ -72,7 +72,7 @@ class SileroVAD(VAD):
             default_model()
         if path is None:
             raise ProviderError("silero", "no model: run `voxtra models fetch` (or install "
-                                "voxtra[offline]) or pass model=PATH", retryable=False)
+                                "voxtra-asterisk[offline]) or pass model=PATH", retryable=False)
         self.model_path = path
         self._session = shared_session("silero", path)
         inputs = {spec.name for spec in self._session.get_inputs()}

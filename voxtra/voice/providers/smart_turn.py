@@ -6,7 +6,7 @@ log-mel features (80 bins x 800 frames of 10 ms) after the waveform is scaled to
 zero mean and unit variance, and gives the probability that the turn is complete.
 
 The features come from faster-whisper's numpy extractor (already there with
-``voxtra[offline]``) rather than the ``transformers`` package: with ``padding=0`` they
+``voxtra-asterisk[offline]``) rather than the ``transformers`` package: with ``padding=0`` they
 match a direct numpy computation of Whisper's log-mel features to 1.3e-6.
 
 One session serves the process; each decision runs in a worker thread (onnxruntime
@@ -85,5 +85,5 @@ def _extractor() -> Any:
         )
     except ImportError as exc:
         raise ProviderError("smart-turn", "faster-whisper (its feature extractor) is not "
-                            "installed: install voxtra[offline]", retryable=False) from exc
+                            "installed: install voxtra-asterisk[offline]", retryable=False) from exc
     return FeatureExtractor(feature_size=80, sampling_rate=RATE, chunk_length=SECONDS)

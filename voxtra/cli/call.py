@@ -1,0 +1,145 @@
+"""``voxtra call``: a real SIP call to your app, and what came back."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import wave
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import numpy as np
+
+from voxtra import runner
+from voxtra.cli.sandbox import NOT_RUNNING, the_sandbox
+
+if TYPE_CHECKING:
+    from voxtra.sandbox.sipp import SippResult
+
+
+def _header(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    headers = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE")
+        headers[name.strip()] = text
+    return headers
+
+
+@click.command()
+@click.argument("number")
+@click.option("--wav", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="what the caller says: a WAV file (16-bit PCM, any rate; sent as "
+                   "8 kHz μ-law)")
+@click.option("--dtmf", default="", help="keys the caller presses after the answer "
+              "(SIP INFO), e.g. 12#")
+@click.option("--header", "headers", multiple=True, callback=_header, metavar="NAME=VALUE",
+              help="a SIP header of the INVITE (repeatable)")
+@click.option("--caller-id", default="1000", show_default=True)
+@click.option("--hangup-after", type=float,
+              help="seconds after the answer at which the caller hangs up (default: "
+                   "when the audio has played, else wait up to 30 s for the app)")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path),
+              help="where to write what the caller heard (8 kHz WAV; default: a file in "
+                   "the temporary directory, printed)")
+@click.option("--host", help="SIP host of the Asterisk to call (default: the sandbox's)")
+@click.option("--port", type=int, default=5060, show_default=True,
+              help="its SIP port, with --host")
+@click.option("--name", default="default", show_default=True, help="sandbox instance")
+def call(number: str, wav: Path | None, dtmf: str, headers: dict[str, str], caller_id: str,
+         hangup_after: float | None, save: Path | None, host: str | None, port: int,
+         name: str) -> int:
+    """Call NUMBER with SIPp through the sandbox Asterisk (or --host) and report what
+    came back: answered, SIP status, who hung up, how long, and what the caller heard
+    (saved, and transcribed when the offline extra is installed). Serve your app first
+    (voxtra run app:app). Exit 1 if the call was not answered."""
+    from voxtra.sandbox.scenarios import CallerScript
+    from voxtra.sandbox.sipp import SipCaller
+
+    if host is None:
+        state = the_sandbox(name, 0, 0).state()
+        if state is None:
+            click.echo("voxtra: the sandbox is not running: `voxtra sandbox up`, or call "
+                       "your Asterisk with --host", err=True)
+            return NOT_RUNNING
+        host, port = state.sip_host, state.sip_port
+    saved = save or Path(tempfile.gettempdir()) / f"voxtra-call-{number}.wav"
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = _as_ulaw(wav, Path(tmp)) if wav is not None else None
+        if hangup_after is None and wav is not None:  # time for a reply after the audio
+            hangup_after = _seconds(wav) + 5
+        script = CallerScript(number, caller_id=caller_id, headers=headers, audio=audio,
+                              dtmf=dtmf, hangup_after=hangup_after, wait_for_bye=30,
+                              capture_audio=True)
+        click.echo(f"Calling {number} at {host}:{port} ...")
+        began = time.monotonic()
+        result = runner.run(SipCaller(host, port).call(script))
+        took = time.monotonic() - began
+    click.echo(f"  answered:          {'yes' if result.answered else 'NO'}")
+    click.echo(f"  final SIP status:  {result.final_status}")
+    if result.answered:
+        click.echo(f"  hung up by:        "
+                   f"{'the app' if result.hung_up_by_remote else 'the caller'}")
+    click.echo(f"  call lasted:       {took:.2f} s")
+    if not result.answered:
+        return 1
+    runner.run(report_heard(result, saved))
+    return 0
+
+
+async def report_heard(result: SippResult, saved: Path) -> None:
+    """Save what the caller heard, say where, and transcribe it when Whisper is there."""
+    from voxtra.media.resample import resample
+    from voxtra.sandbox.audio import audible_spans
+    from voxtra.voice.errors import ProviderError
+
+    heard = result.heard()
+    with wave.open(str(saved), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(heard.tobytes())
+    try:
+        from voxtra.voice.providers.whisper import WhisperSTT
+
+        stt = WhisperSTT()
+        await asyncio.to_thread(stt.load)
+        text = (await stt.transcribe(resample(heard, 8000, 16000))).text
+        click.echo(f"  the caller heard (transcribed with Whisper): {text!r}")
+    except (ImportError, ProviderError):
+        click.echo("  (install voxtra-asterisk[offline] to have it transcribed)")
+    said = audible_spans(result.captured, received=False)
+    replies = audible_spans(result.captured, received=True)
+    if said:
+        end_of_speech = said[-1][1]
+        answer = next((start for start, _ in replies if start > end_of_speech), None)
+        if answer is not None:
+            click.echo(f"  end of the caller's audio -> first audio back at the caller: "
+                       f"{(answer - end_of_speech) * 1000:.0f} ms")
+    click.echo(f"  what the caller heard is in {saved} (8 kHz WAV)")
+
+
+def _seconds(wav: Path) -> float:
+    with wave.open(str(wav)) as source:
+        return float(source.getnframes() / source.getframerate())
+
+
+def _as_ulaw(wav: Path, directory: Path) -> Path:
+    """``wav`` as the μ-law 8 kHz mono WAV SIPp streams."""
+    from voxtra.media.resample import resample
+    from voxtra.sandbox.audio import write_ulaw_wav
+
+    try:
+        with wave.open(str(wav)) as source:
+            if source.getsampwidth() != 2:
+                raise click.BadParameter("only 16-bit PCM WAV files", param_hint="--wav")
+            frames = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+            pcm = frames.reshape(-1, source.getnchannels()).mean(axis=1).astype(np.int16)
+            rate = source.getframerate()
+    except (wave.Error, EOFError) as exc:
+        raise click.BadParameter(f"{wav} is not a WAV file: {exc}", param_hint="--wav") \
+            from None
+    return write_ulaw_wav(directory / "caller.wav", resample(pcm, rate, 8000))

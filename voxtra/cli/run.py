@@ -1,0 +1,126 @@
+"""``voxtra run``: serve an app, in one process or one per core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import click
+
+from voxtra import logs, runner
+
+log = logging.getLogger("voxtra.cli")
+
+#: Seconds before a worker that died is started again; one that dies sooner than
+#: SETTLING seconds after its start stops them all (a wrong setting, a broken module).
+RESTART_DELAY = 1.0
+SETTLING = 5.0
+
+
+@click.command()
+@click.argument("target")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="processes to run, one per core: worker i serves the Stasis "
+                   "application APP_NAME-i, and the global VOXTRA_WORKERS tells the "
+                   "dialplan to hand calls to them in turn")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                               case_sensitive=False),
+              default="INFO", show_default=True)
+@click.option("--log-json", is_flag=True, help="one JSON object per log line")
+def run(target: str, workers: int, log_level: str, log_json: bool) -> int:
+    """Serve TARGET (package.module:app, or app.py) until SIGTERM or Ctrl-C.
+
+    Settings come from VOXTRA_* variables, .env and the YAML file VOXTRA_CONFIG. Logs
+    go to stderr: a banner with the routes, a line as each call starts and ends, each
+    line with the call's channel id.
+    """
+    logs.configure(log_level.upper(), log_json, force=True)
+    flags = ["--log-level", log_level] + (["--log-json"] if log_json else [])
+    if workers > 1:
+        return runner.run(_supervise(target, workers, flags))
+    return runner.run(_serve(target))
+
+
+async def _serve(target: str) -> int:
+    from voxtra.ari.errors import AriError
+    from voxtra.cli.target import load_app
+
+    app = load_app(target)  # in the loop: a module that runs its app on import is told
+    try:
+        await app.serve()
+    except AriError as exc:
+        raise click.ClickException(str(exc)) from None
+    return 0
+
+
+async def _supervise(target: str, workers: int, flags: list[str]) -> int:
+    """Run ``workers`` processes of ``voxtra run`` and keep them running; the global
+    VOXTRA_WORKERS is set for their time and restored after (README: one process per
+    core)."""
+    import os
+
+    from voxtra.ari.client import AriClient
+    from voxtra.ari.errors import AriError
+    from voxtra.cli.target import SettingsProblem
+    from voxtra.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        raise SettingsProblem(exc) from None
+    client = AriClient(settings.ari_url, settings.ari_user,
+                       settings.ari_password.get_secret_value(), ca_file=settings.ari_ca_file)
+    try:
+        before = await client.asterisk.get_global_variable("VOXTRA_WORKERS") or "1"
+        await client.asterisk.set_global_variable("VOXTRA_WORKERS", str(workers))
+    except AriError as exc:
+        await client.close()
+        raise click.ClickException(str(exc)) from None
+    names = [f"{settings.app_name}-{i}" for i in range(1, workers + 1)]
+    log.info("%d workers serve %s; the dialplan hands calls to each in turn (global "
+             "VOXTRA_WORKERS=%d)", workers, ", ".join(names), workers)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    failed: list[str] = []
+
+    async def keep(name: str) -> None:
+        while not stop.is_set():
+            began = loop.time()
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "voxtra", "run", target, *flags,
+                env=dict(os.environ, VOXTRA_APP_NAME=name))
+            ended = asyncio.ensure_future(process.wait())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                process.terminate()
+                await ended
+                return
+            stopping.cancel()
+            if loop.time() - began < SETTLING:  # it cannot start: starting again won't help
+                failed.append(name)
+                stop.set()
+                return
+            log.warning("worker %s exited (%s): starting it again in %.0f s", name,
+                        process.returncode, RESTART_DELAY)
+            await asyncio.sleep(RESTART_DELAY)
+
+    try:
+        await asyncio.gather(*(keep(name) for name in names))
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        try:
+            await client.asterisk.set_global_variable("VOXTRA_WORKERS", before)
+        except AriError as exc:
+            log.warning("VOXTRA_WORKERS not restored to %s: %s", before, exc)
+        await client.close()
+    if failed:
+        raise click.ClickException(f"worker {failed[0]} exited at its start (its error is "
+                                   "above): every worker stopped")
+    return 0
