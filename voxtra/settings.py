@@ -104,6 +104,11 @@ class VoxtraSettings(BaseSettings):
     media_thread: bool = True
     #: Seconds without RTP from Asterisk after which a call with media is hung up.
     rtp_inactivity_timeout: float | None = Field(default=30.0, gt=0)
+    #: The HTTP port of /metrics (Prometheus), /health and /ready; off if unset, any
+    #: free port if 0 (``app.status.port`` says which).
+    status_port: int | None = Field(default=None, ge=0, le=65535)
+    #: The address it listens on; loopback unless configured.
+    status_bind: str = "127.0.0.1"
     #: Turn-taking, provider time limits, and what the agent says.
     voice: VoiceSettings = VoiceSettings()
     #: Routes added to the app at start, after those registered in code.
@@ -120,14 +125,14 @@ class VoxtraSettings(BaseSettings):
                              "VOXTRA_ARI_PASSWORD, and the URL without them")
         return value.rstrip("/")
 
-    @field_validator("media_bind")
+    @field_validator("media_bind", "status_bind")
     @classmethod
-    def _media_bind(cls, value: str) -> str:
+    def _bind_address(cls, value: str) -> str:
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            raise ValueError("must be an IP address of this machine (RTP sockets bind "
-                             "to it)") from None
+            raise ValueError("must be an IP address of this machine (sockets bind to "
+                             "it)") from None
         return value
 
     @field_validator("media_ports", mode="before")

@@ -26,6 +26,8 @@ from voxtra import logs, runner
 from voxtra.app.calls import Call, Calls
 from voxtra.app.recovery import reconcile
 from voxtra.app.routing import CallInfo, Handler, Route, Router
+from voxtra.app.status import StatusServer
+from voxtra.app.telemetry import Readings, Telemetry
 from voxtra.app.watchdog import LoopWatchdog
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriConnectionError, AriError, AriHttpError
@@ -108,8 +110,16 @@ class VoxtraApp:
                                    BridgeRegistry(self.client), OwnLegs(), media,
                                    VoiceConfig(providers, voice),
                                    settings.recordings_dir, recording_sink, self.originate)
+        #: Prometheus metrics of the app; served with /health and /ready on
+        #: ``status_port`` (:mod:`voxtra.app.status`).
+        self.telemetry = Telemetry(Readings(
+            calls_up=lambda: len(self.calls), load=lambda: self.load,
+            connected=lambda: self._stream is not None and self._stream.connected.is_set(),
+            refused=lambda: self.refused_calls))
+        self.client.on_answer = self.telemetry.request
+        self.status = StatusServer(self.telemetry, self._not_ready)
         self._calls = Calls(self.context, settings, self.router, lambda: self.load,
-                            self._to_conference)
+                            self._to_conference, self.telemetry)
         self._stream: EventStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
         #: Warns, naming the code, when something blocks the event loop all calls share.
@@ -220,11 +230,13 @@ class VoxtraApp:
         self._configured_routes = []
         info = await self.client.asterisk.info()
         await asyncio.to_thread(self.voice.providers.load)
-        self._stream = EventStream(self.client, self.app_name, self._calls.dispatch,
+        self._stream = EventStream(self.client, self.app_name, self._dispatch,
                                    tracked=lambda: set(self.calls),
                                    on_reconcile=lambda result: reconcile(self._calls, result))
         self._stream_task = asyncio.create_task(self._stream.run(), name="ari-events")
         self.watchdog.start()
+        if self.settings.status_port is not None:
+            await self.status.start(self.settings.status_bind, self.settings.status_port)
         self.loop_load.start()
         self._load_task = asyncio.create_task(self._watch_load(), name="load")
         self._calls.accepting = True
@@ -253,6 +265,7 @@ class VoxtraApp:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._stream_task
         self.watchdog.stop()
+        await self.status.stop()
         self.loop_load.stop()
         if self._load_task is not None:
             self._load_task.cancel()
@@ -390,6 +403,20 @@ class VoxtraApp:
     def _conference_over(self, conference: Conference) -> None:
         if self.conferences.get(conference.name) is conference:
             del self.conferences[conference.name]
+
+    def _dispatch(self, event: Message) -> None:
+        self.telemetry.event(event)
+        self._calls.dispatch(event)
+
+    def _not_ready(self) -> str | None:
+        """Why the app takes no new calls now (None: it does)."""
+        if self._stream is None or not self._stream.connected.is_set():
+            return "ARI is not connected"
+        if not self._calls.accepting:
+            return "shutting down"
+        if self.overload.active:
+            return f"overloaded (load {self.load:.2f})"
+        return None
 
     def _to_conference(self, event: Message) -> None:
         """A playback or recording event of a conference's bridge (``bridge:ID``)."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from voxtra.app.routing import CallInfo, Handler, Router
+from voxtra.app.telemetry import Telemetry
 from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import StasisEnd, StasisStart
@@ -66,13 +67,15 @@ class Calls:
     """The calls of one app, by channel id."""
 
     def __init__(self, context: CallContext, settings: VoxtraSettings, router: Router,
-                 load: Callable[[], float],
-                 unowned: Callable[[Message], None]) -> None:
+                 load: Callable[[], float], unowned: Callable[[Message], None],
+                 telemetry: Telemetry) -> None:
         """``load`` is the process's load now; ``unowned`` gets the events of no
-        channel (a conference bridge's playbacks and recordings)."""
+        channel (a conference bridge's playbacks and recordings); ``telemetry`` counts
+        each call's start and end."""
         self.context = context
         self.settings = settings
         self.router = router
+        self.telemetry = telemetry
         self._load = load
         self._unowned = unowned
         self.active: dict[str, Call] = {}
@@ -120,6 +123,7 @@ class Calls:
     def track(self, session: CallSession, handler: Handler) -> Call:
         call = Call(session, handler)
         self.active[session.id] = call
+        self.telemetry.call_started(session)
         call.consumer = call.start(self._consume(call), f"events-{session.id}")
         return call
 
@@ -235,6 +239,7 @@ class Calls:
         self._remember_finished(session.id)
         log.info("call %s ended: %s after %.1f s, cause %s", session.id, session.state,
                  session.duration, session.hangup_cause)
+        self.telemetry.call_ended(session)
 
     async def _until_destroyed(self, call: Call, wait: float = 0.5) -> None:
         """After StasisEnd, deliver what follows until ChannelDestroyed (with the hangup

@@ -15,6 +15,8 @@ import base64
 import ipaddress
 import logging
 import ssl
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -64,6 +66,8 @@ class AriClient:
         self.sounds = resources.Sounds(self)
         self.device_states = resources.DeviceStates(self)
         self.events = resources.Events(self)
+        #: Told the method and seconds of each request that got an answer (metrics).
+        self.on_answer: Callable[[str, float], None] | None = None
 
     def __repr__(self) -> str:
         return f"AriClient({self.base_url!r}, user={self.username!r})"
@@ -96,8 +100,11 @@ class AriClient:
         """
         query = {k: _query_value(v) for k, v in (params or {}).items()}
         url = f"{self.base_url}/ari{path}"
+        began = time.monotonic()
         try:
             async with self.session.request(method, url, params=query, json=json) as response:
+                if self.on_answer is not None:
+                    self.on_answer(method, time.monotonic() - began)
                 if response.status == 401:
                     raise AriAuthError(
                         f"ARI at {self.base_url} refused user {self.username!r} (HTTP "

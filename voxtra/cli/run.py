@@ -23,8 +23,8 @@ SETTLING = 5.0
 @click.argument("target")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
               help="processes to run, one per core: worker i serves the Stasis "
-                   "application APP_NAME-i, and the global VOXTRA_WORKERS tells the "
-                   "dialplan to hand calls to them in turn")
+                   "application APP_NAME-i (and /metrics on STATUS_PORT+i-1), and the "
+                   "global VOXTRA_WORKERS tells the dialplan to hand calls to them in turn")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                                case_sensitive=False),
               default="INFO", show_default=True)
@@ -88,12 +88,14 @@ async def _supervise(target: str, workers: int, flags: list[str]) -> int:
 
     failed: list[str] = []
 
-    async def keep(name: str) -> None:
+    async def keep(index: int, name: str) -> None:
+        env = dict(os.environ, VOXTRA_APP_NAME=name)
+        if settings.status_port:  # /metrics of each worker on a port of its own
+            env["VOXTRA_STATUS_PORT"] = str(settings.status_port + index)
         while not stop.is_set():
             began = loop.time()
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "voxtra", "run", target, *flags,
-                env=dict(os.environ, VOXTRA_APP_NAME=name))
+                sys.executable, "-m", "voxtra", "run", target, *flags, env=env)
             ended = asyncio.ensure_future(process.wait())
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -111,7 +113,7 @@ async def _supervise(target: str, workers: int, flags: list[str]) -> int:
             await asyncio.sleep(RESTART_DELAY)
 
     try:
-        await asyncio.gather(*(keep(name) for name in names))
+        await asyncio.gather(*(keep(i, name) for i, name in enumerate(names)))
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -150,6 +150,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         return self.receiver.jitter.stats
 
     @property
+    def jitter_seconds(self) -> float:
+        """The interarrival jitter estimate (RFC 3550 6.4.1) in seconds."""
+        jitter = self.receiver.jitter
+        return jitter.stats.jitter / jitter.clock_rate
+
+    @property
     def dropped_overflow(self) -> int:
         """Chunks dropped because a subscriber did not read the received audio fast enough."""
         return self.receiver.dropped_overflow
