@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -109,6 +117,10 @@ class VoxtraSettings(BaseSettings):
     status_port: int | None = Field(default=None, ge=0, le=65535)
     #: The address it listens on; loopback unless configured.
     status_bind: str = "127.0.0.1"
+    #: Where call events are posted (:mod:`voxtra.webhooks`), signed with
+    #: ``webhook_secret``; none if unset.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     #: Turn-taking, provider time limits, and what the agent says.
     voice: VoiceSettings = VoiceSettings()
     #: Routes added to the app at start, after those registered in code.
@@ -124,6 +136,18 @@ class VoxtraSettings(BaseSettings):
             raise ValueError("holds a user and password: give them as VOXTRA_ARI_USER and "
                              "VOXTRA_ARI_PASSWORD, and the URL without them")
         return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        url = info.data.get("webhook_url")
+        if url is not None and not re.match(r"https?://[^/]", url):
+            raise ValueError("webhook_url (VOXTRA_WEBHOOK_URL) must start with http:// or "
+                             "https://")
+        if url is not None and (value is None or len(value.get_secret_value()) < 16):
+            raise ValueError("webhook_url needs a secret of 16 characters or more to sign "
+                             "the events with (VOXTRA_WEBHOOK_SECRET)")
+        return value
 
     @field_validator("media_bind", "status_bind")
     @classmethod

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from voxtra import logs, runner
 from voxtra.app.calls import Call, Calls
+from voxtra.app.hooks import CallWebhooks
 from voxtra.app.recovery import reconcile
 from voxtra.app.routing import CallInfo, Handler, Route, Router
 from voxtra.app.status import StatusServer
@@ -56,6 +57,7 @@ from voxtra.voice.settings import ProviderSettings
 from voxtra.voice.stt import STT, BatchSTT
 from voxtra.voice.tts import TTS
 from voxtra.voice.vad import VAD
+from voxtra.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +120,16 @@ class VoxtraApp:
             refused=lambda: self.refused_calls))
         self.client.on_answer = self.telemetry.request
         self.status = StatusServer(self.telemetry, self._not_ready)
+        #: Call events posted to ``webhook_url``, signed (:mod:`voxtra.webhooks`).
+        self.webhooks: CallWebhooks | None = None
+        if settings.webhook_url is not None and settings.webhook_secret is not None:
+            self.webhooks = CallWebhooks(WebhookSender(
+                settings.webhook_url, settings.webhook_secret.get_secret_value(),
+                settings.app_name, count=self.telemetry.webhook), lambda c: c in self.calls)
+        self._watchers: list[Telemetry | CallWebhooks] = [
+            self.telemetry, *([self.webhooks] if self.webhooks else [])]
         self._calls = Calls(self.context, settings, self.router, lambda: self.load,
-                            self._to_conference, self.telemetry)
+                            self._to_conference, self._watchers)
         self._stream: EventStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
         #: Warns, naming the code, when something blocks the event loop all calls share.
@@ -237,6 +247,8 @@ class VoxtraApp:
         self.watchdog.start()
         if self.settings.status_port is not None:
             await self.status.start(self.settings.status_bind, self.settings.status_port)
+        if self.webhooks is not None:
+            self.webhooks.sender.start()
         self.loop_load.start()
         self._load_task = asyncio.create_task(self._watch_load(), name="load")
         self._calls.accepting = True
@@ -266,6 +278,8 @@ class VoxtraApp:
                 await self._stream_task
         self.watchdog.stop()
         await self.status.stop()
+        if self.webhooks is not None:
+            await self.webhooks.sender.stop()
         self.loop_load.stop()
         if self._load_task is not None:
             self._load_task.cancel()
@@ -405,7 +419,8 @@ class VoxtraApp:
             del self.conferences[conference.name]
 
     def _dispatch(self, event: Message) -> None:
-        self.telemetry.event(event)
+        for watcher in self._watchers:
+            watcher.event(event)
         self._calls.dispatch(event)
 
     def _not_ready(self) -> str | None:

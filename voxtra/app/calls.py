@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
 
 from voxtra.app.routing import CallInfo, Handler, Router
-from voxtra.app.telemetry import Telemetry
 from voxtra.ari.errors import AriError
 from voxtra.ari.model_base import Message
 from voxtra.ari.models import StasisEnd, StasisStart
@@ -45,6 +44,14 @@ FINISHED_MEMORY = 4096
 CAMPAIGN_CHANNEL_PREFIX = "voxtra-campaign-"
 
 
+class CallWatcher(Protocol):
+    """Told of each call as it starts and once its last work is done."""
+
+    def call_started(self, call: CallSession) -> None: ...
+
+    def call_ended(self, call: CallSession) -> None: ...
+
+
 class Call:
     """A session with its handler, event queue and tasks."""
 
@@ -68,14 +75,14 @@ class Calls:
 
     def __init__(self, context: CallContext, settings: VoxtraSettings, router: Router,
                  load: Callable[[], float], unowned: Callable[[Message], None],
-                 telemetry: Telemetry) -> None:
+                 watchers: Sequence[CallWatcher] = ()) -> None:
         """``load`` is the process's load now; ``unowned`` gets the events of no
-        channel (a conference bridge's playbacks and recordings); ``telemetry`` counts
-        each call's start and end."""
+        channel (a conference bridge's playbacks and recordings); ``watchers`` are told
+        of each call's start and end (metrics, webhooks)."""
         self.context = context
         self.settings = settings
         self.router = router
-        self.telemetry = telemetry
+        self.watchers = watchers
         self._load = load
         self._unowned = unowned
         self.active: dict[str, Call] = {}
@@ -123,7 +130,8 @@ class Calls:
     def track(self, session: CallSession, handler: Handler) -> Call:
         call = Call(session, handler)
         self.active[session.id] = call
-        self.telemetry.call_started(session)
+        for watcher in self.watchers:
+            watcher.call_started(session)
         call.consumer = call.start(self._consume(call), f"events-{session.id}")
         return call
 
@@ -239,7 +247,8 @@ class Calls:
         self._remember_finished(session.id)
         log.info("call %s ended: %s after %.1f s, cause %s", session.id, session.state,
                  session.duration, session.hangup_cause)
-        self.telemetry.call_ended(session)
+        for watcher in self.watchers:
+            watcher.call_ended(session)
 
     async def _until_destroyed(self, call: Call, wait: float = 0.5) -> None:
         """After StasisEnd, deliver what follows until ChannelDestroyed (with the hangup

@@ -79,6 +79,9 @@ class Telemetry:
             "voxtra_rtp_jitter_seconds", "A call's interarrival jitter at its end",
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
             registry=self.registry)
+        self.webhooks = Counter("voxtra_webhooks", "Webhook events by fate: delivered, "
+                                "failed (every attempt), dropped (the queue was full)",
+                                ["result"], registry=self.registry)
         self.turns = Histogram(
             "voxtra_turn_seconds", "Voice turn stages (voice_to_voice: end of the caller's "
             "speech to the first reply audio sent)", ["stage"], buckets=LATENCY_BUCKETS,
@@ -105,6 +108,9 @@ class Telemetry:
         if stats.received + stats.lost:
             self.rtp_loss.observe(stats.lost / (stats.received + stats.lost))
             self.rtp_jitter.observe(media.endpoint.jitter_seconds)
+
+    def webhook(self, result: str) -> None:
+        self.webhooks.labels(result).inc()
 
     def turn(self, metrics: TurnMetrics) -> None:
         for stage in STAGES:
