@@ -326,3 +326,102 @@ async def test_voxtra_demo_agent_prints_what_the_caller_heard(tmp_path: Path) ->
         samples = np.frombuffer(saved.readframes(saved.getnframes()), "<i2")
     assert len(samples) > 8000 and int(np.abs(samples).max()) > 3000
     assert not left_up  # the sandbox it started is stopped
+
+
+# examples/ivr_menu.py, voicemail.py, call_centre.py, campaign.py ------------------------
+
+
+async def test_ivr_menu_takes_a_key_after_a_wrong_one(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    """``examples/ivr_menu.py``: the caller presses 9 (not an option: they hear why and
+    the menu again), then 2: support."""
+    result, output = await call_example(
+        "ivr_menu.py", example_env(voxtra_settings), tmp_path, sip_caller,
+        CallerScript("100", dtmf="92", dtmf_delay=1.5, capture_audio=True, wait_for_bye=30))
+    assert result.hung_up_by_remote, result.stderr
+    assert "ivr: caller chose support" in output, output
+    assert len(audible_spans(result.captured, received=True)) >= 2  # menu, then more
+
+
+async def test_voicemail_stores_the_message_when_the_caller_hangs_up(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    """``examples/voicemail.py``: a 4 s message (a tone), the caller hangs up; the file in
+    ``voicemail/`` holds it."""
+    from voxtra.sandbox.audio import tone, write_ulaw_wav
+
+    wav = write_ulaw_wav(tmp_path / "message.wav", np.concatenate(
+        [np.zeros(8000 * 6, np.int16), tone(440, 4.0)]))
+    result, output = await call_example(
+        "voicemail.py", example_env(voxtra_settings), tmp_path, sip_caller,
+        CallerScript("100", audio=wav, hangup_after=10.5))
+    assert not result.hung_up_by_remote, result.stderr  # the caller ended it
+    assert "voicemail: caller hung up" in output, output
+    stored = list((tmp_path / "voicemail").glob("*.wav"))
+    assert len(stored) == 1, output
+    with wave.open(str(stored[0])) as message:
+        rate = message.getframerate()
+        samples = np.frombuffer(message.readframes(message.getnframes()), "<i2")
+    window = rate // 50
+    frames = samples[:len(samples) // window * window].reshape(-1, window).astype(float)
+    loud = np.sqrt((frames ** 2).mean(axis=1)) > 2000  # the tone's RMS is 5657
+    assert 3.5 <= loud.sum() * 0.02 <= 4.6, loud.sum() * 0.02  # the message (and the beep)
+
+
+async def test_call_centre_whispers_to_the_agent_then_connects(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    """``examples/call_centre.py``: the agent answers, hears who is calling (spoken by
+    Piper) alone, then caller (440 Hz) and agent (300 Hz) hear each other."""
+    from voxtra.sandbox.audio import tone, tones, write_ulaw_wav
+    from voxtra.sandbox.scenarios import CalleeScript
+    from voxtra.sandbox.sipp import SipCallee
+
+    agent = SipCallee(CalleeScript("answer", ring_for=0.3, capture_audio=True,
+                                   wait_for_bye=40,
+                                   audio=write_ulaw_wav(tmp_path / "agent.wav",
+                                                        tone(300, 20.0))))
+    await agent.start()
+    env = example_env(voxtra_settings, AGENT=f"PJSIP/loopback/{agent.uri}")
+    result, output = await call_example(
+        "call_centre.py", env, tmp_path, sip_caller,
+        CallerScript("100", audio=write_ulaw_wav(tmp_path / "caller.wav", tone(440, 20.0)),
+                     hangup_after=14, capture_audio=True))
+    answered = await agent.result()
+    assert answered.succeeded, answered.stderr
+    assert "call-centre: caller connected to the agent" in output, output
+    agent_heard, caller_heard = tones(answered.heard()), tones(result.heard())
+    assert agent_heard.get(440, 0) >= 20 and caller_heard.get(300, 0) >= 20  # connected
+    whisper = audible_spans(answered.captured, received=True)
+    assert whisper and whisper[0][1] - whisper[0][0] >= 0.8  # "A call from 1000."
+
+
+async def test_campaign_dials_its_csv_and_writes_the_results(
+        voxtra_settings: VoxtraSettings, tmp_path: Path) -> None:
+    """``examples/campaign.py`` with a CSV of two contacts (in a time zone where it is
+    now mid-afternoon, inside the calling window): both answered, reminded, and the
+    results file says so."""
+    import csv
+    from datetime import UTC, datetime
+
+    from voxtra.sandbox.scenarios import CalleeScript
+    from voxtra.sandbox.sipp import SipCallee
+
+    callee = SipCallee(CalleeScript("answer", ring_for=0.2, wait_for_bye=30), calls=2)
+    await callee.start()
+    offset = (14 - datetime.now(UTC).hour + 12) % 24 - 12  # local 14:00 +- an hour
+    zone = f"Etc/GMT{-offset:+d}" if offset else "UTC"  # POSIX zones' signs are reversed
+    (tmp_path / "contacts.csv").write_text(
+        f"number,timezone,name\n201,{zone},Ada\n202,{zone},Grace\n")
+    env = example_env(voxtra_settings, DIAL=f"PJSIP/loopback/sip:{{number}}@127.0.0.1:"
+                                            f"{callee.port}")
+    app = AppProcess(await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "campaign.py"), cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT))
+    status = await app.exited(timeout=90)
+    output = b"".join(app.lines).decode(errors="replace")
+    assert status == 0 and app.errors() == [], output
+    assert (await callee.result()).succeeded
+    assert "reminding Ada" in output and "reminding Grace" in output, output
+    with (tmp_path / "results.csv").open() as results:
+        rows = {row["number"]: row for row in csv.DictReader(results)}
+    assert {n: (r["status"], r["outcome"]) for n, r in rows.items()} == {
+        "201": ("done", "answered"), "202": ("done", "answered")}, rows
