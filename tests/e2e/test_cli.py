@@ -30,6 +30,8 @@ from voxtra.ari.client import AriClient
 from voxtra.sandbox.asterisk import SandboxState
 from voxtra.sandbox.audio import tone
 from voxtra.sandbox.ports import free_port
+from voxtra.sandbox.scenarios import CallerScript
+from voxtra.sandbox.sipp import SipCaller
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -174,6 +176,44 @@ async def test_run_with_two_workers_splits_calls_between_two_processes(
     assert stopped == 0 and after == before and "Traceback" not in served.log
 
 
+HOLDING = """
+from voxtra import CallSession, VoxtraApp
+
+app = VoxtraApp()
+
+@app.route()
+async def version(call: CallSession) -> None:
+    await call.answer()
+    await call.wait_ended()  # version 1 holds the call
+"""
+
+
+async def test_reload_hands_a_call_over_to_the_new_code(
+        sandbox_state: SandboxState, sip_caller: SipCaller, tmp_path: Path) -> None:
+    """``voxtra run --reload``: a call up while app.py changes goes on in the new
+    process, whose handler (the new code) ends it; the caller sees one call, answered
+    once, hung up by the app."""
+    (tmp_path / "app.py").write_text(HOLDING)
+    served = await Served.start("app:app", "--reload", env=settings_env(sandbox_state),
+                                cwd=tmp_path)
+    try:
+        await served.until("serving on")
+        calling = asyncio.create_task(sip_caller.call(CallerScript("500", wait_for_bye=30)))
+        await served.until(r"call \S+ from '1000' to '500': version")
+        (tmp_path / "app.py").write_text(HOLDING.replace(
+            "await call.wait_ended()  # version 1 holds the call",
+            "await call.play_file('sound:beep')\n    await call.hangup()  # version 2"))
+        await served.until("adopting call")
+        result = await asyncio.wait_for(calling, 30)
+        await served.until(r"ended: completed")
+    finally:
+        stopped = await served.stop()
+    assert result.succeeded and result.answered and result.hung_up_by_remote, result.stderr
+    assert "app.py changed: handing the calls over" in served.log
+    assert len(re.findall(r"serving on", served.log)) == 2
+    assert stopped == 0 and "Traceback" not in served.log, served.log
+
+
 async def test_each_newcomer_mistake_is_one_line_naming_its_fix(
         sandbox_state: SandboxState, tmp_path: Path) -> None:
     """The mistakes of a first hour, each one line (never a traceback), each naming the
@@ -248,6 +288,22 @@ async def test_check_names_each_problem_with_its_fix(plain_asterisk: SandboxStat
         await client.close()
     assert "asterisk: WARNING: module app_queue is not loaded: needed for " \
            "transfer_to_queue" in out, out
+
+
+async def test_init_makes_a_project_that_passes_its_own_tests(tmp_path: Path) -> None:
+    """``voxtra init shop``, then ``pytest`` inside it, as its author would: the tests
+    call the app through the plugin's own Asterisk and pass, with no warning."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXTRA_")}
+    code, out = await voxtra("init", "shop", env=env, cwd=tmp_path)
+    assert code == 0 and "made shop/" in out, out
+    shop = tmp_path / "shop"
+    assert (shop / "asterisk-conf" / "ari.conf").is_file()
+    code, out = await voxtra("init", "shop", env=env, cwd=tmp_path)
+    assert code == 1 and "exists already" in out
+    code, out = await voxtra("-q", "-p", "no:cacheprovider", env=env, cwd=shop, timeout=300,
+                             command=(sys.executable, "-m", "pytest"))
+    assert code == 0 and "2 passed" in out, out
+    assert "warning" not in out.lower(), out
 
 
 @pytest.mark.slow

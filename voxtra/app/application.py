@@ -262,20 +262,25 @@ class VoxtraApp:
                  self.app_name, self.settings.ari_url, version,
                  "; ".join(map(str, self.routes)) or "none (every call is unrouted)")
 
-    async def stop(self) -> None:
-        """Stop taking calls, give handlers the grace period, hang up what is left."""
-        # With Asterisk gone, no handler can finish its work: no grace to wait out.
-        connected = self._stream is not None and self._stream.connected.is_set()
-        await self._calls.close(self.settings.shutdown_grace, connected)
-        for bridge_id in self.bridges.active:
-            with contextlib.suppress(AriError):
-                await self.client.bridges.destroy(bridge_id)
-        for conference in list(self.conferences.values()):
-            await conference.close()
-        if self._stream_task is not None:
-            self._stream_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._stream_task
+    async def stop(self, hand_over: bool = False) -> None:
+        """Stop taking calls, give handlers the grace period, hang up what is left.
+
+        With ``hand_over``, leave every call, bridge and recording up instead, for the
+        next process serving the Stasis application to adopt (``voxtra run --reload``
+        restarts on a code change this way; so does ``serve()`` on SIGHUP)."""
+        if hand_over:
+            await self._stop_events()
+            await self._calls.hand_over()
+        else:
+            # With Asterisk gone, no handler can finish its work: no grace to wait out.
+            connected = self._stream is not None and self._stream.connected.is_set()
+            await self._calls.close(self.settings.shutdown_grace, connected)
+            for bridge_id in self.bridges.active:
+                with contextlib.suppress(AriError):
+                    await self.client.bridges.destroy(bridge_id)
+            for conference in list(self.conferences.values()):
+                await conference.close()
+            await self._stop_events()
         self.watchdog.stop()
         await self.status.stop()
         if self.webhooks is not None:
@@ -289,6 +294,12 @@ class VoxtraApp:
             self.context.media.thread.stop()
         await self.client.close()
 
+    async def _stop_events(self) -> None:
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._stream_task
+
     async def __aenter__(self) -> VoxtraApp:
         await self.start()
         return self
@@ -298,18 +309,28 @@ class VoxtraApp:
         await self.stop()
 
     async def serve(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down gracefully.
+        """Run until SIGTERM or SIGINT, then shut down gracefully; on SIGHUP, stop and
+        leave the calls up for the next process to adopt (:meth:`stop`).
 
         Waits for Asterisk if it is not up yet (retrying with backoff), so an app
         may start before Asterisk does.
         """
         stop = asyncio.Event()
+        hand_over = False
+
+        def handing_over() -> None:
+            nonlocal hand_over
+            hand_over = True
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, handing_over)
         try:
             if await self._wait_for_asterisk(stop):
-                async with self:
+                await self.start()
+                try:
                     assert self._stream_task is not None
                     waiter = asyncio.ensure_future(stop.wait())
                     await asyncio.wait({waiter, self._stream_task},
@@ -317,8 +338,10 @@ class VoxtraApp:
                     waiter.cancel()
                     if self._stream_task.done():
                         self._stream_task.result()
+                finally:
+                    await self.stop(hand_over)
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.client.close()
 

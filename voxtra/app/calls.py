@@ -180,6 +180,17 @@ class Calls:
         for call in calls:
             self.active.pop(call.session.id, None)
 
+    async def hand_over(self) -> None:
+        """Stop taking calls and leave the ones up to Asterisk as they are (no hangup):
+        the next process on this Stasis application adopts them."""
+        self.accepting = False
+        calls = list(self.active.values())
+        tasks = [t for call in calls for t in (*call.tasks, call.consumer) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.active.clear()
+
     def _full(self) -> bool:
         """Whether a new call would pass ``max_calls`` or ``max_load``; if so it is
         refused with congestion (Q.850 cause 34, which Asterisk answers as SIP 503),

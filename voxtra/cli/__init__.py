@@ -17,6 +17,7 @@ from voxtra.asterisk.conf import AsteriskConfError
 from voxtra.cli.call import call
 from voxtra.cli.check import check, models
 from voxtra.cli.conf import render_conf
+from voxtra.cli.init import init
 from voxtra.cli.run import run
 from voxtra.cli.sandbox import demo, sandbox
 from voxtra.sandbox.errors import SandboxError, SippError
@@ -33,10 +34,11 @@ def cli() -> None:
       voxtra run app:app          serve your app (settings from VOXTRA_*, .env, YAML)
       voxtra call +15550100       call it through the sandbox, hear what comes back
       voxtra check app:app        is everything the app needs there?
+      voxtra init NAME            a new project, with tests that pass
     """
 
 
-for command in (run, call, check, demo, sandbox, models, render_conf):
+for command in (run, call, check, init, demo, sandbox, models, render_conf):
     cli.add_command(command)
 
 

@@ -29,7 +29,10 @@ SETTLING = 5.0
                                                case_sensitive=False),
               default="INFO", show_default=True)
 @click.option("--log-json", is_flag=True, help="one JSON object per log line")
-def run(target: str, workers: int, log_level: str, log_json: bool) -> int:
+@click.option("--reload", is_flag=True,
+              help="for development: start again when a .py file under this directory "
+                   "changes; the calls up are handed over and go on in the new process")
+def run(target: str, workers: int, log_level: str, log_json: bool, reload: bool) -> int:
     """Serve TARGET (package.module:app, or app.py) until SIGTERM or Ctrl-C.
 
     Settings come from VOXTRA_* variables, .env and the YAML file VOXTRA_CONFIG. Logs
@@ -38,6 +41,10 @@ def run(target: str, workers: int, log_level: str, log_json: bool) -> int:
     """
     logs.configure(log_level.upper(), log_json, force=True)
     flags = ["--log-level", log_level] + (["--log-json"] if log_json else [])
+    if reload:
+        if workers > 1:
+            raise click.UsageError("--reload runs one process: leave out --workers")
+        return runner.run(_reload(target, flags))
     if workers > 1:
         return runner.run(_supervise(target, workers, flags))
     return runner.run(_serve(target))
@@ -52,6 +59,41 @@ async def _serve(target: str) -> int:
         await app.serve()
     except AriError as exc:
         raise click.ClickException(str(exc)) from None
+    return 0
+
+
+async def _reload(target: str, flags: list[str]) -> int:
+    """Run ``voxtra run`` in a child process; when a .py file here changes, SIGHUP it
+    (it stops and leaves its calls up: :meth:`~voxtra.app.VoxtraApp.stop`) and start a
+    new one, which adopts them."""
+    try:
+        from watchfiles import PythonFilter, awatch
+    except ImportError:
+        raise click.ClickException("--reload needs watchfiles: pip install "
+                                   "'voxtra-asterisk[reload]'") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voxtra", "run", target, *flags)
+
+    child = await start()
+    try:
+        async for changes in awatch(".", watch_filter=PythonFilter(), stop_event=stop):
+            log.info("%s changed: handing the calls over to a new process",
+                     ", ".join(sorted({path for _, path in changes})))
+            child.send_signal(signal.SIGHUP)
+            await child.wait()
+            child = await start()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if child.returncode is None:
+            child.terminate()
+            await child.wait()
     return 0
 
 

@@ -27,8 +27,9 @@ class SettingsProblem(click.ClickException, VoxtraError):
 
 def load_app(target: str) -> VoxtraApp:
     """The :class:`~voxtra.app.VoxtraApp` named by ``target`` (attribute ``app`` unless
-    one follows a colon). A module that fails to import, or whose settings are wrong,
-    is one line of :class:`click.ClickException`, never a traceback of Voxtra's."""
+    one follows a colon), or made by the function it names (``app:create_app``). A
+    module that fails to import, or whose settings are wrong, is one line of
+    :class:`click.ClickException`, never a traceback of Voxtra's."""
     from pydantic import ValidationError
 
     from voxtra.app import VoxtraApp
@@ -53,7 +54,13 @@ def load_app(target: str) -> VoxtraApp:
         raise SettingsProblem(exc) from None
     except SystemExit as exc:  # app.run() at import, which refuses to run in a loop
         raise click.ClickException(str(exc.code).removeprefix("voxtra: ")) from None
+    if callable(found) and not isinstance(found, VoxtraApp):  # a factory: module:create_app
+        try:
+            found = found()
+        except (VoxtraError, ValidationError) as exc:
+            raise SettingsProblem(exc) from None
     if not isinstance(found, VoxtraApp):
         raise click.ClickException(
-            f"{where} defines no VoxtraApp named {attribute!r} (give module:name)")
+            f"{where} defines no VoxtraApp (or function making one) named {attribute!r} "
+            "(give module:name)")
     return found
