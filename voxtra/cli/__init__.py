@@ -45,6 +45,7 @@ for command in (run, call, check, init, demo, sandbox, models, render_conf):
 def main(argv: list[str] | None = None) -> int:
     """Run the command; its exit code. Errors are one line each, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("voxtra.sandbox.rootfs").setLevel(logging.INFO)  # the first build's steps
     try:
         code = cli.main(args=argv, prog_name="voxtra", standalone_mode=False)
     except click.ClickException as exc:

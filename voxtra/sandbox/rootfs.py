@@ -9,10 +9,12 @@ separate root file system made by ``debootstrap`` and runs Asterisk there with
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from voxtra.sandbox.errors import SandboxError
@@ -25,6 +27,8 @@ PACKAGES = (
     "asterisk-moh-opsound-gsm",
 )
 _READY_MARKER = ".voxtra-root-ready"
+
+log = logging.getLogger(__name__)
 
 
 def default_root() -> Path:
@@ -85,17 +89,82 @@ def ensure_root(root: Path | None = None) -> Path:
             str(partial),
             debian_mirror(),
         ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        log.info("building the sandbox root in %s (once: about a minute, 500 MB)", root)
+        returncode, output = _run_showing_phases(command)
+        if returncode != 0:
+            tail = "\n".join(output[-15:])
             raise SandboxError(
-                f"debootstrap failed (exit {result.returncode}) building {partial}:\n{tail}\n"
+                f"debootstrap failed (exit {returncode}) building {partial}:\n{tail}\n"
                 "Check that the Debian mirror is reachable (set VOXTRA_DEBIAN_MIRROR to pick "
                 "another) and that the disk has 1 GB free."
             )
+        _own_ids(partial, "asterisk")
         (partial / _READY_MARKER).write_text(" ".join(PACKAGES) + "\n")
         partial.rename(root)
     return root
+
+
+#: debootstrap's progress lines worth showing (it prints one per package besides).
+_PHASES = re.compile(r"^I: (Retrieving Release|Retrieving Packages|Resolving|Retrieving "
+                     r"required|Extracting|Installing core|Unpacking the base|Configuring "
+                     r"the base|Base system installed)")
+#: Where the sandbox's own user and group ids are taken from: above what Debian gives
+#: to system and human accounts, below nobody (65534).
+_OWN_IDS = range(64990, 64000, -1)
+
+
+def _run_showing_phases(command: list[str]) -> tuple[int, list[str]]:
+    """Run ``command``, logging its phases as they come; its exit code and output."""
+    began = time.monotonic()
+    output: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip())
+            if _PHASES.match(line):
+                log.info("sandbox build, %3.0f s: %s", time.monotonic() - began,
+                         line[3:].strip())
+    return process.returncode, output
+
+
+def _own_ids(root: Path, user: str) -> None:
+    """Give ``user`` of ``root`` a user and group id that no account of the host has:
+    the chrooted process runs with the root's ids, and one the host gives to another
+    account (postgres, say) would let each touch the other's processes and files."""
+    import grp
+    import pwd
+
+    passwd, group = root / "etc" / "passwd", root / "etc" / "group"
+    entry = next((line.split(":") for line in passwd.read_text().splitlines()
+                  if line.startswith(f"{user}:")), None)
+    if entry is None:
+        return
+    uid, gid = int(entry[2]), int(entry[3])
+    host = {p.pw_uid for p in pwd.getpwall()} | {g.gr_gid for g in grp.getgrall()}
+    if uid not in host and gid not in host:
+        return
+    inside = {int(line.split(":")[2]) for f in (passwd, group)
+              for line in f.read_text().splitlines() if line.count(":") >= 3}
+    new = next(i for i in _OWN_IDS if i not in host | inside)
+    passwd.write_text("".join(
+        f"{user}:{fields[1]}:{new}:{new}:{':'.join(fields[4:])}\n"
+        if (fields := line.split(":"))[0] == user else line + "\n"
+        for line in passwd.read_text().splitlines()))
+    group.write_text("".join(
+        f"{fields[0]}:{fields[1]}:{new}:{fields[3]}\n"
+        if (fields := line.split(":"))[0] == user else line + "\n"
+        for line in group.read_text().splitlines()))
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(directory, d))]
+        for name in (*dirs, *files):
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            if info.st_uid == uid or info.st_gid == gid:
+                os.lchown(path, new if info.st_uid == uid else -1,
+                          new if info.st_gid == gid else -1)
+    log.info("sandbox user %s has ids %d:%d (the host's %d:%d belong to others)",
+             user, new, new, uid, gid)
 
 
 def _check_can_build() -> None:
