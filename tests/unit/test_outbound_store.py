@@ -132,3 +132,15 @@ async def test_abandoned_calls_are_counted_for_the_whole_campaign(opened: Opener
     [record, *_] = await store.contacts()
     assert record.history[0].abandoned
     await store.close()
+
+
+async def test_a_pause_for_every_worker_is_kept_by_the_store(opened: Opener) -> None:
+    store = await opened()
+    assert not await store.paused()
+    await store.set_paused(True)
+    await store.close()
+    other = await opened()  # another worker, or the same after a restart
+    assert await other.paused()
+    await other.set_paused(False)
+    assert not await other.paused()
+    await other.close()

@@ -15,6 +15,7 @@ import click
 from voxtra.ari.errors import AriError
 from voxtra.asterisk.conf import AsteriskConfError
 from voxtra.cli.call import call
+from voxtra.cli.campaign import campaign
 from voxtra.cli.check import check, models
 from voxtra.cli.conf import render_conf
 from voxtra.cli.init import init
@@ -38,7 +39,7 @@ def cli() -> None:
     """
 
 
-for command in (run, call, check, init, demo, sandbox, models, render_conf):
+for command in (run, call, check, init, campaign, demo, sandbox, models, render_conf):
     cli.add_command(command)
 
 

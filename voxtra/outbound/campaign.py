@@ -121,6 +121,16 @@ class Campaign:
 
     def resume(self) -> None:
         self._running.set()
+
+    async def pause_all(self) -> None:
+        """Start no new dial in any worker of the campaign (the store holds the flag;
+        each worker sees it within half a second) until :meth:`resume_all`."""
+        async with self._opened():
+            await self.store.set_paused(True)
+
+    async def resume_all(self) -> None:
+        async with self._opened():
+            await self.store.set_paused(False)
         self._changed.set()
 
     def cancel(self) -> None:
@@ -200,6 +210,9 @@ class Campaign:
             await self._running.wait()
             if self._cancelled or (deadline and self._clock() >= deadline.timestamp()):
                 return
+            if await self.store.paused():  # for every worker (pause_all, voxtra campaign)
+                await self._idle(0.5)
+                continue
             due, under_way = await self.store.next_due(), await self.store.dialling()
             if due is None and under_way == 0 and not self._tasks:
                 return  # every contact is done

@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS voxtra_campaigns (
     campaign TEXT PRIMARY KEY,
     next_start DOUBLE PRECISION NOT NULL
 );
+CREATE TABLE IF NOT EXISTS voxtra_campaign_controls (
+    campaign TEXT PRIMARY KEY,
+    paused BOOLEAN NOT NULL DEFAULT false
+);
 """
 
 
@@ -193,6 +197,19 @@ class PostgresStore(CampaignStore):
             slot = await db.fetchval(
                 "SELECT next_start FROM voxtra_campaigns WHERE campaign = $1", self.campaign)
         return 0.0 if slot is None else float(slot)
+
+    async def set_paused(self, paused: bool) -> None:
+        async with self._db() as db:
+            await db.execute(
+                "INSERT INTO voxtra_campaign_controls (campaign, paused) VALUES ($1, $2) "
+                "ON CONFLICT (campaign) DO UPDATE SET paused = EXCLUDED.paused",
+                self.campaign, paused)
+
+    async def paused(self) -> bool:
+        async with self._db() as db:
+            return bool(await db.fetchval(
+                "SELECT paused FROM voxtra_campaign_controls WHERE campaign = $1",
+                self.campaign))
 
     async def dialling(self) -> int:
         async with self._db() as db:

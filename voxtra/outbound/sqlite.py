@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS pace (
     id INTEGER PRIMARY KEY CHECK (id = 0),
     next_start REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS controls (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    paused INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS attempts (
     number TEXT NOT NULL REFERENCES contacts (number),
     attempt INTEGER NOT NULL,
@@ -261,6 +265,14 @@ class SqliteStore(CampaignStore):
                 records[row[0]].history.append(attempt_of(row))
             return list(records.values())
         return await self._run(work)
+
+    async def set_paused(self, paused: bool) -> None:
+        await self._run(lambda db: db.execute(
+            "INSERT OR REPLACE INTO controls (id, paused) VALUES (0, ?)", (int(paused),)))
+
+    async def paused(self) -> bool:
+        return await self._run(lambda db: bool(
+            (db.execute("SELECT paused FROM controls").fetchone() or (0,))[0]))
 
     async def counts(self) -> dict[str, int]:
         def work(db: sqlite3.Connection) -> dict[str, int]:

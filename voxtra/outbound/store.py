@@ -168,6 +168,15 @@ class CampaignStore(ABC):
     async def counts(self) -> dict[str, int]:
         """Contacts by status (pending, dialling) and, when done, by final outcome."""
 
+    @abstractmethod
+    async def set_paused(self, paused: bool) -> None:
+        """Hold (or release) every worker of the campaign: none starts a dial while it
+        is paused; dials under way go on."""
+
+    @abstractmethod
+    async def paused(self) -> bool:
+        """Whether the campaign is paused for every worker."""
+
 
 # Rows as both stores select them ------------------------------------------------------
 
