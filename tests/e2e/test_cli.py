@@ -257,12 +257,20 @@ async def test_each_newcomer_mistake_is_one_line_naming_its_fix(
 
 async def test_check_names_each_problem_with_its_fix(plain_asterisk: SandboxState,
                                                      tmp_path: Path) -> None:
-    """``voxtra check`` on a stock Asterisk: all well; then a wrong password, a closed
-    port, a module the verbs need unloaded, a recordings directory the app may not
-    write, each a line that says what to do, and exit code 1."""
+    """``voxtra check`` on a stock Asterisk: all well, a tone through ExternalMedia and
+    back included; then media advertised where Asterisk's RTP cannot arrive, a wrong
+    password, a closed port, a module the verbs need unloaded, a recordings directory
+    the app may not write, each a line that says what to do, and exit code 1."""
     env = settings_env(plain_asterisk)
     code, out = await voxtra("check", env=env, cwd=tmp_path)
     assert code == 0 and "ari: OK" in out and "recordings: OK" in out, out
+    assert re.search(r"media: OK: a tone went through Asterisk and back over ExternalMedia "
+                     r"\(ulaw, 127.0.0.1\) in \d+ ms", out), out
+    # Asterisk told to send its RTP where none of it can arrive (TEST-NET-1, RFC 5737).
+    code, out = await voxtra("check", env={**env, "VOXTRA_MEDIA_ADVERTISE": "192.0.2.10"},
+                             cwd=tmp_path)
+    assert code == 1 and re.search(r"media: FAILED: no RTP from Asterisk \(\S+\) reached "
+                                   r"192.0.2.10:\d+: set media_advertise", out), out
     code, out = await voxtra("check", env={**env, "VOXTRA_ARI_PASSWORD": "not-the-one"},
                              cwd=tmp_path)
     assert code == 1 and re.search(r"ari: FAILED: .*HTTP 401.*check the ARI user and "

@@ -55,6 +55,7 @@ async def _check(app: VoxtraApp) -> int:
             click.echo(f"asterisk: {level}: module {requirement.module} is not loaded: "
                        f"needed for {requirement.needed_for}")
             failures += requirement.core
+        failures += await _check_media(app)
     except AriError as exc:
         click.echo(f"ari: FAILED: {exc}")
         failures += 1
@@ -85,6 +86,23 @@ async def _check(app: VoxtraApp) -> int:
                 click.echo(f"{stage}: FAILED: {name}: {exc}")
                 failures += 1
     return 1 if failures else 0
+
+
+async def _check_media(app: VoxtraApp) -> int:
+    """1 (after a FAILED line saying where audio stopped) unless a tone sent through
+    Asterisk over ExternalMedia comes back."""
+    from voxtra.app.media_check import MediaCheckError, media_round_trip
+
+    media = app.context.media
+    try:
+        took = await media_round_trip(app.client, app.app_name, media)
+    except MediaCheckError as exc:
+        click.echo(f"media: FAILED: {exc}")
+        return 1
+    click.echo(f"media: OK: a tone went through Asterisk and back over ExternalMedia "
+               f"({media.format.asterisk_name}, {media.advertise or media.bind}) in "
+               f"{took * 1000:.0f} ms")
+    return 0
 
 
 def _check_directory(what: str, directory: Path) -> int:
