@@ -1,5 +1,6 @@
 """What an operator sees of a running app: Prometheus metrics scraped over HTTP during a
-real voice call, the readiness probe, and log lines that carry the call's id.
+real voice call, the readiness probe, OpenTelemetry spans of the call and its turn, and
+log lines that carry the call's id.
 
 Protocol facts relied on: Prometheus' text exposition format (``name{label="v"} value``
 lines; a histogram's ``_count`` and ``_sum`` series); Asterisk stamps each ARI event
@@ -16,6 +17,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -93,6 +98,10 @@ async def test_metrics_move_during_a_voice_call_and_ready_follows_the_app(
         await released.wait()
         await call.hangup()
 
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    trace.set_tracer_provider(provider)  # as a program exporting traces does, once
     kept = Kept()
     logging.getLogger().addHandler(kept)
     caplog.set_level(logging.INFO)
@@ -140,6 +149,17 @@ async def test_metrics_move_during_a_voice_call_and_ready_follows_the_app(
     for stage in ("end_of_speech_to_transcript", "tts_first_audio", "voice_to_voice"):
         assert after[f'voxtra_turn_seconds_count{{stage="{stage}"}}'] == 1, stage
         assert 0 < after[f'voxtra_turn_seconds_sum{{stage="{stage}"}}'] < 5, stage
+    # OpenTelemetry: the call's span, and the turn's inside it, timed as the metrics.
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    call_span, turn_span = finished["call"], finished["turn"]
+    assert call_span.attributes is not None and turn_span.attributes is not None
+    assert call_span.attributes["voxtra.called_number"] == "300"
+    assert call_span.attributes["voxtra.state"] == "completed"
+    assert turn_span.parent is not None
+    assert turn_span.parent.span_id == call_span.context.span_id
+    assert turn_span.end_time is not None and turn_span.start_time is not None
+    assert abs((turn_span.end_time - turn_span.start_time) / 1e9
+               - float(turn_span.attributes["voxtra.turn.voice_to_voice"])) < 0.001
     # Every line the call's code logged carries its id, the handler's own too.
     ids = {r.call_id for r in kept.records  # type: ignore[attr-defined]
            if r.name in ("support", "voxtra.app.calls")}

@@ -23,12 +23,14 @@ from types import TracebackType
 from typing import Any, Literal
 
 from voxtra import logs, runner
+from voxtra.app import tracing
 from voxtra.app.calls import Call, Calls
 from voxtra.app.hooks import CallWebhooks
 from voxtra.app.recovery import reconcile
 from voxtra.app.routing import CallInfo, Handler, Route, Router
 from voxtra.app.status import StatusServer
 from voxtra.app.telemetry import Readings, Telemetry
+from voxtra.app.tracing import CallTracing
 from voxtra.app.watchdog import LoopWatchdog
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import AriConnectionError, AriError, AriHttpError
@@ -126,8 +128,9 @@ class VoxtraApp:
             self.webhooks = CallWebhooks(WebhookSender(
                 settings.webhook_url, settings.webhook_secret.get_secret_value(),
                 settings.app_name, count=self.telemetry.webhook), lambda c: c in self.calls)
-        self._watchers: list[Telemetry | CallWebhooks] = [
-            self.telemetry, *([self.webhooks] if self.webhooks else [])]
+        self._watchers: list[Telemetry | CallWebhooks | CallTracing] = [
+            self.telemetry, *([self.webhooks] if self.webhooks else []),
+            *([CallTracing()] if tracing.available() else [])]
         self._calls = Calls(self.context, settings, self.router, lambda: self.load,
                             self._to_conference, self._watchers)
         self._stream: EventStream | None = None
