@@ -23,6 +23,7 @@ import venv
 import wave
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -122,9 +123,14 @@ async def test_run_serves_the_readme_app_and_call_reports_what_came_back(
     (tmp_path / "app.py").write_text(FIRST_APP)
     write_wav(tmp_path / "question.wav", tone(700, 1.0, rate=16000), 16000)
     env = settings_env(sandbox_state)
-    served = await Served.start("app:app", env=env, cwd=tmp_path)
+    status = free_port(socket.SOCK_STREAM)
+    served = await Served.start("app:app", "--set", f"status_port={status}", env=env,
+                                cwd=tmp_path)
     try:
         await served.until(r"serving on .* routes: did=\+15550100 -> hello")
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{status}/ready") as ready:
+            assert await ready.text() == "ready\n"  # --set gave the setting
         code, out = await voxtra(
             "call", "+15550100", "--wav", "question.wav", "--dtmf", "1", "--save", "heard.wav",
             "--host", sandbox_state.sip_host, "--port", str(sandbox_state.sip_port),
@@ -233,6 +239,8 @@ async def test_each_newcomer_mistake_is_one_line_naming_its_fix(
          "give them as VOXTRA_ARI_USER and VOXTRA_ARI_PASSWORD"),
         ({}, ["run", "runs_itself:app"], 1, 'if __name__ == "__main__":'),
         ({}, ["run", "nowhere:app"], 1, "cannot import 'nowhere'"),
+        ({}, ["call"], 2, "Missing argument 'NUMBER'. (see voxtra call --help)"),
+        ({}, ["run", "app:app", "--set", "status_port"], 2, "is not NAME=VALUE"),
         ({}, ["demo", "app.py", "--number", "100", "--name", f"pytest-{os.getpid()}"], 1,
          "did=+15550100 -> hello"),
     ]

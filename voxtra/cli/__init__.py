@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("voxtra.sandbox.rootfs").setLevel(logging.INFO)  # the first build's steps
     try:
         code = cli.main(args=argv, prog_name="voxtra", standalone_mode=False)
+    except click.UsageError as exc:  # one line, and where the help is
+        where = exc.ctx.command_path if exc.ctx is not None else "voxtra"
+        print(f"{where}: {exc.format_message()} (see {where} --help)", file=sys.stderr)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -29,16 +30,30 @@ SETTLING = 5.0
                                                case_sensitive=False),
               default="INFO", show_default=True)
 @click.option("--log-json", is_flag=True, help="one JSON object per log line")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False),
+              help="a YAML file of settings (as VOXTRA_CONFIG)")
+@click.option("-s", "--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="a setting, as VOXTRA_NAME=VALUE would give it (repeatable): "
+                   "-s status_port=9100 -s app_name=ivr")
 @click.option("--reload", is_flag=True,
               help="for development: start again when a .py file under this directory "
                    "changes; the calls up are handed over and go on in the new process")
-def run(target: str, workers: int, log_level: str, log_json: bool, reload: bool) -> int:
+def run(target: str, workers: int, log_level: str, log_json: bool, config: str | None,
+        assignments: tuple[str, ...], reload: bool) -> int:
     """Serve TARGET (package.module:app, or app.py) until SIGTERM or Ctrl-C.
 
-    Settings come from VOXTRA_* variables, .env and the YAML file VOXTRA_CONFIG. Logs
+    Settings come from --set, VOXTRA_* variables, .env and the YAML file (--config or
+    VOXTRA_CONFIG), the first that gives one winning. Logs
     go to stderr: a banner with the routes, a line as each call starts and ends, each
     line with the call's channel id.
     """
+    for assignment in assignments:  # the flags win over the environment and the files
+        name, sep, value = assignment.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{assignment!r} is not NAME=VALUE", param_hint="--set")
+        os.environ[f"VOXTRA_{name.strip().upper()}"] = value
+    if config is not None:
+        os.environ["VOXTRA_CONFIG"] = config
     logs.configure(log_level.upper(), log_json, force=True)
     flags = ["--log-level", log_level] + (["--log-json"] if log_json else [])
     if reload:
@@ -101,8 +116,6 @@ async def _supervise(target: str, workers: int, flags: list[str]) -> int:
     """Run ``workers`` processes of ``voxtra run`` and keep them running; the global
     VOXTRA_WORKERS is set for their time and restored after (README: one process per
     core)."""
-    import os
-
     from voxtra.ari.client import AriClient
     from voxtra.ari.errors import AriError
     from voxtra.cli.target import SettingsProblem
