@@ -11,9 +11,10 @@ SUDO=""
 # debootstrap builds the sandbox's Debian sid root; sip-tester is SIPp; sox makes
 # test audio; tshark captures RTP in media tests; espeak-ng is the light fallback voice;
 # flite speaks two of the test callers; postgresql is the server the tests of campaigns
-# shared by several workers start a throwaway cluster of.
+# shared by several workers start a throwaway cluster of; chromium and its driver open
+# every page of the documentation site in its test.
 packages=(debootstrap sip-tester sox tshark espeak-ng flite postgresql python3-venv
-          ca-certificates)
+          ca-certificates chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
