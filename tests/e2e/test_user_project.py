@@ -29,6 +29,9 @@ async def run_pytest(project: Path, source: str) -> tuple[int, str]:
 
 
 async def test_the_readme_test_example_passes_in_a_fresh_project(tmp_path: Path) -> None:
+    guide = (README.parent / "site" / "docs" / "guides" / "testing.md").read_text()
+    shown = re.search(r"```python\n(.*?)```", guide, re.DOTALL)
+    assert shown is not None and shown.group(1) == readme_example()  # the site shows it too
     code, text = await run_pytest(tmp_path, readme_example())
     assert code == 0, text
     assert "1 passed" in text and "not natively supported" not in text

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +33,7 @@ from voxtra.webhooks import (
 )
 
 SECRET = "a-shared-secret-of-some-length"
+RECEIVER_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webhook_receiver.py"
 
 
 class Receiver:
@@ -158,3 +161,49 @@ async def test_a_dead_receiver_neither_slows_calls_nor_holds_more_than_its_queue
     assert all(r.succeeded and r.answered and r.hung_up_by_remote for r in results)
     # 3 calls x (started, answered, ended) = 9 events: one in flight, 4 queued, 4 dropped.
     assert fates == {"dropped": 4}, fates
+
+
+async def test_the_example_receiver_takes_a_calls_events_and_refuses_forgeries(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller) -> None:
+    """``examples/webhook_receiver.py`` (shown in the docs) behind a real call: it keeps
+    the call's events, and answers 401 to a replay signed ten minutes ago and to a body
+    signed with another secret."""
+    import importlib.util
+
+    import aiohttp
+
+    from voxtra.webhooks import sign
+
+    spec = importlib.util.spec_from_file_location("webhook_receiver", RECEIVER_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    receiver = example.make_receiver(SECRET)
+    runner = web.AppRunner(receiver)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks"
+    try:
+        app = VoxtraApp(with_hooks(voxtra_settings, url))
+
+        @app.route()
+        async def short(call: CallSession) -> None:
+            await call.answer()
+            await call.hangup()
+
+        async with app:
+            result = await sip_caller.call(CallerScript("430", wait_for_bye=10))
+        body = b'{"type": "call.ended"}'
+        async with aiohttp.ClientSession() as session:
+            statuses = []
+            for header in (sign(body, SECRET, timestamp=time.time() - 600),
+                           sign(body, "not-the-shared-secret-at-all")):
+                async with session.post(url, data=body,
+                                        headers={SIGNATURE_HEADER: header}) as response:
+                    statuses.append(response.status)
+    finally:
+        await runner.cleanup()
+    assert result.succeeded and result.hung_up_by_remote
+    assert [e["type"] for e in receiver[example.EVENTS]] == [
+        "call.started", "call.answered", "call.ended"]
+    assert statuses == [401, 401]
