@@ -13,20 +13,11 @@ import click
 import numpy as np
 
 from voxtra import runner
+from voxtra.cli.options import name_value_pairs
 from voxtra.cli.sandbox import NOT_RUNNING, the_sandbox
 
 if TYPE_CHECKING:
     from voxtra.sandbox.sipp import SippResult
-
-
-def _header(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    headers = {}
-    for value in values:
-        name, sep, text = value.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{value!r} is not NAME=VALUE")
-        headers[name.strip()] = text
-    return headers
 
 
 @click.command()
@@ -36,12 +27,13 @@ def _header(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> d
                    "8 kHz μ-law)")
 @click.option("--dtmf", default="", help="keys the caller presses after the answer "
               "(SIP INFO), e.g. 12#")
-@click.option("--header", "headers", multiple=True, callback=_header, metavar="NAME=VALUE",
+@click.option("--header", "headers", multiple=True, callback=name_value_pairs,
+              metavar="NAME=VALUE",
               help="a SIP header of the INVITE (repeatable)")
 @click.option("--caller-id", default="1000", show_default=True)
 @click.option("--hangup-after", type=float,
-              help="seconds after the answer at which the caller hangs up (default: "
-                   "when the audio has played, else wait up to 30 s for the app)")
+              help="seconds after the answer at which the caller hangs up (default: 5 s "
+                   "after the audio has played, else wait up to 30 s for the app)")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path),
               help="where to write what the caller heard (8 kHz WAV; default: a file in "
                    "the temporary directory, printed)")
@@ -78,16 +70,21 @@ def call(number: str, wav: Path | None, dtmf: str, headers: dict[str, str], call
         began = time.monotonic()
         result = runner.run(SipCaller(host, port).call(script))
         took = time.monotonic() - began
+    report_call(result, took)
+    if not result.answered:
+        return 1
+    runner.run(report_heard(result, saved))
+    return 0
+
+
+def report_call(result: SippResult, took: float) -> None:
+    """What the SIP caller saw: answered, final status, who hung up, how long."""
     click.echo(f"  answered:          {'yes' if result.answered else 'NO'}")
     click.echo(f"  final SIP status:  {result.final_status}")
     if result.answered:
         click.echo(f"  hung up by:        "
                    f"{'the app' if result.hung_up_by_remote else 'the caller'}")
     click.echo(f"  call lasted:       {took:.2f} s")
-    if not result.answered:
-        return 1
-    runner.run(report_heard(result, saved))
-    return 0
 
 
 async def report_heard(result: SippResult, saved: Path) -> None:

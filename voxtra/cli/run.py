@@ -11,6 +11,7 @@ import sys
 import click
 
 from voxtra import logs, runner
+from voxtra.cli.options import name_value_pairs
 
 log = logging.getLogger("voxtra.cli")
 
@@ -33,25 +34,22 @@ SETTLING = 5.0
 @click.option("--config", type=click.Path(exists=True, dir_okay=False),
               help="a YAML file of settings (as VOXTRA_CONFIG)")
 @click.option("-s", "--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              callback=name_value_pairs,
               help="a setting, as VOXTRA_NAME=VALUE would give it (repeatable): "
                    "-s status_port=9100 -s app_name=ivr")
 @click.option("--reload", is_flag=True,
               help="for development: start again when a .py file under this directory "
                    "changes; the calls up are handed over and go on in the new process")
 def run(target: str, workers: int, log_level: str, log_json: bool, config: str | None,
-        assignments: tuple[str, ...], reload: bool) -> int:
+        assignments: dict[str, str], reload: bool) -> int:
     """Serve TARGET (package.module:app, or app.py) until SIGTERM or Ctrl-C.
 
     Settings come from --set, VOXTRA_* variables, .env and the YAML file (--config or
-    VOXTRA_CONFIG), the first that gives one winning. Logs
-    go to stderr: a banner with the routes, a line as each call starts and ends, each
-    line with the call's channel id.
+    VOXTRA_CONFIG), the first that gives one winning. Logs go to stderr: a banner with
+    the routes, a line as each call starts and ends, each with the call's channel id.
     """
-    for assignment in assignments:  # the flags win over the environment and the files
-        name, sep, value = assignment.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{assignment!r} is not NAME=VALUE", param_hint="--set")
-        os.environ[f"VOXTRA_{name.strip().upper()}"] = value
+    for name, value in assignments.items():  # the flags win over the environment and files
+        os.environ[f"VOXTRA_{name.upper()}"] = value
     if config is not None:
         os.environ["VOXTRA_CONFIG"] = config
     logs.configure(log_level.upper(), log_json, force=True)

@@ -144,6 +144,7 @@ def _say_if_unrouted(app: VoxtraApp, number: str) -> None:
 
 
 async def _demo(app: VoxtraApp, caller: SipCaller, number: str, ari_url: str) -> int:
+    from voxtra.cli.call import report_call
     from voxtra.sandbox.scenarios import CallerScript
 
     async with app:
@@ -151,10 +152,7 @@ async def _demo(app: VoxtraApp, caller: SipCaller, number: str, ari_url: str) ->
         began = time.monotonic()
         result = await caller.call(CallerScript(number, wait_for_bye=30))
         took = time.monotonic() - began
-    click.echo(f"  answered:          {'yes' if result.answered else 'NO'}")
-    click.echo(f"  final SIP status:  {result.final_status}")
-    click.echo(f"  hung up by:        {'the app' if result.hung_up_by_remote else 'the caller'}")
-    click.echo(f"  call lasted:       {took:.2f} s")
+    report_call(result, took)
     ok = result.succeeded and result.answered and result.hung_up_by_remote
     click.echo("Demo call OK." if ok else f"Demo call FAILED:\n{result.stderr[-1000:]}")
     return 0 if ok else 1
