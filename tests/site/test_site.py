@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -102,10 +103,17 @@ def test_the_search_box_finds_barge_in(site: tuple[str, Path],
                          ).click()
     box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
     box.send_keys("barge-in")
-    results = WebDriverWait(browser, 15).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, ".md-search-result__item"))
-    texts = " ".join(r.text.lower() for r in results)
-    assert "barge" in texts and len(results) >= 2, texts
+
+    def found(b: webdriver.Chrome) -> list[str] | None:
+        """The results' texts once they mention barge-in (the list is redrawn as the
+        search index answers: an element read meanwhile may be gone)."""
+        texts = [r.text.lower() for r in
+                 b.find_elements(By.CSS_SELECTOR, ".md-search-result__item")]
+        return texts if any("barge" in t for t in texts) else None
+
+    texts = WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]
+                          ).until(found)
+    assert len(texts) >= 2, texts
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
