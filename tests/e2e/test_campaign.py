@@ -155,9 +155,12 @@ async def test_voxtra_campaign_pauses_every_worker_reports_and_exports(
                 await asyncio.sleep(0.05)
         code, out = await voxtra_cli("campaign", "pause", str(store))
         assert code == 0 and "paused" in out, out
-        await asyncio.sleep(1.0)  # a dial started before the flag was seen may finish
+        await asyncio.sleep(0.6)  # one pass of the worker (0.5 s at most): it saw the flag
+        async with asyncio.timeout(20):  # a dial it started before then ends
+            while await campaign.store.dialling():
+                await asyncio.sleep(0.05)
         held = len(watch.created)
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(2.0)  # the window in which nothing may start (not a wait)
         assert len(watch.created) == held < 5
         code, out = await voxtra_cli("campaign", "status", str(store))
         assert code == 0 and re.search(r"paused +yes", out) and re.search(r"pending +\d", out)

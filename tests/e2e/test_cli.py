@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import venv
-import wave
 from pathlib import Path
 
 import aiohttp
@@ -33,6 +32,7 @@ from voxtra.sandbox.audio import tone
 from voxtra.sandbox.ports import free_port
 from voxtra.sandbox.scenarios import CallerScript
 from voxtra.sandbox.sipp import SipCaller
+from voxtra.sandbox.sound import read_wav, write_wav
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -95,20 +95,10 @@ class Served:
         return self.process.returncode
 
 
-def write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.astype("<i2").tobytes())
-    return path
-
-
 def audible(path: Path) -> float:
     """Seconds of the WAV louder than a quiet line (20 ms windows above RMS 300)."""
-    with wave.open(str(path)) as saved:
-        samples = np.frombuffer(saved.readframes(saved.getnframes()), "<i2").astype(float)
-        rate = saved.getframerate()
+    pcm, rate = read_wav(path)
+    samples = pcm.astype(float)
     window = rate // 50
     frames = samples[:len(samples) // window * window].reshape(-1, window)
     return float((np.sqrt((frames ** 2).mean(axis=1)) > 300).sum() * 0.02)

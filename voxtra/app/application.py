@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from voxtra import logs, runner
 from voxtra.app import tracing
-from voxtra.app.calls import Call, Calls
+from voxtra.app.calls import Call, Calls, CallWatcher
 from voxtra.app.hooks import CallWebhooks
 from voxtra.app.recovery import reconcile
 from voxtra.app.routing import CallInfo, Handler, Route, Router
@@ -128,11 +128,13 @@ class VoxtraApp:
             self.webhooks = CallWebhooks(WebhookSender(
                 settings.webhook_url, settings.webhook_secret.get_secret_value(),
                 settings.app_name, count=self.telemetry.webhook), lambda c: c in self.calls)
-        self._watchers: list[Telemetry | CallWebhooks | CallTracing] = [
-            self.telemetry, *([self.webhooks] if self.webhooks else []),
-            *([CallTracing()] if tracing.available() else [])]
+        watchers: list[CallWatcher] = [self.telemetry, *([self.webhooks] if self.webhooks else []),
+                                       *([CallTracing()] if tracing.available() else [])]
+        #: Told of every ARI event before its call is (metrics, webhooks).
+        self._event_watchers = [self.telemetry.event,
+                                *([self.webhooks.event] if self.webhooks else [])]
         self._calls = Calls(self.context, settings, self.router, lambda: self.load,
-                            self._to_conference, self._watchers)
+                            self._to_conference, watchers)
         self._stream: EventStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
         #: Warns, naming the code, when something blocks the event loop all calls share.
@@ -445,8 +447,8 @@ class VoxtraApp:
             del self.conferences[conference.name]
 
     def _dispatch(self, event: Message) -> None:
-        for watcher in self._watchers:
-            watcher.event(event)
+        for watch in self._event_watchers:
+            watch(event)
         self._calls.dispatch(event)
 
     def _not_ready(self) -> str | None:

@@ -12,7 +12,6 @@ import importlib.util
 import time
 from typing import TYPE_CHECKING, Any
 
-from voxtra.ari.model_base import Message
 from voxtra.call.session import CallSession
 from voxtra.voice.events import TurnMetrics
 
@@ -42,9 +41,6 @@ class CallTracing:
             "voxtra.caller_id": call.caller_id, "voxtra.direction": str(call.direction)})
         self._spans[call.id] = span
         call.on("metrics", lambda metrics: self._turn(span, metrics))
-
-    def event(self, event: Message) -> None:
-        """Nothing: a call's spans follow its start, its turns and its end."""
 
     def call_ended(self, call: CallSession) -> None:
         span = self._spans.pop(call.id, None)

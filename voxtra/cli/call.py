@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import tempfile
 import time
-import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 
 from voxtra import runner
-from voxtra.cli.options import name_value_pairs
+from voxtra.cli.options import name_value_pairs, save_heard
 from voxtra.cli.sandbox import NOT_RUNNING, the_sandbox
+from voxtra.sandbox.sound import read_wav, write_wav
 
 if TYPE_CHECKING:
     from voxtra.sandbox.sipp import SippResult
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("number")
 @click.option("--wav", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="what the caller says: a WAV file (16-bit PCM, any rate; sent as "
-                   "8 kHz μ-law)")
+              help="what the caller says: a mono WAV file (16-bit PCM or μ-law, any "
+                   "rate; sent as 8 kHz μ-law)")
 @click.option("--dtmf", default="", help="keys the caller presses after the answer "
               "(SIP INFO), e.g. 12#")
 @click.option("--header", "headers", multiple=True, callback=name_value_pairs,
@@ -34,9 +34,7 @@ if TYPE_CHECKING:
 @click.option("--hangup-after", type=float,
               help="seconds after the answer at which the caller hangs up (default: 5 s "
                    "after the audio has played, else wait up to 30 s for the app)")
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path),
-              help="where to write what the caller heard (8 kHz WAV; default: a file in "
-                   "the temporary directory, printed)")
+@save_heard
 @click.option("--host", help="SIP host of the Asterisk to call (default: the sandbox's)")
 @click.option("--port", type=int, default=5060, show_default=True,
               help="its SIP port, with --host")
@@ -60,9 +58,11 @@ def call(number: str, wav: Path | None, dtmf: str, headers: dict[str, str], call
         host, port = state.sip_host, state.sip_port
     saved = save or Path(tempfile.gettempdir()) / f"voxtra-call-{number}.wav"
     with tempfile.TemporaryDirectory() as tmp:
-        audio = _as_ulaw(wav, Path(tmp)) if wav is not None else None
-        if hangup_after is None and wav is not None:  # time for a reply after the audio
-            hangup_after = _seconds(wav) + 5
+        audio = None
+        if wav is not None:
+            audio, seconds = _as_ulaw(wav, Path(tmp))
+            if hangup_after is None:  # time for a reply after the audio
+                hangup_after = seconds + 5
         script = CallerScript(number, caller_id=caller_id, headers=headers, audio=audio,
                               dtmf=dtmf, hangup_after=hangup_after, wait_for_bye=30,
                               capture_audio=True)
@@ -94,11 +94,7 @@ async def report_heard(result: SippResult, saved: Path) -> None:
     from voxtra.voice.errors import ProviderError
 
     heard = result.heard()
-    with wave.open(str(saved), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(heard.tobytes())
+    write_wav(saved, heard, 8000)
     try:
         from voxtra.voice.providers.whisper import WhisperSTT
 
@@ -119,24 +115,13 @@ async def report_heard(result: SippResult, saved: Path) -> None:
     click.echo(f"  what the caller heard is in {saved} (8 kHz WAV)")
 
 
-def _seconds(wav: Path) -> float:
-    with wave.open(str(wav)) as source:
-        return float(source.getnframes() / source.getframerate())
-
-
-def _as_ulaw(wav: Path, directory: Path) -> Path:
-    """``wav`` as the μ-law 8 kHz mono WAV SIPp streams."""
+def _as_ulaw(wav: Path, directory: Path) -> tuple[Path, float]:
+    """``wav`` as the μ-law 8 kHz WAV SIPp streams, and its length in seconds."""
     from voxtra.media.resample import resample
     from voxtra.sandbox.audio import write_ulaw_wav
 
     try:
-        with wave.open(str(wav)) as source:
-            if source.getsampwidth() != 2:
-                raise click.BadParameter("only 16-bit PCM WAV files", param_hint="--wav")
-            frames = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-            pcm = frames.reshape(-1, source.getnchannels()).mean(axis=1).astype(np.int16)
-            rate = source.getframerate()
-    except (wave.Error, EOFError) as exc:
-        raise click.BadParameter(f"{wav} is not a WAV file: {exc}", param_hint="--wav") \
-            from None
-    return write_ulaw_wav(directory / "caller.wav", resample(pcm, rate, 8000))
+        pcm, rate = read_wav(wav)
+    except (ValueError, KeyError, struct.error) as exc:
+        raise click.BadParameter(f"{wav}: {exc}", param_hint="--wav") from None
+    return write_ulaw_wav(directory / "caller.wav", resample(pcm, rate, 8000)), len(pcm) / rate

@@ -74,24 +74,24 @@ def status(store: str, name: str | None) -> int:
     return 0
 
 
-@campaign.command()
-@STORE
-@NAME
-def pause(store: str, name: str | None) -> int:
-    """Hold every worker: no new dial starts (dials under way go on)."""
-    _with_store(_store(store, name), lambda s: s.set_paused(True))
-    click.echo("paused: every worker stops starting dials within a second")
-    return 0
+def _pausing(paused: bool, done: str, doc: str) -> click.Command:
+    """``pause`` or ``resume``: the store's flag every worker reads."""
+
+    @STORE
+    @NAME
+    def command(store: str, name: str | None) -> int:
+        _with_store(_store(store, name), lambda s: s.set_paused(paused))
+        click.echo(done)
+        return 0
+
+    command.__doc__ = doc
+    return click.command("pause" if paused else "resume")(command)
 
 
-@campaign.command()
-@STORE
-@NAME
-def resume(store: str, name: str | None) -> int:
-    """Let every worker dial again."""
-    _with_store(_store(store, name), lambda s: s.set_paused(False))
-    click.echo("resumed")
-    return 0
+campaign.add_command(_pausing(True, "paused: every worker stops starting dials within a "
+                              "second", "Hold every worker: no new dial starts (dials "
+                              "under way go on)."))
+campaign.add_command(_pausing(False, "resumed", "Let every worker dial again."))
 
 
 @campaign.command()

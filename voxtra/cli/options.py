@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+#: ``--save FILE``: where a command writes what its SIP caller heard.
+save_heard = click.option(
+    "--save", type=click.Path(dir_okay=False, path_type=Path),
+    help="where to write what the caller heard (8 kHz WAV; default: a file in the "
+         "temporary directory, printed)")
 
 
 def name_value_pairs(_: click.Context, __: click.Parameter,

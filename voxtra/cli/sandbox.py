@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from voxtra import runner
+from voxtra.cli.options import save_heard
 from voxtra.sandbox.asterisk import (
     AsteriskSandbox,
     SandboxOptions,
@@ -95,9 +96,7 @@ def sandbox(action: str, name: str, ari_port: int, sip_port: int) -> int:
 @click.option("--agent", is_flag=True,
               help="speak a question to the offline voice agent (examples/voice_agent.py) "
                    "and print what the caller heard back")
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path),
-              help="with --agent: where to write what the caller heard (8 kHz WAV; "
-                   "default: a file in the temporary directory, printed)")
+@save_heard
 @sandbox_options
 def demo(target: str, number: str, agent: bool, save: Path | None, name: str,
          ari_port: int, sip_port: int) -> int:
