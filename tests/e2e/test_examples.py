@@ -120,6 +120,14 @@ async def call_example(name: str, env: dict[str, str], cwd: Path, sip_caller: Si
     return result, output
 
 
+def mixes(heard: np.ndarray, *hertz: int) -> bool:
+    """The middle second of ``heard`` (8 kHz) holds each tone of ``hertz``: a mix, which
+    :func:`~voxtra.sandbox.audio.tones` (one frequency per window) cannot tell."""
+    middle = heard[len(heard) // 2:][:8000].astype(float)
+    spectrum = np.abs(np.fft.rfft(middle))  # 1 Hz per bin
+    return len(middle) == 8000 and all(spectrum[f] > 20 * np.median(spectrum) for f in hertz)
+
+
 def question_span(result: SippResult) -> tuple[float, float]:
     """When the caller spoke: capture times of its first and last audible audio."""
     said = audible_spans(result.captured, received=False)
@@ -392,6 +400,74 @@ async def test_call_centre_whispers_to_the_agent_then_connects(
     assert agent_heard.get(440, 0) >= 20 and caller_heard.get(300, 0) >= 20  # connected
     whisper = audible_spans(answered.captured, received=True)
     assert whisper and whisper[0][1] - whisper[0][0] >= 0.8  # "A call from 1000."
+
+
+async def test_conference_room_mutes_its_listeners_and_records_the_room(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    """``examples/conference.py``, number 300: three callers (440, 300 and 800 Hz), the
+    second a listener. The others never hear the listener, the listener hears them, and
+    the room's recording is stored when the last one leaves."""
+    from voxtra.sandbox.audio import tone, tones, write_ulaw_wav
+
+    app = await start_example("conference.py", example_env(voxtra_settings,
+                                                            LISTENERS="1002"), tmp_path)
+
+    def party(caller_id: str, hertz: int) -> CallerScript:
+        audio = write_ulaw_wav(tmp_path / f"{caller_id}.wav", tone(hertz, 12.0))
+        return CallerScript("300", caller_id=caller_id, audio=audio, hangup_after=8,
+                            capture_audio=True)
+
+    try:
+        a, b, c = await asyncio.gather(*(sip_caller.call(party(who, hertz), timeout=60)
+                                         for who, hertz in (("1001", 440), ("1002", 300),
+                                                            ("1003", 800))))
+        for _ in range(200):  # stored once the last caller has left
+            if (tmp_path / "recordings" / "standup.wav").exists():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        status = await app.stop(timeout=30)
+    output = b"".join(app.lines).decode(errors="replace")
+    assert status == 0 and app.errors() == [], output
+    assert all(r.succeeded and r.answered for r in (a, b, c)), [r.stderr for r in (a, b, c)]
+    heard = {who: tones(r.heard()) for who, r in (("a", a), ("b", b), ("c", c))}
+    assert heard["a"].get(800, 0) >= 10 and 300 not in heard["a"], heard  # b is muted
+    assert 300 not in heard["c"] and heard["c"].get(440, 0) >= 10, heard
+    assert mixes(b.heard(), 440, 800)  # the listener hears both others
+    assert (tmp_path / "recordings" / "standup.wav").exists(), output
+    with wave.open(str(tmp_path / "recordings" / "standup.wav")) as recording:
+        assert recording.getnframes() / recording.getframerate() >= 5.0
+
+
+async def test_supervisor_listens_to_both_sides_of_the_support_line(
+        voxtra_settings: VoxtraSettings, sip_caller: SipCaller, tmp_path: Path) -> None:
+    """``examples/conference.py``, number 400: the caller (440 Hz) is connected to the
+    agent (300 Hz); the supervisor (800 Hz) hears both and neither hears the supervisor."""
+    from voxtra.sandbox.audio import tone, tones, write_ulaw_wav
+    from voxtra.sandbox.scenarios import CalleeScript
+    from voxtra.sandbox.sipp import SipCallee
+
+    def callee(name: str, hertz: int) -> SipCallee:
+        return SipCallee(CalleeScript("answer", capture_audio=True, wait_for_bye=40,
+                                      audio=write_ulaw_wav(tmp_path / f"{name}.wav",
+                                                           tone(hertz, 20.0))))
+
+    agent, supervisor = callee("agent", 300), callee("supervisor", 800)
+    for party in (agent, supervisor):
+        await party.start()
+    env = example_env(voxtra_settings, AGENT=f"PJSIP/loopback/{agent.uri}",
+                      SUPERVISOR=f"PJSIP/loopback/{supervisor.uri}")
+    result, _ = await call_example(
+        "conference.py", env, tmp_path, sip_caller,
+        CallerScript("400", audio=write_ulaw_wav(tmp_path / "caller.wav", tone(440, 20.0)),
+                     hangup_after=8, capture_audio=True))
+    by_agent, by_supervisor = await agent.result(), await supervisor.result()
+    assert by_agent.succeeded and by_supervisor.succeeded, by_supervisor.stderr
+    assert by_supervisor.hung_up_by_remote  # its leg ended with the call
+    assert mixes(by_supervisor.heard(), 440, 300)
+    caller_heard, agent_heard = tones(result.heard()), tones(by_agent.heard())
+    assert caller_heard.get(300, 0) >= 10 and agent_heard.get(440, 0) >= 10
+    assert 800 not in caller_heard and 800 not in agent_heard
 
 
 async def test_campaign_dials_its_csv_and_writes_the_results(

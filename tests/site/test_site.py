@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import subprocess
 import sys
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +140,68 @@ def test_the_references_are_generated_from_the_code() -> None:
     for name in cli.commands:
         assert f"## `voxtra {name}`" in commands, name
     assert "## `voxtra campaign pause`" in commands
+
+
+def voxtra_commands(line: str) -> list[list[str]]:
+    """The ``voxtra`` commands of a shell line (also inside ``$(...)``), as arguments."""
+    found = []
+    for part in re.split(r"&&|\|\||;|\||\$\(|\)", re.sub(r"\s+#.*$", "", line)):
+        words = part.replace('"', " ").split()
+        while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+            words.pop(0)  # NAME=value before the command
+        if words and words[0].endswith("voxtra"):
+            found.append(words[1:])
+    return found
+
+
+def parse_command(args: list[str]) -> None:
+    """Parse ``voxtra ARGS`` as the command would (options, arguments, subcommands),
+    without running it: click's UsageError if it would not take them."""
+    import click
+
+    from voxtra.cli import cli
+
+    command: click.Command = cli
+    context = cli.make_context("voxtra", list(args))
+    while isinstance(command, click.Group):
+        with warnings.catch_warnings():  # click 8.2 deprecates protected_args, for 9.0
+            warnings.simplefilter("ignore", DeprecationWarning)
+            rest = [*context.protected_args, *context.args]
+        sub = command.get_command(context, rest[0])
+        if sub is None:
+            raise click.UsageError(f"no command {rest[0]!r}")
+        command, context = sub, sub.make_context(rest[0], rest[1:], parent=context)
+
+
+def test_every_snippet_is_a_tested_file_or_a_command_voxtra_takes() -> None:
+    """The guides cannot drift from the code: every Python, YAML or configuration block is
+    included from a file of the repository (examples run by a test, the Docker stack run
+    by ``docker/ci.sh``, the bundled Asterisk configuration) or is the README's tested
+    one; every ``voxtra`` command in a shell block parses with the command's own options;
+    ``text`` blocks are output and diagrams."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tests = "".join(p.read_text(encoding="utf-8") for p in (REPO / "tests").rglob("*.py"))
+    problems, commands = [], 0
+    for page in sorted((REPO / "site" / "docs").rglob("*.md")):
+        name = page.relative_to(REPO / "site" / "docs")
+        text = page.read_text(encoding="utf-8")
+        for language, body in re.findall(r"^```(\w*)\n(.*?)^```$", text, re.DOTALL | re.M):
+            included = re.findall(r'^--8<-- "([^":]+)(?::\w+)?"$', body, re.MULTILINE)
+            if language == "sh":
+                for line in body.splitlines():
+                    for args in voxtra_commands(line):
+                        commands += 1
+                        try:
+                            parse_command(args)
+                        except Exception as exc:  # click's usage errors
+                            problems.append(f"{name}: voxtra {' '.join(args)}: {exc}")
+            elif language == "text":
+                continue
+            elif included and len(included) == len(body.strip().splitlines()):
+                for path in included:
+                    if path.startswith("examples/") and Path(path).name not in tests:
+                        problems.append(f"{name}: {path} is run by no test")
+            elif not (language == "python" and body in readme):
+                problems.append(f"{name}: a {language or 'plain'} block of its own")
+    assert problems == []
+    assert commands >= 10
