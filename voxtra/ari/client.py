@@ -11,7 +11,9 @@ against ``ca_file`` (PEM) or the system's CAs; a failure is an :class:`AriTlsErr
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import ipaddress
 import logging
 import ssl
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 
 Params = dict[str, str | int | float | bool]
 
+#: Methods a client may send again on its own when the connection was lost before an
+#: answer came (RFC 9110 section 9.2.2): doing them twice does what doing them once does.
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
 
 class AriClient:
     """REST access to one Asterisk's ARI at ``base_url`` (``http://host:port``).
@@ -56,6 +62,8 @@ class AriClient:
         self._headers = {"Authorization": f"Basic {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        #: Sessions left by :meth:`renew_connections`, closing once their requests end.
+        self._retiring: set[asyncio.Task[None]] = set()
         self.asterisk = resources.Asterisk(self)
         self.channels = resources.Channels(self)
         self.bridges = resources.Bridges(self)
@@ -81,8 +89,32 @@ class AriClient:
         return self._session
 
     async def close(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._retiring)
         if self._session is not None:
             await self._session.close()
+
+    def renew_connections(self) -> None:
+        """Send later requests over new connections (the event stream calls it when it
+        loses Asterisk): a kept-alive connection may lead to an Asterisk that has
+        restarted since, and the next request on it would fail with "Server
+        disconnected". Requests under way finish on the old connections, which close
+        after the request timeout."""
+        old, self._session = self._session, None
+        if old is None or old.closed:
+            return
+
+        async def close_later() -> None:
+            try:
+                await asyncio.sleep(self._timeout.total or 0)
+            finally:
+                await old.close()
+
+        task = asyncio.get_running_loop().create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def __aenter__(self) -> AriClient:
         return self
@@ -98,6 +130,18 @@ class AriClient:
         Raises :class:`AriAuthError`, :class:`AriConnectionError`, :class:`AriTlsError`
         or an :class:`AriHttpError` subclass.
         """
+        try:
+            return await self._request(method, path, params, json, again=method in IDEMPOTENT)
+        except _SendAgain:
+            # A kept-alive connection the server closed as the request went out.
+            log.debug("ARI %s %s: the connection closed before an answer; sent again",
+                      method, path)
+        return await self._request(method, path, params, json, again=False)
+
+    async def _request(self, method: str, path: str, params: Params | None, json: Any, *,
+                       again: bool) -> Any:
+        """:meth:`request`, once; ``again``: raise :class:`_SendAgain` when the
+        connection is lost before the answer."""
         query = {k: _query_value(v) for k, v in (params or {}).items()}
         url = f"{self.base_url}/ari{path}"
         began = time.monotonic()
@@ -134,6 +178,11 @@ class AriClient:
                 return await response.read()
         except aiohttp.ClientSSLError as exc:
             raise tls_error(self, exc) from None
+        except aiohttp.ServerDisconnectedError:
+            if again:
+                raise _SendAgain from None
+            raise AriConnectionError(f"ARI at {self.base_url} closed the connection before "
+                                     f"answering {method} {path}") from None
         except aiohttp.ClientConnectionError as exc:
             why = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) \
                 and exc.os_error.strerror else str(exc)
@@ -142,6 +191,10 @@ class AriClient:
         except TimeoutError:
             raise AriConnectionError(f"ARI at {self.base_url} did not answer {method} {path} "
                                      "in time") from None
+
+
+class _SendAgain(Exception):
+    """The connection was lost before an answer to a request that may be sent again."""
 
 
 def tls_context(base_url: str, ca_file: str | Path | None) -> ssl.SSLContext | bool:

@@ -128,6 +128,7 @@ class EventStream:
                     ) from None
                 log.warning("ARI event stream for %r lost: %s", self.app_name, exc)
             self.connected.clear()
+            self.client.renew_connections()  # Asterisk may come back as a new process
             self.stats.failed_attempts += 1
             delay = self.backoff.delay(self._attempt)
             self._attempt += 1
