@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import socket
@@ -42,6 +43,7 @@ from voxtra.outbound.rules import (
 from voxtra.outbound.settings import CampaignSettings
 from voxtra.outbound.sqlite import SqliteStore
 from voxtra.outbound.store import CampaignStore, Claim, ContactRecord, Limits
+from voxtra.retry import Backoff
 from voxtra.tasks import TaskSet
 from voxtra.voice.providers import default_vad
 from voxtra.voice.vad import VAD
@@ -57,6 +59,8 @@ CampaignHandler = Callable[["CallSession"], Awaitable[Any]]
 BATCH = 20
 #: Seconds before a contact whose do-not-call check failed is checked again.
 DNC_RETRY = 60
+#: Delays between tries of a dial's final write to a store that fails.
+FINAL_WRITE_BACKOFF = Backoff(base=0.5, cap=10.0)
 
 
 class Campaign:
@@ -111,6 +115,8 @@ class Campaign:
         self._store_users = 0
         #: When this worker last sent a dial; its sends are one interval apart at least.
         self._sent = float("-inf")
+        #: Dials this worker has sent.
+        self.dials_sent = 0
         self._sending = asyncio.Lock()
 
     # Controls ------------------------------------------------------------------
@@ -290,6 +296,7 @@ class Campaign:
                         "campaign": self.name}
             await self._wait_to_send(claim.start_at)
             self._claims[claim.channel_id] = claim
+            self.dials_sent += 1
             call = await self.app.originate(
                 self._endpoint(claim.number, claim.variables), handler=self._handle,
                 caller_id=self.settings.caller_id, timeout=self.settings.ring_timeout,
@@ -308,11 +315,28 @@ class Campaign:
         finally:
             self._claims.pop(claim.channel_id, None)
             self._connected.discard(claim.channel_id)
-            retry_at = self._retry_at(outcome, claim.attempt)
-            await asyncio.shield(self.store.finish(
-                claim, outcome, self._clock(), retry_at=retry_at, cause=cause, result=result,
+            await asyncio.shield(self._write_end(
+                claim, outcome, cause=cause, result=result,
                 detection=None if detection is None else dataclasses.asdict(detection)))
             self._changed.set()
+
+    async def _write_end(self, claim: Claim, outcome: str, **fields: Any) -> None:
+        """The dial's end, written whatever it takes. A contact left "dialling" would be
+        settled as interrupted once this worker is gone, and dialled again though it may
+        have been answered; so a store that fails is tried again, with backoff, until the
+        write lands (the lease stays this worker's meanwhile: the heartbeat renews it)."""
+        retry_at = self._retry_at(outcome, claim.attempt)
+        for attempt in itertools.count():
+            try:
+                await self.store.finish(claim, outcome, self._clock(), retry_at=retry_at,
+                                        **fields)
+                return
+            except Exception as exc:
+                delay = FINAL_WRITE_BACKOFF.delay(attempt)
+                log.warning("campaign %s: writing the end of %s's dial %d failed (%s); "
+                            "again in %.1f s", self.name, claim.number, claim.attempt,
+                            exc, delay)
+                await asyncio.sleep(delay)
 
     async def _wait_to_send(self, start_at: float) -> None:
         """Until the claim's slot, and one interval after this worker's last send: a
