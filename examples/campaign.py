@@ -6,7 +6,9 @@ unanswered numbers are tried again; the state survives a restart (``reminders.ca
     eval "$(voxtra sandbox env)" && DIAL='PJSIP/trunk/{number}' python examples/campaign.py
 
 ``DIAL`` is the dial string, ``{number}`` and any contact column in braces. Results go to
-``results.csv`` at the end.
+``results.csv`` at the end. With a live view of its progress instead::
+
+    DIAL='PJSIP/trunk/{number}' voxtra campaign run examples/campaign.py --export results.csv
 """
 
 import logging
@@ -27,14 +29,16 @@ async def remind(call: CallSession) -> str:
     return "reminded"
 
 
+app = VoxtraApp()
+campaign = Campaign(
+    app, Contact.from_csv(os.environ.get("CONTACTS", "contacts.csv")), remind,
+    name="reminders", dial=os.environ["DIAL"], caller_id="Acme <5550100>",
+    max_concurrent=2, calls_per_second=1, ring_timeout=20,
+    retry=RetryPolicy(busy=Retry(attempts=3, delay=600),
+                      no_answer=Retry(attempts=2, delay=1800)))
+
+
 async def main() -> None:
-    app = VoxtraApp()
-    campaign = Campaign(
-        app, Contact.from_csv(os.environ.get("CONTACTS", "contacts.csv")), remind,
-        name="reminders", dial=os.environ["DIAL"], caller_id="Acme <5550100>",
-        max_concurrent=2, calls_per_second=1, ring_timeout=20,
-        retry=RetryPolicy(busy=Retry(attempts=3, delay=600),
-                          no_answer=Retry(attempts=2, delay=1800)))
     async with app:
         counts = await campaign.run()
     await campaign.export("results.csv")

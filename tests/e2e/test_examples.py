@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from voxtra.cli import main
 from voxtra.sandbox import rootfs
@@ -470,11 +471,13 @@ async def test_supervisor_listens_to_both_sides_of_the_support_line(
     assert 800 not in caller_heard and 800 not in agent_heard
 
 
+@pytest.mark.parametrize("how", ["python", "voxtra campaign run"])
 async def test_campaign_dials_its_csv_and_writes_the_results(
-        voxtra_settings: VoxtraSettings, tmp_path: Path) -> None:
+        voxtra_settings: VoxtraSettings, tmp_path: Path, how: str) -> None:
     """``examples/campaign.py`` with a CSV of two contacts (in a time zone where it is
     now mid-afternoon, inside the calling window): both answered, reminded, and the
-    results file says so."""
+    results file says so; run as a script, or by ``voxtra campaign run`` (its progress
+    lines, printed when the output is no terminal, count both answered at the end)."""
     import csv
     from datetime import UTC, datetime
 
@@ -489,8 +492,11 @@ async def test_campaign_dials_its_csv_and_writes_the_results(
         f"number,timezone,name\n201,{zone},Ada\n202,{zone},Grace\n")
     env = example_env(voxtra_settings, DIAL=f"PJSIP/loopback/sip:{{number}}@127.0.0.1:"
                                             f"{callee.port}")
+    command = [str(EXAMPLES / "campaign.py")] if how == "python" else [
+        "-m", "voxtra", "campaign", "run", str(EXAMPLES / "campaign.py"), "--every", "1",
+        "--export", "results.csv"]
     app = AppProcess(await asyncio.create_subprocess_exec(
-        sys.executable, str(EXAMPLES / "campaign.py"), cwd=tmp_path, env=env,
+        sys.executable, *command, cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT))
     status = await app.exited(timeout=90)
     output = b"".join(app.lines).decode(errors="replace")
@@ -501,3 +507,8 @@ async def test_campaign_dials_its_csv_and_writes_the_results(
         rows = {row["number"]: row for row in csv.DictReader(results)}
     assert {n: (r["status"], r["outcome"]) for n, r in rows.items()} == {
         "201": ("done", "answered"), "202": ("done", "answered")}, rows
+    if how != "python":
+        progress = re.findall(r"^pending \d+ \|.*$", output, re.MULTILINE)
+        assert progress and "answered 2 |" in progress[-1] and "dials 2 |" in progress[-1], \
+            output
+        assert "pending 0 | dialling 0" in progress[-1], output
