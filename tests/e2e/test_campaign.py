@@ -29,6 +29,8 @@ import numpy as np
 import pytest
 
 from voxtra import CallSession, VoxtraApp
+from voxtra.ari.client import AriClient
+from voxtra.ari.errors import NotFoundError
 from voxtra.outbound import (
     CallingWindow,
     Campaign,
@@ -39,6 +41,8 @@ from voxtra.outbound import (
 )
 from voxtra.outbound.detection import wait_for_beep
 from voxtra.outbound.postgres import PostgresStore
+from voxtra.outbound.store import Claim
+from voxtra.sandbox.asterisk import SandboxState
 from voxtra.sandbox.audio import tone, write_ulaw_wav
 from voxtra.sandbox.scenarios import CalleeScript
 from voxtra.sandbox.sipp import SipCallee
@@ -395,6 +399,68 @@ async def test_two_workers_share_a_postgresql_store_and_take_over_a_dead_ones_di
     assert watch.most_at_once() <= 3
     assert min(watch.start_gaps()) >= 0.2 - 0.05
     assert watch.most_starts_within(1.0) <= 5 + 1
+    await answering.stop()
+
+
+async def test_workers_on_two_asterisks_settle_a_dead_ones_dials_and_call_no_one_twice(
+        voxtra_settings: VoxtraSettings, plain_asterisk: SandboxState, tmp_path: Path,
+        postgres_dsn: str) -> None:
+    """Worker a dials through the test session's Asterisk, worker b through another (the
+    stock-configured one), from one PostgreSQL store. Worker a is killed while one of its
+    dials is answered. Worker b cannot see a's channels: it takes the answer a recorded
+    for done, and settles a's other dials once they can no longer be ringing
+    (``ring_timeout`` after a's lease). Every contact ends answered, none answered
+    twice."""
+    answering = await callee("answer", 100)
+    campaign = f"two-asterisks-{random.randrange(1 << 30)}"
+    contacts = [{"number": f"91{i:02d}", "port": str(answering.port)} for i in range(12)]
+    plain_env = {**os.environ, "VOXTRA_ARI_URL": plain_asterisk.ari_url,
+                 "VOXTRA_ARI_USER": plain_asterisk.ari_user,
+                 "VOXTRA_ARI_PASSWORD": plain_asterisk.ari_password,
+                 "VOXTRA_APP_NAME": "voxtra-plain-b"}
+    setups = {"a": (DIAL, worker_env(voxtra_settings, f"{voxtra_settings.app_name}-a")),
+              "b": ("PJSIP/phone/sip:{number}@127.0.0.1:{port}", plain_env)}
+    workers = {}
+    for name, (dial, env) in setups.items():
+        plan = write_plan(tmp_path / f"{name}.json", contacts=contacts, dial=dial,
+                          dsn=postgres_dsn, campaign=campaign, worker=f"worker-{name}",
+                          lease=3, max_concurrent=4, calls_per_second=5, hold=2.0)
+        workers[name] = await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER), str(plan), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    store = PostgresStore(postgres_dsn, campaign)
+    await store.open()
+    left: list[Claim] = []
+    try:
+        async with asyncio.timeout(60):  # a's dial answered and under way: a dies
+            while not any(c.owner == "worker-a" and c.answered for c in await store.held()):
+                await asyncio.sleep(0.05)
+        workers["a"].kill()
+        await workers["a"].communicate()
+        left = [c for c in await store.held() if c.owner == "worker-a"]
+        out, err = await asyncio.wait_for(workers["b"].communicate(), 90)
+        assert workers["b"].returncode == 0, err.decode()[-2000:]
+        assert json.loads(out.decode().splitlines()[-1]) == {"answered": 12}
+        records = {r.number: r for r in await store.contacts()}
+    finally:
+        await store.close()
+        for process in workers.values():
+            if process.returncode is None:
+                process.kill()
+        # No worker is left on a's Asterisk to end a's answered call: the callee would.
+        async with AriClient(voxtra_settings.ari_url, voxtra_settings.ari_user,
+                             voxtra_settings.ari_password.get_secret_value()) as client:
+            for claim in left:
+                with contextlib.suppress(NotFoundError):
+                    await client.channels.hangup(claim.channel_id)
+    assert {c.asterisk for c in left} != {""} and any(c.answered for c in left), left
+    answers = {n: sum(a.answered is not None for a in r.history) for n, r in records.items()}
+    assert set(answers.values()) == {1}, answers  # nobody called again after an answer
+    for claim in left:
+        settled = records[claim.number].history[claim.attempt - 1]
+        assert settled.outcome == ("answered" if claim.answered else "interrupted")
+        if not claim.answered:  # no longer ringing: ring_timeout (1 s) after the lease
+            assert settled.ended is not None and settled.ended >= claim.lease_until + 1
     await answering.stop()
 
 

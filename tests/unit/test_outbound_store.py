@@ -144,3 +144,45 @@ async def test_a_pause_for_every_worker_is_kept_by_the_store(opened: Opener) -> 
     await other.set_paused(False)
     assert not await other.paused()
     await other.close()
+
+
+async def test_a_held_dial_names_its_asterisk_and_whether_it_was_answered(
+        opened: Opener) -> None:
+    """What another worker needs to settle a dial whose worker died: the Asterisk it went
+    through, and whether its answer was recorded."""
+    store = await opened()
+    await store.add([Contact("100"), Contact("200")], now=10)
+    first = await store.claim("100", "chan-1", "worker-a", now=11, lease=60, limits=LIMITS,
+                              asterisk="e1@127.0.0.1:8088")
+    second = await store.claim("200", "chan-2", "worker-a", now=11, lease=60, limits=LIMITS,
+                               asterisk="e1@127.0.0.1:8088")
+    assert first is not None and second is not None
+    await store.answered(first, 12)
+    held = {c.number: (c.asterisk, c.answered) for c in await store.held()}
+    assert held == {"100": ("e1@127.0.0.1:8088", True), "200": ("e1@127.0.0.1:8088", False)}
+    await store.finish(second, "no_answer", 13, retry_at=20)
+    again = await store.claim("200", "chan-3", "worker-b", now=20, lease=60, limits=LIMITS,
+                              asterisk="e2@10.0.0.2:8088")
+    assert again is not None
+    assert {c.number: (c.asterisk, c.answered) for c in await store.held()}["200"] == (
+        "e2@10.0.0.2:8088", False)  # the last dial's outcome is no answer of this one
+    await store.close()
+
+
+async def test_an_sqlite_store_made_before_dials_named_their_asterisk_opens(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.execute("CREATE TABLE contacts (number TEXT PRIMARY KEY, position INTEGER NOT NULL,"
+                   " variables TEXT NOT NULL, timezone TEXT, status TEXT NOT NULL, attempts "
+                   "INTEGER NOT NULL DEFAULT 0, outcome TEXT, next_at REAL NOT NULL, owner "
+                   "TEXT, lease_until REAL, channel_id TEXT)")
+        db.execute("INSERT INTO contacts VALUES ('100', 0, '{}', NULL, 'pending', 0, NULL, 0,"
+                   " NULL, NULL, NULL)")
+    store = SqliteStore(tmp_path / "old.db")
+    await store.open()
+    claim = await store.claim("100", "chan-1", "w", now=1, lease=60, limits=LIMITS,
+                              asterisk="e1@h:1")
+    assert claim is not None and [c.asterisk for c in await store.held()] == ["e1@h:1"]
+    await store.close()

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from voxtra.app.calls import CAMPAIGN_CHANNEL_PREFIX
 from voxtra.ari.errors import AriError
@@ -117,6 +118,9 @@ class Campaign:
         self._sent = float("-inf")
         #: Dials this worker has sent.
         self.dials_sent = 0
+        #: The Asterisk this worker dials through, once it runs: its entity id and ARI
+        #: address (:meth:`_which_asterisk`), recorded with each dial.
+        self.asterisk = ""
         self._sending = asyncio.Lock()
 
     # Controls ------------------------------------------------------------------
@@ -170,6 +174,7 @@ class Campaign:
     async def run(self) -> dict[str, int]:
         """Dial until every contact is done, the deadline passes or :meth:`cancel`;
         returns the contacts by status and final outcome (:meth:`counts`)."""
+        self.asterisk = await self._which_asterisk()
         async with self._opened():
             heartbeat = asyncio.create_task(self._heartbeat(), name="campaign-heartbeat")
             try:
@@ -276,7 +281,8 @@ class Campaign:
                 continue
             channel_id = f"{CAMPAIGN_CHANNEL_PREFIX}{uuid.uuid4().hex}"
             claim = await self.store.claim(record.number, channel_id, self.owner,
-                                           self._clock(), self.settings.lease, self._limits)
+                                           self._clock(), self.settings.lease, self._limits,
+                                           self.asterisk)
             if claim is not None:
                 return claim
         return None
@@ -412,16 +418,40 @@ class Campaign:
             await self._settle_left(claim)
 
     async def _settle_left(self, claim: Claim) -> None:
-        """A dial a dead worker left: answered (and hung up) or interrupted."""
-        answered = await left_answered(self.app.client, self.app.own_legs, claim.channel_id,
-                                       self.settings.ring_timeout + 10)
+        """A dial a dead worker left: answered (and hung up) or interrupted.
+
+        Answered if the dead worker recorded its answer, or if its channel is up: asked
+        of Asterisk when the dial went through this worker's. A dial through another
+        Asterisk cannot be looked at from here: it is settled once it can no longer be
+        ringing (``ring_timeout`` after the lease ran out); answered after its worker
+        died, it met no Stasis application and was hung up by Asterisk at once."""
+        if claim.asterisk and claim.asterisk != self.asterisk:
+            if not claim.answered and \
+                    self._clock() < claim.lease_until + self.settings.ring_timeout:
+                return  # perhaps still ringing: the next heartbeat settles it
+            answered = claim.answered
+        else:
+            seen_up = await left_answered(self.app.client, self.app.own_legs,
+                                          claim.channel_id, self.settings.ring_timeout + 10)
+            answered = claim.answered or seen_up
         outcome: str = Outcome.ANSWERED if answered else INTERRUPTED
-        if answered:
+        if answered and not claim.answered:
             await self.store.answered(claim, self._clock())
         log.info("campaign %s: %s's dial %d was left by %s: %s", self.name, claim.number,
                  claim.attempt, claim.owner, outcome)
         await self.store.finish(claim, outcome, self._clock(),
                                 retry_at=self._retry_at(outcome, claim.attempt))
+
+    async def _which_asterisk(self) -> str:
+        """This worker's Asterisk: its entity id (``GET /asterisk/info``, unique per
+        host) and the ARI address (apart for instances sharing a host)."""
+        try:
+            info = await self.app.client.asterisk.info()
+            entity = info.system.entity_id if info.system is not None else None
+        except AriError as exc:
+            log.warning("campaign %s: cannot ask Asterisk who it is (%s)", self.name, exc)
+            entity = None
+        return f"{entity or '?'}@{urlsplit(self.app.client.base_url).netloc}"
 
     async def _heartbeat(self) -> None:
         """Renew this worker's leases, and take over the dials of workers that died."""

@@ -20,6 +20,7 @@ from voxtra.outbound.contacts import Contact
 from voxtra.outbound.errors import CampaignError
 from voxtra.outbound.store import (
     ATTEMPT_COLUMNS,
+    CLAIM_COLUMNS,
     CONTACT_COLUMNS,
     CampaignStore,
     Claim,
@@ -46,8 +47,11 @@ CREATE TABLE IF NOT EXISTS voxtra_contacts (
     owner TEXT,
     lease_until DOUBLE PRECISION,
     channel_id TEXT,
+    asterisk TEXT,
     PRIMARY KEY (campaign, number)
 );
+-- Stores made before dials named their Asterisk.
+ALTER TABLE voxtra_contacts ADD COLUMN IF NOT EXISTS asterisk TEXT;
 CREATE INDEX IF NOT EXISTS voxtra_contacts_due
     ON voxtra_contacts (campaign, status, next_at, position);
 CREATE TABLE IF NOT EXISTS voxtra_attempts (
@@ -160,7 +164,7 @@ class PostgresStore(CampaignStore):
                 "AND status = $4", self.campaign, number, until, Status.PENDING)
 
     async def claim(self, number: str, channel_id: str, owner: str, now: float,
-                    lease: float, limits: Limits) -> Claim | None:
+                    lease: float, limits: Limits, asterisk: str = "") -> Claim | None:
         async with self._db() as db, db.transaction():
             await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.campaign)
             under_way = await db.fetchval(
@@ -170,12 +174,12 @@ class PostgresStore(CampaignStore):
                 return None
             row = await db.fetchrow(
                 "UPDATE voxtra_contacts SET status = $3, attempts = attempts + 1, owner = $4, "
-                "lease_until = $5, channel_id = $6 WHERE campaign = $1 AND number = ("
-                "  SELECT number FROM voxtra_contacts WHERE campaign = $1 AND number = $2 "
-                "  AND status = $7 AND next_at <= $8 FOR UPDATE SKIP LOCKED) "
+                "lease_until = $5, channel_id = $6, asterisk = $9 WHERE campaign = $1 AND "
+                "number = (SELECT number FROM voxtra_contacts WHERE campaign = $1 AND "
+                "number = $2 AND status = $7 AND next_at <= $8 FOR UPDATE SKIP LOCKED) "
                 "RETURNING variables, timezone, attempts",
                 self.campaign, number, Status.DIALLING, owner, now + lease, channel_id,
-                Status.PENDING, now)
+                Status.PENDING, now, asterisk)
             if row is None:
                 return None
             slot = await db.fetchval(
@@ -190,7 +194,7 @@ class PostgresStore(CampaignStore):
                 "VALUES ($1, $2, $3, $4, $5)", self.campaign, number, row["attempts"],
                 channel_id, start_at)
         return Claim(number, json.loads(row["variables"]), row["timezone"], row["attempts"],
-                     channel_id, owner, now + lease, start_at)
+                     channel_id, owner, now + lease, start_at, asterisk)
 
     async def next_start(self) -> float:
         async with self._db() as db:
@@ -250,7 +254,8 @@ class PostgresStore(CampaignStore):
                 claim.attempt, at, outcome, cause, to_json(detection), to_json(result))
             await db.execute(
                 "UPDATE voxtra_contacts SET status = $4, outcome = $5, next_at = $6, "
-                "owner = NULL, lease_until = NULL, channel_id = NULL WHERE campaign = $1 "
+                "owner = NULL, lease_until = NULL, channel_id = NULL, asterisk = NULL "
+                "WHERE campaign = $1 "
                 "AND number = $2 AND attempts = $3 AND status = $7", self.campaign,
                 claim.number, claim.attempt, Status.DONE if retry_at is None else
                 Status.PENDING, outcome, at if retry_at is None else retry_at,
@@ -266,8 +271,8 @@ class PostgresStore(CampaignStore):
     async def held(self) -> list[Claim]:
         async with self._db() as db:
             rows = await db.fetch(
-                "SELECT number, variables, timezone, attempts, channel_id, owner, lease_until "
-                "FROM voxtra_contacts WHERE campaign = $1 AND status = $2",
+                f"SELECT {CLAIM_COLUMNS} FROM voxtra_contacts WHERE campaign = $1 "
+                "AND status = $2",
                 self.campaign, Status.DIALLING)
         return [claim_of(r) for r in rows]
 

@@ -19,6 +19,7 @@ from voxtra.outbound.contacts import Contact
 from voxtra.outbound.errors import CampaignError
 from voxtra.outbound.store import (
     ATTEMPT_COLUMNS,
+    CLAIM_COLUMNS,
     CONTACT_COLUMNS,
     CampaignStore,
     Claim,
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS contacts (
     next_at REAL NOT NULL,
     owner TEXT,
     lease_until REAL,
-    channel_id TEXT
+    channel_id TEXT,
+    asterisk TEXT
 );
 CREATE INDEX IF NOT EXISTS contacts_due ON contacts (status, next_at, position);
 CREATE TABLE IF NOT EXISTS pace (
@@ -104,6 +106,9 @@ class SqliteStore(CampaignStore):
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute("PRAGMA busy_timeout=10000")
                 db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(contacts)")}
+                if "asterisk" not in columns:  # a store made before dials named it
+                    db.execute("ALTER TABLE contacts ADD COLUMN asterisk TEXT")
             except (OSError, sqlite3.Error) as exc:
                 raise CampaignError(f"cannot open campaign store {self.path}: {exc}") from exc
             db.isolation_level = "IMMEDIATE"  # a transaction takes the write lock first
@@ -163,7 +168,7 @@ class SqliteStore(CampaignStore):
             (until, number, Status.PENDING)))
 
     async def claim(self, number: str, channel_id: str, owner: str, now: float,
-                    lease: float, limits: Limits) -> Claim | None:
+                    lease: float, limits: Limits, asterisk: str = "") -> Claim | None:
         def work(db: sqlite3.Connection) -> Claim | None:
             under_way = db.execute("SELECT COUNT(*) FROM contacts WHERE status = ?",
                                    (Status.DIALLING,)).fetchone()[0]
@@ -171,11 +176,11 @@ class SqliteStore(CampaignStore):
                 return None
             row = db.execute(
                 "UPDATE contacts SET status = ?, attempts = attempts + 1, owner = ?, "
-                "lease_until = ?, channel_id = ? "
+                "lease_until = ?, channel_id = ?, asterisk = ? "
                 "WHERE number = ? AND status = ? AND next_at <= ? "
                 "RETURNING variables, timezone, attempts",
-                (Status.DIALLING, owner, now + lease, channel_id, number, Status.PENDING,
-                 now)).fetchone()
+                (Status.DIALLING, owner, now + lease, channel_id, asterisk, number,
+                 Status.PENDING, now)).fetchone()
             if row is None:
                 return None
             slot = db.execute("SELECT next_start FROM pace").fetchone()
@@ -185,7 +190,7 @@ class SqliteStore(CampaignStore):
             db.execute("INSERT INTO attempts (number, attempt, channel_id, started) "
                        "VALUES (?, ?, ?, ?)", (number, row[2], channel_id, start_at))
             return Claim(number, json.loads(row[0]), row[1], row[2], channel_id, owner,
-                         now + lease, start_at)
+                         now + lease, start_at, asterisk)
         return await self._run(work)
 
     async def next_start(self) -> float:
@@ -230,7 +235,7 @@ class SqliteStore(CampaignStore):
                  claim.attempt))
             db.execute(
                 "UPDATE contacts SET status = ?, outcome = ?, next_at = ?, owner = NULL, "
-                "lease_until = NULL, channel_id = NULL "
+                "lease_until = NULL, channel_id = NULL, asterisk = NULL "
                 "WHERE number = ? AND status = ? AND attempts = ?",
                 (Status.DONE if retry_at is None else Status.PENDING, outcome,
                  at if retry_at is None else retry_at, claim.number, Status.DIALLING,
@@ -246,8 +251,7 @@ class SqliteStore(CampaignStore):
     async def held(self) -> list[Claim]:
         def work(db: sqlite3.Connection) -> list[Claim]:
             rows = db.execute(
-                "SELECT number, variables, timezone, attempts, channel_id, owner, lease_until "
-                "FROM contacts WHERE status = ?", (Status.DIALLING,))
+                f"SELECT {CLAIM_COLUMNS} FROM contacts WHERE status = ?", (Status.DIALLING,))
             return [claim_of(r) for r in rows]
         return await self._run(work)
 

@@ -54,6 +54,11 @@ class Claim:
     lease_until: float
     #: When the dial may start (its slot under the campaign's calls per second).
     start_at: float = 0.0
+    #: The Asterisk the dial goes through (:attr:`Campaign.asterisk`): only a worker on
+    #: the same one can see the dial's channel.
+    asterisk: str = ""
+    #: The dial's answer was recorded (:meth:`CampaignStore.answered`).
+    answered: bool = False
 
 
 @dataclass
@@ -115,10 +120,10 @@ class CampaignStore(ABC):
 
     @abstractmethod
     async def claim(self, number: str, channel_id: str, owner: str, now: float,
-                    lease: float, limits: Limits) -> Claim | None:
-        """Take a pending, due contact for one dial, record the attempt and give it the
-        next start slot; None if another worker took it first, or if ``limits`` allow
-        no more dials under way."""
+                    lease: float, limits: Limits, asterisk: str = "") -> Claim | None:
+        """Take a pending, due contact for one dial through ``asterisk``, record the
+        attempt and give it the next start slot; None if another worker took it first,
+        or if ``limits`` allow no more dials under way."""
 
     @abstractmethod
     async def dialling(self) -> int:
@@ -205,6 +210,12 @@ def attempt_of(row: Sequence[Any]) -> AttemptRecord:
                          abandoned=bool(row[10]))
 
 
+#: The columns of a contact that :func:`claim_of` reads.
+CLAIM_COLUMNS = ("number, variables, timezone, attempts, channel_id, owner, lease_until, "
+                 "asterisk, outcome")
+
+
 def claim_of(row: Sequence[Any]) -> Claim:
-    """A row of number, variables, timezone, attempts, channel_id, owner, lease_until."""
-    return Claim(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])
+    """A row of :data:`CLAIM_COLUMNS` (a dialling contact's)."""
+    return Claim(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6],
+                 asterisk=row[7] or "", answered=row[8] == "answered")
