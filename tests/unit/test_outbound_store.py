@@ -186,3 +186,23 @@ async def test_an_sqlite_store_made_before_dials_named_their_asterisk_opens(
                               asterisk="e1@h:1")
     assert claim is not None and [c.asterisk for c in await store.held()] == ["e1@h:1"]
     await store.close()
+
+
+async def test_late_claims_do_not_slow_the_schedule_nor_an_idle_spell_burst(
+        opened: Opener) -> None:
+    """Claims that come a little late (the time a claim takes) leave the start slots on
+    the asked rate; after an idle spell the next slots follow from now."""
+    store = await opened()
+    await store.add([Contact(str(n)) for n in range(6)], now=0)
+    limits = Limits(max_concurrent=10, calls_per_second=4)
+    starts = []
+    for n, now in enumerate((10.0, 10.26, 10.51, 10.76)):  # each 10 ms after its slot
+        claim = await store.claim(str(n), f"chan-{n}", "w", now=now, lease=60, limits=limits)
+        assert claim is not None
+        starts.append(claim.start_at)
+    assert starts == [10.0, 10.26, 10.51, 10.76]  # never before the claim
+    assert await store.next_start() == 11.0  # four slots on, not 11.04
+    idle = await store.claim("4", "chan-4", "w", now=20, lease=60, limits=limits)
+    assert idle is not None and idle.start_at == 20
+    assert abs(await store.next_start() - (20 - 0.02 + 0.25)) < 1e-9  # no catching up
+    await store.close()

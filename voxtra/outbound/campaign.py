@@ -15,10 +15,12 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import math
 import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +45,7 @@ from voxtra.outbound.rules import (
 )
 from voxtra.outbound.settings import CampaignSettings
 from voxtra.outbound.sqlite import SqliteStore
-from voxtra.outbound.store import CampaignStore, Claim, ContactRecord, Limits
+from voxtra.outbound.store import CATCH_UP, CampaignStore, Claim, ContactRecord, Limits
 from voxtra.retry import Backoff
 from voxtra.tasks import TaskSet
 from voxtra.voice.providers import default_vad
@@ -114,8 +116,10 @@ class Campaign:
             if self.settings.machine_detection == "audio" else None
         self._store_lock = asyncio.Lock()
         self._store_users = 0
-        #: When this worker last sent a dial; its sends are one interval apart at least.
-        self._sent = float("-inf")
+        #: When this worker sent its latest dials, and when its next is due
+        #: (:meth:`_wait_to_send`).
+        self._sends: deque[float] = deque()
+        self._due = float("-inf")
         #: Dials this worker has sent.
         self.dials_sent = 0
         #: The Asterisk this worker dials through, once it runs: its entity id and ARI
@@ -345,13 +349,28 @@ class Campaign:
                 await asyncio.sleep(delay)
 
     async def _wait_to_send(self, start_at: float) -> None:
-        """Until the claim's slot, and one interval after this worker's last send: a
-        wake-up the loop ran late does not bring two sends closer than the rate allows."""
+        """Until the claim's slot and this worker's next send time, which moves on by one
+        interval per send, so that the loop waking a little late for one send does not
+        slow the rate: up to :data:`CATCH_UP` of lateness is made up for on the next.
+        Two sends are never closer than an interval less that, nor more than ``n`` in
+        ``n`` intervals (``n`` the calls per second, rounded up: a carrier's limit per
+        second)."""
         async with self._sending:
             interval = 1.0 / self._limits.calls_per_second
-            await asyncio.sleep(max(0.0, start_at - self._clock(),
-                                    self._sent + interval - self._clock()))
-            self._sent = self._clock()
+            catch_up = min(CATCH_UP, interval / 2)
+            most = max(1, math.ceil(self._limits.calls_per_second))
+            sends = self._sends
+            while len(sends) > most:
+                sends.popleft()
+            due = max(start_at, self._due, self._clock() - catch_up)
+            earliest = due
+            if sends:
+                earliest = max(earliest, sends[-1] + interval - catch_up)
+            if len(sends) == most:
+                earliest = max(earliest, sends[0] + most * interval)
+            await asyncio.sleep(max(0.0, earliest - self._clock()))
+            sends.append(self._clock())
+            self._due = due + interval
 
     def _retry_at(self, outcome: str, dialled: int) -> float | None:
         if outcome == Outcome.ANSWERED:

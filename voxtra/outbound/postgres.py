@@ -30,6 +30,7 @@ from voxtra.outbound.store import (
     attempt_of,
     claim_of,
     contact_of,
+    start_slot,
     to_json,
 )
 
@@ -184,11 +185,11 @@ class PostgresStore(CampaignStore):
                 return None
             slot = await db.fetchval(
                 "SELECT next_start FROM voxtra_campaigns WHERE campaign = $1", self.campaign)
-            start_at = max(now, slot if slot is not None else now)
+            start_at, following = start_slot(now, slot, limits)
             await db.execute(
                 "INSERT INTO voxtra_campaigns (campaign, next_start) VALUES ($1, $2) "
                 "ON CONFLICT (campaign) DO UPDATE SET next_start = EXCLUDED.next_start",
-                self.campaign, start_at + 1.0 / limits.calls_per_second)
+                self.campaign, following)
             await db.execute(
                 "INSERT INTO voxtra_attempts (campaign, number, attempt, channel_id, started) "
                 "VALUES ($1, $2, $3, $4, $5)", self.campaign, number, row["attempts"],

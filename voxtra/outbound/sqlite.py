@@ -29,6 +29,7 @@ from voxtra.outbound.store import (
     attempt_of,
     claim_of,
     contact_of,
+    start_slot,
     to_json,
 )
 
@@ -184,9 +185,9 @@ class SqliteStore(CampaignStore):
             if row is None:
                 return None
             slot = db.execute("SELECT next_start FROM pace").fetchone()
-            start_at = max(now, slot[0] if slot else now)
+            start_at, following = start_slot(now, slot[0] if slot else None, limits)
             db.execute("INSERT OR REPLACE INTO pace (id, next_start) VALUES (0, ?)",
-                       (start_at + 1.0 / limits.calls_per_second,))
+                       (following,))
             db.execute("INSERT INTO attempts (number, attempt, channel_id, started) "
                        "VALUES (?, ?, ?, ?)", (number, row[2], channel_id, start_at))
             return Claim(number, json.loads(row[0]), row[1], row[2], channel_id, owner,

@@ -210,6 +210,22 @@ def attempt_of(row: Sequence[Any]) -> AttemptRecord:
                          abandoned=bool(row[10]))
 
 
+#: Seconds by which a claim or a send may come late without pushing the campaign's
+#: later start slots, or this worker's later sends, back.
+CATCH_UP = 0.02
+
+
+def start_slot(now: float, free: float | None, limits: Limits) -> tuple[float, float]:
+    """When a dial claimed at ``now`` starts, the campaign's next free slot being ``free``
+    (None before the first dial), and the slot after it. The dial never starts before
+    ``now``; the schedule moves on from the slot, not from ``now``, when the claim came
+    up to :data:`CATCH_UP` late (the claim's own time must not slow the campaign
+    below its rate), and from ``now`` otherwise (after an idle spell: no burst)."""
+    start = now if free is None else max(now, free)
+    base = now if free is None else max(free, now - CATCH_UP)
+    return start, base + 1.0 / limits.calls_per_second
+
+
 #: The columns of a contact that :func:`claim_of` reads.
 CLAIM_COLUMNS = ("number, variables, timezone, attempts, channel_id, owner, lease_until, "
                  "asterisk, outcome")
