@@ -101,6 +101,26 @@ def test_with_an_end_of_turn_model_words_and_verdict_set_the_wait() -> None:
     assert signals == [TurnSignal.RESUMED] and detector.verdict is None
 
 
+def test_from_a_punctuating_recogniser_an_unclosed_guess_waits_the_unsure_delay() -> None:
+    """Whisper closes finished sentences with a mark; "I would like to book a table"
+    with none, at a pause, was a sentence broken off ("... for four")."""
+    detector = TurnDetector(SETTINGS, punctuated=True)
+    now, _ = feed(detector, 0.0, 1.0, 1.0)
+    now, _ = feed(detector, now, 0.5, 0.0)
+    paused_at = detector.paused_at
+    detector.guess = "I would like to book a table"
+    assert not detector.end_due(paused_at + 0.79)
+    assert detector.end_due(paused_at + 0.81)
+    for closed_guess in ("I would like to book a table.", "Can I book a table?", "1 2 3 4"):
+        detector.guess = closed_guess
+        assert detector.end_due(paused_at + 0.41), closed_guess
+    unpunctuated = TurnDetector(SETTINGS)  # a recogniser that never punctuates
+    feed(unpunctuated, 0.0, 1.0, 1.0)
+    feed(unpunctuated, 1.0, 0.5, 0.0)
+    unpunctuated.guess = "I would like to book a table"
+    assert unpunctuated.end_due(unpunctuated.paused_at + 0.41)
+
+
 def test_speech_resuming_in_a_pause_continues_the_turn() -> None:
     detector = TurnDetector(SETTINGS)
     now, _ = feed(detector, 0.0, 0.6, 1.0)

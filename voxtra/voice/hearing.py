@@ -107,7 +107,8 @@ class Hearing:
         self._vad = vad
         self._end_of_turn = end_of_turn
         self._input = audio_in
-        self._detector = TurnDetector(voice.settings.turn, judged=end_of_turn is not None)
+        self._detector = TurnDetector(voice.settings.turn, judged=end_of_turn is not None,
+                                      punctuated=stt.punctuates)
         #: The latest turn's final transcription (each waits for the one before).
         self._finishing: asyncio.Task[None] | None = None
 

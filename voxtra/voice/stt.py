@@ -50,6 +50,10 @@ class STT(ABC):
     """A speech recogniser shared by all calls; :meth:`stream` holds one utterance."""
 
     sample_rate: int = 16000
+    #: Its transcripts close a finished sentence with punctuation (".", "?"), so a
+    #: guess without any, taken at a pause, may be a sentence broken off
+    #: (:class:`~voxtra.voice.turns.TurnDetector`).
+    punctuates: bool = False
 
     @abstractmethod
     def stream(self, hints: Sequence[str] = ()) -> STTStream: ...
@@ -62,6 +66,8 @@ class BatchSTT(ABC):
     """A recogniser that transcribes a whole piece of audio at once (Whisper)."""
 
     sample_rate: int = 16000
+    #: As :attr:`STT.punctuates`.
+    punctuates: bool = False
 
     @abstractmethod
     async def transcribe(self, pcm: Pcm, hints: Sequence[str] = ()) -> Transcript: ...
@@ -82,6 +88,7 @@ class BufferedSTT(STT):
     def __init__(self, batch: BatchSTT) -> None:
         self.batch = batch
         self.sample_rate = batch.sample_rate
+        self.punctuates = batch.punctuates
 
     def stream(self, hints: Sequence[str] = ()) -> STTStream:
         return _BufferedStream(self.batch, hints)

@@ -13,7 +13,10 @@ at the pause; the end-of-turn model
 (:class:`~voxtra.voice.endpointing.EndOfTurnModel`) judges the turn's audio at each
 pause when there is one. Words ending on "to", "the", "is" veto: the audio models tell
 prosody, not syntax, and a synthetic or odd voice fools them (see ``bench/vad_bench.py``).
-Without a model the words decide alone (a pluggable :data:`Completeness` rule).
+Without a model the words decide alone (a pluggable :data:`Completeness` rule). From a
+recogniser that punctuates (Whisper), a guess that does not close with ".", "?" or "!"
+("I would like to book a table") is a sentence perhaps broken off: the turn waits
+``unsure_endpointing_delay`` at least (a digit string needs no punctuation).
 """
 
 from __future__ import annotations
@@ -114,6 +117,13 @@ def looks_finished(text: str) -> bool:
     return bool(words) and words[-1] not in _UNFINISHED
 
 
+def closed(text: str) -> bool:
+    """The text closes with a sentence's final mark, or is a digit string (which a
+    recogniser leaves unpunctuated: "1 2 3 4")."""
+    stripped = text.strip()
+    return stripped.endswith((".", "?", "!")) or bool(re.fullmatch(r"[\d\s,.-]+", stripped))
+
+
 def is_backchannel(text: str, words: list[str]) -> bool:
     """True if ``text`` holds words and is made only of the backchannel ``words``.
 
@@ -154,9 +164,12 @@ class TurnDetector:
     """Follows one caller's speech; :meth:`update` reports the changes."""
 
     def __init__(self, settings: TurnSettings, finished: Completeness = looks_finished,
-                 judged: bool = False) -> None:
+                 judged: bool = False, punctuated: bool = False) -> None:
         self.settings = settings
         self.finished = finished
+        #: The recogniser punctuates (:attr:`~voxtra.voice.stt.STT.punctuates`): a guess
+        #: without a closing mark waits ``unsure_endpointing_delay``.
+        self.punctuated = punctuated
         #: An end-of-turn model judges each pause (:attr:`verdict`); the turn waits
         #: for its verdict rather than go by the words alone.
         self.judged = judged
@@ -218,6 +231,9 @@ class TurnDetector:
             return True
         if silence < settings.min_endpointing_delay or self.guess is None \
                 or not self.finished(self.guess):
+            return False
+        if self.punctuated and not closed(self.guess) and \
+                silence < settings.unsure_endpointing_delay:
             return False
         if not self.judged:
             return True

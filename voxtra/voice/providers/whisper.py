@@ -74,6 +74,7 @@ class WhisperSTT(BatchSTT):
     """
 
     sample_rate = 16000
+    punctuates = True
 
     def __init__(self, model: str | Path | None = None, *, compute_type: str = "int8",
                  beam_size: int = 3, language: str | None = "en",
