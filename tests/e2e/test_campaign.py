@@ -19,7 +19,7 @@ import random
 import re
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
 from time import monotonic
@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from voxtra import CallSession, VoxtraApp
+from voxtra.app.calls import CAMPAIGN_CHANNEL_PREFIX
 from voxtra.ari.client import AriClient
 from voxtra.ari.errors import NotFoundError
 from voxtra.outbound import (
@@ -41,7 +42,7 @@ from voxtra.outbound import (
 )
 from voxtra.outbound.detection import wait_for_beep
 from voxtra.outbound.postgres import PostgresStore
-from voxtra.outbound.store import Claim
+from voxtra.outbound.store import Claim, ContactRecord
 from voxtra.sandbox.asterisk import SandboxState
 from voxtra.sandbox.audio import tone, write_ulaw_wav
 from voxtra.sandbox.scenarios import CalleeScript
@@ -231,6 +232,50 @@ def worker_env(settings: VoxtraSettings, app_name: str | None = None) -> dict[st
             "VOXTRA_APP_NAME": app_name or settings.app_name}
 
 
+Workers = dict[str, asyncio.subprocess.Process]
+
+
+async def start_workers(tmp_path: Path, setups: dict[str, tuple[str, dict[str, str]]],
+                        **plan: Any) -> Workers:
+    """A worker process per name of ``setups`` (its dial string and environment), each
+    running ``plan`` as ``worker-NAME``."""
+    workers = {}
+    for name, (dial, env) in setups.items():
+        path = write_plan(tmp_path / f"{name}.json", dial=dial, worker=f"worker-{name}",
+                          **plan)
+        workers[name] = await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER), str(path), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    return workers
+
+
+async def kill_a_then_finish_with_b(
+        dsn: str, campaign: str, workers: Workers,
+        ready: Callable[[list[Claim], dict[str, int]], bool]
+        ) -> tuple[list[Claim], Any, dict[str, ContactRecord]]:
+    """Kill worker a once ``ready(held dials, counts)``: the dials it held then, worker
+    b's counts once it has finished the campaign alone, and every contact's record.
+    No worker is left running."""
+    store = PostgresStore(dsn, campaign)
+    await store.open()
+    try:
+        async with asyncio.timeout(60):
+            while not ready(await store.held(), await store.counts()):
+                await asyncio.sleep(0.05)
+        workers["a"].kill()
+        await workers["a"].communicate()
+        left = [c for c in await store.held() if c.owner == "worker-a"]
+        out, err = await asyncio.wait_for(workers["b"].communicate(), 90)
+        assert workers["b"].returncode == 0, err.decode()[-2000:]
+        records = {r.number: r for r in await store.contacts()}
+        return left, json.loads(out.decode().splitlines()[-1]), records
+    finally:
+        await store.close()
+        for process in workers.values():
+            if process.returncode is None:
+                process.kill()
+
+
 @pytest.mark.slow
 async def test_a_campaign_killed_at_random_moments_loses_nothing_and_redials_no_one(
         voxtra_settings: VoxtraSettings, watch: AsteriskWatch, tmp_path: Path) -> None:
@@ -357,34 +402,15 @@ async def test_two_workers_share_a_postgresql_store_and_take_over_a_dead_ones_di
     answering = await callee("answer", 100)
     campaign = f"shared-{random.randrange(1 << 30)}"
     contacts = [{"number": f"90{i:02d}", "port": str(answering.port)} for i in range(14)]
-    workers = {}
-    for name in ("a", "b"):
-        plan = write_plan(tmp_path / f"{name}.json", contacts=contacts, dial=DIAL,
-                          dsn=postgres_dsn, campaign=campaign, worker=f"worker-{name}",
-                          lease=3, max_concurrent=3, calls_per_second=5, hold=1.0)
-        workers[name] = await asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), str(plan),
-            env=worker_env(voxtra_settings, f"{voxtra_settings.app_name}-{name}"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    store = PostgresStore(postgres_dsn, campaign)
-    await store.open()
-    try:
-        async with asyncio.timeout(60):  # both at work, then worker a dies mid-dial
-            while not any(c.owner == "worker-a" for c in await store.held()) or \
-                    (await store.counts()).get("answered", 0) < 4:
-                await asyncio.sleep(0.05)
-        workers["a"].kill()
-        await workers["a"].communicate()
-        left = [c for c in await store.held() if c.owner == "worker-a"]
-        out, err = await asyncio.wait_for(workers["b"].communicate(), 90)
-        assert workers["b"].returncode == 0, err.decode()[-2000:]
-        assert json.loads(out.decode().splitlines()[-1]) == {"answered": 14}
-        records = {r.number: r for r in await store.contacts()}
-    finally:
-        await store.close()
-        for process in workers.values():
-            if process.returncode is None:
-                process.kill()
+    workers = await start_workers(
+        tmp_path, {name: (DIAL, worker_env(voxtra_settings, f"{voxtra_settings.app_name}-{name}"))
+                   for name in ("a", "b")},
+        contacts=contacts, dsn=postgres_dsn, campaign=campaign, lease=3, max_concurrent=3,
+        calls_per_second=5, hold=1.0)
+    left, counts, records = await kill_a_then_finish_with_b(  # a dies mid-dial
+        postgres_dsn, campaign, workers, lambda held, counts: any(
+            c.owner == "worker-a" for c in held) and counts.get("answered", 0) >= 4)
+    assert counts == {"answered": 14}
     assert left, "worker a held no dial when it was killed"
     for claim in left:  # settled by b, after the lease a had taken
         settled = records[claim.number].history[claim.attempt - 1]
@@ -423,39 +449,21 @@ async def test_workers_on_two_asterisks_settle_a_dead_ones_dials_and_call_no_one
                  "VOXTRA_APP_NAME": "voxtra-plain-b"}
     setups = {"a": (DIAL, worker_env(voxtra_settings, f"{voxtra_settings.app_name}-a")),
               "b": ("PJSIP/phone/sip:{number}@127.0.0.1:{port}", plain_env)}
-    workers = {}
-    for name, (dial, env) in setups.items():
-        plan = write_plan(tmp_path / f"{name}.json", contacts=contacts, dial=dial,
-                          dsn=postgres_dsn, campaign=campaign, worker=f"worker-{name}",
-                          lease=3, max_concurrent=4, calls_per_second=5, hold=2.0)
-        workers[name] = await asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), str(plan), env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    store = PostgresStore(postgres_dsn, campaign)
-    await store.open()
-    left: list[Claim] = []
-    try:
-        async with asyncio.timeout(60):  # a's dial answered and under way: a dies
-            while not any(c.owner == "worker-a" and c.answered for c in await store.held()):
-                await asyncio.sleep(0.05)
-        workers["a"].kill()
-        await workers["a"].communicate()
-        left = [c for c in await store.held() if c.owner == "worker-a"]
-        out, err = await asyncio.wait_for(workers["b"].communicate(), 90)
-        assert workers["b"].returncode == 0, err.decode()[-2000:]
-        assert json.loads(out.decode().splitlines()[-1]) == {"answered": 12}
-        records = {r.number: r for r in await store.contacts()}
-    finally:
-        await store.close()
-        for process in workers.values():
-            if process.returncode is None:
-                process.kill()
-        # No worker is left on a's Asterisk to end a's answered call: the callee would.
+    workers = await start_workers(tmp_path, setups, contacts=contacts, dsn=postgres_dsn,
+                                  campaign=campaign, lease=3, max_concurrent=4,
+                                  calls_per_second=5, hold=2.0)
+    try:  # a's dial answered and under way: a dies
+        left, counts, records = await kill_a_then_finish_with_b(
+            postgres_dsn, campaign, workers,
+            lambda held, _: any(c.owner == "worker-a" and c.answered for c in held))
+    finally:  # no worker is left on a's Asterisk to end a's answered call: the callee would
         async with AriClient(voxtra_settings.ari_url, voxtra_settings.ari_user,
                              voxtra_settings.ari_password.get_secret_value()) as client:
-            for claim in left:
-                with contextlib.suppress(NotFoundError):
-                    await client.channels.hangup(claim.channel_id)
+            for channel in await client.channels.list():
+                if channel.id.startswith(CAMPAIGN_CHANNEL_PREFIX):
+                    with contextlib.suppress(NotFoundError):
+                        await client.channels.hangup(channel.id)
+    assert counts == {"answered": 12}
     assert {c.asterisk for c in left} != {""} and any(c.answered for c in left), left
     answers = {n: sum(a.answered is not None for a in r.history) for n, r in records.items()}
     assert set(answers.values()) == {1}, answers  # nobody called again after an answer
