@@ -458,8 +458,7 @@ class Campaign:
             await self.store.answered(claim, self._clock())
         log.info("campaign %s: %s's dial %d was left by %s: %s", self.name, claim.number,
                  claim.attempt, claim.owner, outcome)
-        await self.store.finish(claim, outcome, self._clock(),
-                                retry_at=self._retry_at(outcome, claim.attempt))
+        await self._write_end(claim, outcome)
 
     async def _which_asterisk(self) -> str:
         """This worker's Asterisk: its entity id (``GET /asterisk/info``, unique per
