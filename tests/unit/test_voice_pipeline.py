@@ -346,6 +346,27 @@ async def test_words_over_a_reply_cut_it_from_the_moment_it_paused(
     assert onset < paused.at < stopped and h.audio.sent[-1][0] <= paused.at  # silent since
 
 
+async def test_no_words_yet_at_a_pause_over_a_reply_is_no_verdict(
+        harness_factory: Any) -> None:
+    """A streaming recogniser lags the speech: at the caller's first short pause ("Wait,
+    ...") it may have no words yet. That must not resume the reply; the words that come
+    cut it, and the caller hears no reply between."""
+    def words(seconds: float) -> str:  # seconds of audio heard, the prefix padding too
+        return "" if seconds < 0.9 else "Wait, that is not what I asked."
+
+    h = harness_factory(stt=FakeSTT([words]))
+    speaking = asyncio.ensure_future(h.pipeline.say(" ".join(["word"] * 40) + "."))
+    await asyncio.sleep(0.5)
+    await h.audio.speak(0.3)
+    await h.audio.silence(0.2)  # a pause, far shorter than the end of a turn
+    await h.audio.speak(0.5)
+    await h.audio.silence(0.6)
+    result = await asyncio.wait_for(speaking, 5)
+    assert result.interrupted and not h.of("response_resumed")
+    [paused], [interrupted] = h.of("response_paused"), h.of("interrupted")
+    assert interrupted.at == paused.at and h.audio.sent[-1][0] <= paused.at  # silent since
+
+
 async def test_with_resume_off_the_reply_plays_on_while_words_are_judged(
         harness_factory: Any) -> None:
     settings = FAST.model_copy(update={"turn": TurnSettings(

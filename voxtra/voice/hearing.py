@@ -365,16 +365,23 @@ class Hearing:
 
     async def _judge_words(self, stream: STTStream, turn: Turn, speech: Speech,
                            paused_at: float) -> None:
-        """The caller paused while talking over ``speech``: their words so far cut it,
-        or, if the caller is still silent, let it play on."""
-        meaningful = await self._meaningful(stream)
+        """The caller paused while talking over ``speech``: their words so far cut it;
+        words that are only backchannel let it play on if the caller is still silent. No
+        words yet decides nothing: a streaming recogniser may not have caught up with
+        the speech, and the turn's end (:meth:`_finish`) judges it whole."""
+        try:
+            guess = await asyncio.wait_for(stream.interim(), self._voice.settings.stt_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            guess = None  # a failing recogniser must not disable barge-in
         if turn.interrupted or self._voice._speech is not speech:
             return
         detector = self._detector
-        if meaningful:
+        if guess is None or self._meaningful_over_speech(guess):
             self._barge_in(turn, speech)
-        elif turn.ended_at is not None or (detector.state is TurnState.PAUSED
-                                           and detector.paused_at == paused_at):
+        elif guess.text.strip() and (turn.ended_at is not None or (
+                detector.state is TurnState.PAUSED and detector.paused_at == paused_at)):
             self._resume(turn, speech)
 
     def _pause(self, turn: Turn, speech: Speech) -> None:
@@ -395,17 +402,6 @@ class Hearing:
         if self._voice._speech is speech and not turn.interrupted:
             turn.interrupted = True
             self._voice.interrupt()
-
-    async def _meaningful(self, stream: STTStream) -> bool:
-        """The caller said something that may interrupt (or could not be recognised: a
-        failing recogniser must not disable barge-in)."""
-        try:
-            guess = await asyncio.wait_for(stream.interim(), self._voice.settings.stt_timeout)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            return True
-        return self._meaningful_over_speech(guess)
 
     def _meaningful_over_speech(self, transcript: Transcript) -> bool:
         """Words said over Voxtra's speech that count: recognised with confidence, and
