@@ -4,10 +4,12 @@ see :mod:`voxtra.testing.services.deepgram`)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import time
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -232,3 +234,22 @@ async def test_the_key_is_not_logged_even_at_debug(caplog: pytest.LogCaptureFixt
         await stream.aclose()
     assert server.last.authorization == "Token sekrit-4242"
     assert "Authorization" in caplog.text and "sekrit-4242" not in caplog.text
+
+
+
+async def test_finalize_ends_the_current_segment_and_repeat_starts_the_script_again() -> None:
+    """One socket that hears turn after turn, finalised at each turn's end (as Pipecat's
+    Deepgram service does): each ``Finalize`` gives the current segment only, never words
+    of later ones, and ``repeat`` starts the script again once it is all out."""
+    async with FakeDeepgram(transcripts=[["Good morning.", "Bye now."]], repeat=True) as server, \
+            aiohttp.ClientSession() as session:
+        url = server.url.replace("http", "ws") + "/v1/listen?encoding=linear16&sample_rate=16000"
+        async with session.ws_connect(url, headers={"Authorization": "Token test-key"}) as ws:
+            finals = []
+            for _ in range(3):
+                await ws.send_bytes(tone(300.0, 0.3, 16000).astype("<i2").tobytes())
+                await ws.send_str(json.dumps({"type": "Finalize"}))
+                answer = await ws.receive_json(timeout=5)
+                assert answer["is_final"] and answer["from_finalize"]
+                finals.append(answer["channel"]["alternatives"][0]["transcript"])
+    assert finals == ["Good morning.", "Bye now.", "Good morning."]

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -151,3 +154,22 @@ def test_configuration_is_checked_without_the_network(monkeypatch: pytest.Monkey
         with pytest.raises(ProviderError) as raised:
             ElevenLabsTTS(**bad)  # type: ignore[arg-type]
         assert raised.value.retryable is False
+
+
+async def test_stream_with_timestamps_gives_the_audio_and_each_character_once() -> None:
+    """The "Stream speech with timing" endpoint (Pipecat's HTTP service calls it): lines of
+    JSON whose audio, joined, is the plain stream's, and whose alignment places every
+    character of the text once, in order, at the fake's pace."""
+    async with FakeElevenLabs(chunk_bytes=800) as server, aiohttp.ClientSession() as session:
+        answer = await session.post(
+            f"{server.url}/v1/text-to-speech/voice-1/stream/with-timestamps",
+            params={"output_format": "pcm_8000"}, json={"text": TEXT},
+            headers={"xi-api-key": "test-key"})
+        assert answer.status == 200
+        lines = [json.loads(line) async for line in answer.content if line.strip()]
+    audio = b"".join(base64.b64decode(line["audio_base64"]) for line in lines)
+    assert len(lines) > 1 and audio == speech(TEXT, "pcm_8000")[1]
+    timed = [line["alignment"] for line in lines if line["alignment"] is not None]
+    assert "".join(c for a in timed for c in a["characters"]) == TEXT
+    starts = [t for a in timed for t in a["character_start_times_seconds"]]
+    assert starts == sorted(starts) and starts[-1] == pytest.approx((len(TEXT) - 1) * 0.02)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 import pytest
 
@@ -28,6 +30,18 @@ async def test_a_reply_streams_word_by_word_with_the_history() -> None:
         {"role": "system", "content": "You are a shop assistant."},
         {"role": "user", "content": "When do you open?"}]
     assert agent.history[-1].content == "We open at nine."
+
+
+async def test_a_paced_model_sends_its_first_token_late_then_one_a_step() -> None:
+    """The fake's pace (the agents bench gives it a real model's): the first token after
+    ``first_token_delay``, each further one ``token_delay`` after the one before."""
+    async with FakeOpenAI(["We open at nine."], first_token_delay=0.2,
+                          token_delay=0.1) as server:
+        agent = AgentClient(model(server))
+        began = time.monotonic()
+        arrivals = [time.monotonic() - began async for _ in agent.reply("When?")]
+    assert len(arrivals) == 4 and arrivals[0] >= 0.2
+    assert all(b - a >= 0.09 for a, b in itertools.pairwise(arrivals))
 
 
 async def test_tool_calls_are_assembled_run_and_answered() -> None:

@@ -105,14 +105,20 @@ class _Script:
     """A connection's segments and how far the fake has got through them."""
 
     segments: list[list[str]]
+    #: Start the segments again once they are all final (a long-lived stream).
+    repeat: bool = False
     revealed: int = 0  # words of the current segment out so far
     segment_start: float = 0.0
     sounding: float = 0.0  # seconds of sound heard in the current segment
     quiet_since: float | None = None  # stream time the latest pause began, after sound
+    whole: list[list[str]] = field(init=False)  # the segments as given (for ``repeat``)
 
     @property
     def current(self) -> list[str]:
         return self.segments[0] if self.segments else []
+
+    def __post_init__(self) -> None:
+        self.whole = [list(segment) for segment in self.segments]
 
 
 class FakeDeepgram(LocalServer):
@@ -125,14 +131,15 @@ class FakeDeepgram(LocalServer):
     answers the upgrade with 401 (so does any key but ``api_key``); ``drop_after_bytes``
     cuts the TCP connection once that much audio has arrived, without a close frame;
     ``slow`` delays every answer by that many seconds; ``idle_timeout`` is Deepgram's
-    10 s (shorter in tests that wait for it).
+    10 s (shorter in tests that wait for it). With ``repeat`` a connection's script
+    starts again once it is all final (one stream that hears turn after turn).
     """
 
     def __init__(self, *, transcripts: Sequence[str | Sequence[str]] = ("hello",),
                  api_key: str = "test-key", reject_key: bool = False,
                  drop_after_bytes: int | None = None, slow: float = 0.0,
                  seconds_per_word: float = 0.25, interim_every: float = 0.1,
-                 idle_timeout: float = IDLE_TIMEOUT) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, repeat: bool = False) -> None:
         super().__init__()
         self.transcripts = list(transcripts)
         self.api_key = api_key
@@ -142,6 +149,7 @@ class FakeDeepgram(LocalServer):
         self.seconds_per_word = seconds_per_word
         self.interim_every = interim_every
         self.idle_timeout = idle_timeout
+        self.repeat = repeat
         self.connections: list[FakeConnection] = []
 
     def routes(self, app: web.Application) -> None:
@@ -156,7 +164,7 @@ class FakeDeepgram(LocalServer):
             return _Script([])
         entry = self.transcripts[min(len(self.connections) - 1, len(self.transcripts) - 1)]
         parts = [entry] if isinstance(entry, str) else list(entry)
-        return _Script([part.split() for part in parts if part.split()])
+        return _Script([part.split() for part in parts if part.split()], self.repeat)
 
     async def _listen(self, request: web.Request) -> web.StreamResponse:
         seen = FakeConnection(dict(request.query), request.headers.get("Authorization"))
@@ -252,11 +260,11 @@ class _Session:
                 await self._send(self._results(False, False, False))
 
     async def _flush(self, *, from_finalize: bool) -> None:
-        """Everything not yet final comes out in one final result (none if nothing is left)."""
+        """The current segment comes out whole in one final result (none if nothing is
+        left); later segments wait for their own speech."""
         script = self.script
         if not script.segments:
             return
-        script.segments = [[word for segment in script.segments for word in segment]]
         script.revealed = len(script.current)
         await self._send(self._results(True, False, from_finalize))
         self._next_segment()
@@ -267,6 +275,8 @@ class _Session:
         del script.current[:script.revealed]
         if not script.current:
             script.segments.pop(0)
+        if not script.segments and script.repeat:
+            script.segments = [list(segment) for segment in script.whole]
         script.revealed, script.sounding, script.quiet_since = 0, 0.0, None
         script.segment_start = self.seen.seconds
 

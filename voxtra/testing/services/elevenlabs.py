@@ -7,9 +7,15 @@ Protocol facts it relies on (ElevenLabs API reference, "Authentication", "Stream
 and optional ``voice_settings``; the answer is the audio itself, sent as it is made
 (HTTP/1.1 chunked). ``pcm_{rate}`` is raw mono signed 16-bit little-endian samples and
 ``ulaw_8000`` raw G.711 μ-law bytes, neither with a header. ``GET /v1/voices/{voice_id}``
-describes a voice. Errors are JSON ``{"detail": {"status": ..., "message": ...}}`` with
-the HTTP status: 401 ``invalid_api_key`` for a bad key, 401 ``missing_permissions`` for a
-key restricted away from an endpoint (e.g. without ``voices_read``).
+describes a voice. ``POST /v1/text-to-speech/{voice_id}/stream/with-timestamps`` ("Stream
+speech with timing") takes the same request and answers with newline-delimited JSON
+objects instead, each ``audio_base64`` (the next piece of audio) with ``alignment`` and
+``normalized_alignment`` (``characters``, ``character_start_times_seconds``,
+``character_end_times_seconds``: the characters whose sound starts in that piece, in
+seconds from the start of the request's audio; null when none does). Errors are JSON
+``{"detail": {"status": ..., "message": ...}}`` with the HTTP status: 401
+``invalid_api_key`` for a bad key, 401 ``missing_permissions`` for a key restricted away
+from an endpoint (e.g. without ``voices_read``).
 
 The audio is a tone whose length follows the text, so tests can check what arrives.
 """
@@ -17,6 +23,8 @@ The audio is a tone whose length follows the text, so tests can check what arriv
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +112,8 @@ class FakeElevenLabs(LocalServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self._speak)
+        app.router.add_post("/v1/text-to-speech/{voice_id}/stream/with-timestamps",
+                            self._speak_timed)
         app.router.add_get("/v1/voices/{voice_id}", self._voice)
 
     async def _record(self, request: web.Request) -> FakeRequest:
@@ -134,6 +144,12 @@ class FakeElevenLabs(LocalServer):
                                   "premade", "labels": {}, "settings": None})
 
     async def _speak(self, request: web.Request) -> web.StreamResponse:
+        return await self._stream(request, timed=False)
+
+    async def _speak_timed(self, request: web.Request) -> web.StreamResponse:
+        return await self._stream(request, timed=True)
+
+    async def _stream(self, request: web.Request, *, timed: bool) -> web.StreamResponse:
         seen = await self._record(request)
         refusal = self._refusal(seen)
         if refusal is not None:
@@ -144,9 +160,13 @@ class FakeElevenLabs(LocalServer):
         if not seen.text:
             return _error(400, "empty_text", "text is required")
         self.stream = log = StreamLog()
-        _, audio = speech(seen.text, seen.output_format, self.seconds_per_char)
+        text = seen.text
+        _, audio = speech(text, seen.output_format, self.seconds_per_char)
+        bytes_per_second = RATES[seen.output_format] * (1 if seen.output_format == "ulaw_8000"
+                                                        else 2)
         await asyncio.sleep(self.first_chunk_delay)
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/json" if timed else "application/octet-stream"})
         response.enable_chunked_encoding()
         try:
             await response.prepare(request)
@@ -155,7 +175,11 @@ class FakeElevenLabs(LocalServer):
                     assert request.transport is not None
                     request.transport.close()  # the connection drops mid-stream
                     return response
-                await response.write(audio[start:start + self.chunk_bytes])
+                piece = audio[start:start + self.chunk_bytes]
+                if timed:
+                    span = (start / bytes_per_second, (start + len(piece)) / bytes_per_second)
+                    piece = _timed_piece(text, piece, span, self.seconds_per_char)
+                await response.write(piece)
                 log.chunks_sent += 1
                 await asyncio.sleep(self.chunk_delay)
             await response.write_eof()
@@ -166,6 +190,20 @@ class FakeElevenLabs(LocalServer):
             log.disconnected.set()
             raise
         return response
+
+
+def _timed_piece(text: str, audio: bytes, span: tuple[float, float],
+                 seconds_per_char: float) -> bytes:
+    """One line of the with-timestamps answer: ``audio`` and the characters of ``text``
+    whose sound starts within ``span`` (seconds)."""
+    chars = [i for i in range(len(text)) if span[0] <= i * seconds_per_char < span[1]]
+    alignment = {"characters": [text[i] for i in chars],
+                 "character_start_times_seconds": [round(i * seconds_per_char, 3)
+                                                   for i in chars],
+                 "character_end_times_seconds": [round((i + 1) * seconds_per_char, 3)
+                                                 for i in chars]} if chars else None
+    return json.dumps({"audio_base64": base64.b64encode(audio).decode(),
+                       "alignment": alignment, "normalized_alignment": alignment}).encode() + b"\n"
 
 
 def _error(status: int, kind: str, message: str) -> web.Response:

@@ -38,21 +38,25 @@ class FakeOpenAI(LocalServer):
     """``async with FakeOpenAI(["Hello."]) as server:``, then ``base_url=server.url``.
 
     ``replies`` are used in turn (the last one again when they run out); ``requests``
-    records each request body. ``reject_key``, ``fail_status``, ``first_token_delay``
-    and ``drop_after_chunks`` make it misbehave.
+    records each request body. A reply's first token comes ``first_token_delay`` after
+    the request and each further one ``token_delay`` after the one before (a model's
+    pace: 1/60 s is 60 tokens a second). ``reject_key``, ``fail_status`` and
+    ``drop_after_chunks`` make it misbehave.
     """
 
     base_path = "/v1"  # the SDK's base_url includes the API version
 
     def __init__(self, replies: list[Reply] | None = None, *, api_key: str = "test-key",
                  reject_key: bool = False, fail_status: int | None = None,
-                 first_token_delay: float = 0.0, drop_after_chunks: int | None = None) -> None:
+                 first_token_delay: float = 0.0, token_delay: float = 0.0,
+                 drop_after_chunks: int | None = None) -> None:
         super().__init__()
         self.replies = list(replies or ["OK."])
         self.api_key = api_key
         self.reject_key = reject_key
         self.fail_status = fail_status
         self.first_token_delay = first_token_delay
+        self.token_delay = token_delay
         self.drop_after_chunks = drop_after_chunks
         self.requests: list[dict[str, Any]] = []
 
@@ -89,6 +93,8 @@ class FakeOpenAI(LocalServer):
                 assert request.transport is not None
                 request.transport.close()  # the connection drops mid-reply
                 return response
+            if index > 1 and self.token_delay:  # the role chunk and first token go at once
+                await asyncio.sleep(self.token_delay)
             await response.write(_event(_chunk(body["model"], delta, None)))
         finish = "tool_calls" if isinstance(reply, ToolCallReply) else "stop"
         await response.write(_event(_chunk(body["model"], {}, finish)))
