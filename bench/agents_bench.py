@@ -198,10 +198,10 @@ async def probe(framework: Framework, calls: int, seconds: float) -> dict[str, A
         window = time.monotonic() - began
         cpu = sum(cpu_seconds(agent.pid) for agent in agents) - cpu
         rss = [rss_kib(agent.pid) for agent in agents]
+        heard = json.loads(await callers.line("{", timeout=60))  # the window's last turns
         if framework.name == "voxtra":
             agents[0].say("stop")
             figures["voxtra"] = json.loads(await agents[0].line("{"))
-        heard = json.loads(await callers.line("{", timeout=60))
         providers.close_input()
         figures["providers"] = json.loads(await providers.line("{"))
     finally:

@@ -6,7 +6,8 @@ AI agent, as a load generator in a process of its own.
 
 Each caller sends a 20 ms frame of 8 kHz μ-law every tick, as a phone does: silence, or
 a 2-3 s telephone-band question (Piper voices, 300-3400 Hz, -19 dBFS) followed by
-silence; it waits for the reply, lets it play, pauses 0.5-1.5 s and asks again. Every
+silence; it waits for the reply, lets it play, pauses 0.5-3 s and asks again (callers
+start within 5 s of each other, so their turns do not fall in step). Every
 ``--barge-every``-th turn it says "Wait, that's not what I asked." 1 s into the reply.
 
 * ``rtp`` speaks RTP (RFC 3550, payload type 0) to one UDP port per caller, as Asterisk's
@@ -20,8 +21,9 @@ silence; it waits for the reply, lets it play, pauses 0.5-1.5 s and asks again. 
 What a caller measures, at its ear: voice to voice (the end of its speech to the first
 reply audio it hears); a barge-in's onset (its first audible frame sent) to silence (the
 end of the last reply frame it hears, or the ``clear`` that stopped it); reply frames
-late for a phone's 60 ms jitter buffer (the buffer starts with a reply's first frame and
-plays one frame each 20 ms after) and RTP sequence gaps. Prints ``go`` after the
+late for a phone's 60 ms jitter buffer (it plays a reply's first frame 60 ms after it
+arrives and one frame each 20 ms after; a frame that arrives after its turn to play is
+late, a glitch, and the buffer starts again from it) and RTP sequence gaps. Prints ``go`` after the
 warm-up, ``stop`` at the end of the measured window, then one JSON line; only turns
 whose speech ended inside the window count.
 """
@@ -54,11 +56,15 @@ SAMPLES = 160
 SILENCE = b"\xff" * SAMPLES
 #: A frame louder than this RMS is reply audio (the agent's speech), quieter is silence.
 AUDIBLE = 300.0
-#: A phone's jitter buffer: a reply frame later than this after its slot is late.
+#: A phone's jitter buffer: how long it holds a reply's first frame before playing it.
 JITTER = 0.06
 #: Quiet this long after reply audio ends the reply.
 REPLY_GAP = 0.6
 BARGE_AFTER = 1.0
+#: Callers start within this many seconds, and think this long before a question, so
+#: that their turns do not fall in step (as a call centre's do not).
+START_SPREAD = 5.0
+THINKING = (0.5, 3.0)
 REPLY_TIMEOUT = 8.0
 QUESTION = "What time do you open on Saturday?"
 BARGE = "Wait, that's not what I asked."
@@ -92,6 +98,10 @@ class Reply:
     late: int = 0
     gaps: int = 0
     last_sequence: int | None = None
+    #: When the jitter buffer plays the next frame.
+    due: float = 0.0
+    #: When the jitter buffer plays the next frame.
+    due: float = 0.0
     #: The end of the audio heard so far (frames play one after another from arrival).
     played_until: float = 0.0
     cleared_at: float | None = None
@@ -167,11 +177,13 @@ class Caller:
             return
         reply = self.replies[-1] if self.replies else None
         if reply is None or reply.cleared_at is not None or now - reply.last > REPLY_GAP:
-            reply = Reply(now, now, played_until=now)
+            reply = Reply(now, now, played_until=now, due=now + JITTER)
             self.replies.append(reply)
             self.new_reply.set()
-        if now > reply.first + JITTER + reply.frames * FRAME:
+        if now > reply.due:  # its turn to play has passed: a glitch, then buffer again
             reply.late += 1
+            reply.due = now + JITTER
+        reply.due += FRAME
         if sequence is not None and reply.last_sequence is not None:
             reply.gaps += (sequence - reply.last_sequence - 1) & 0xFFFF
         reply.last_sequence = sequence
@@ -186,7 +198,7 @@ class Caller:
     # The conversation ------------------------------------------------------------------
 
     async def converse(self) -> None:
-        await asyncio.sleep(self.rng.uniform(0.0, 2.0))  # callers do not start in step
+        await asyncio.sleep(self.rng.uniform(0.0, START_SPREAD))  # calls arrive at random
         turn = 0
         said: float | None = None  # the end of a barge-in: the next turn's question
         while True:
@@ -213,7 +225,7 @@ class Caller:
                         self.figures.barge_in.append(reply.silence - onset)
                     continue
             await self._ended(reply)
-            await asyncio.sleep(self.rng.uniform(0.5, 1.5))
+            await asyncio.sleep(self.rng.uniform(*THINKING))
 
     def _count(self, reply: Reply) -> None:
         if self.window[0] <= reply.first <= self.window[1]:

@@ -20,7 +20,10 @@ import json
 import os
 import resource
 import sys
+import time
 from typing import Any
+
+import numpy as np
 
 from voxtra.media.audio import AudioFormat
 from voxtra.media.endpoint import RtpEndpoint
@@ -83,6 +86,15 @@ class Conversation:
                 self.errors += 1
 
 
+async def loop_lag(lags: list[float]) -> None:
+    """How late the event loop wakes a 20 ms sleeper: what every call's coroutines wait
+    on top of their own work."""
+    while True:
+        began = time.monotonic()
+        await asyncio.sleep(0.02)
+        lags.append(time.monotonic() - began - 0.02)
+
+
 async def serve(calls: int, urls: dict[str, str], core: int | None) -> None:
     if core is not None:
         os.sched_setaffinity(0, {core})
@@ -108,14 +120,19 @@ async def serve(calls: int, urls: dict[str, str], core: int | None) -> None:
     print("ready", flush=True)
     await read_line()  # go
     began = resource.getrusage(resource.RUSAGE_SELF)
+    lags: list[float] = []
+    probe = asyncio.create_task(loop_lag(lags))
     await read_line()  # stop
     ended = resource.getrusage(resource.RUSAGE_SELF)
+    probe.cancel()
     figures: dict[str, Any] = {
         "cpu_seconds": (ended.ru_utime + ended.ru_stime) - (began.ru_utime + began.ru_stime),
         "rss_kib": rss_kib(),
         "replies": sum(c.replies for c in conversations),
         "provider_errors": sum(c.errors for c in conversations),
-        "frames_dropped_late": sum(e.pacer.stats.late for e in endpoints)}
+        "frames_dropped_late": sum(e.pacer.stats.late for e in endpoints),
+        "loop_lag_ms": {"p99": round(float(np.percentile(lags, 99)) * 1000, 1),
+                        "max": round(max(lags) * 1000, 1)} if lags else None}
     for task in tasks:
         task.cancel()
     print(json.dumps(figures), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -67,6 +68,33 @@ def test_silero_tells_speech_from_silence(spoken: Pcm) -> None:
     assert max(speech.process(spoken[i:i + 320]) for i in chunks) > 0.8
     quiet = np.zeros(320, np.int16)
     assert max(silence.process(quiet) for _ in range(50)) < 0.2
+
+
+async def test_silero_judges_many_calls_in_one_run_as_each_alone() -> None:
+    """Calls whose listening loops wake together (a tick of the media clock) have their
+    windows judged in one run of the model: each call's probabilities are the ones it
+    gets judged alone, its own state kept apart from the others'."""
+    voices = [v for v in VOICES if v.name in ("joe", "joe-woman", "rms")]
+    lines = [caller_audio([SENTENCE], voice, lead=0.3 * i, after=0.5, level=-19.0)[0]
+             for i, voice in enumerate(voices)]
+    lines.append(np.zeros(len(lines[0]), np.int16))  # a silent caller
+    length = min(len(line) for line in lines) // 160 * 160
+    vad = SileroVAD()
+    alone = [vad.stream(8000) for _ in lines]
+    together = [vad.stream(8000) for _ in lines]
+    expected, got = [], []
+    for start in range(0, length, 160):
+        chunks = [line[start:start + 160] for line in lines]
+        expected.append([s.process(c) for s, c in zip(alone, chunks, strict=True)])
+        got.append(await asyncio.gather(*(s.judge(c) for s, c in
+                                          zip(together, chunks, strict=True))))
+    assert np.allclose(expected, got, atol=1e-4)
+    assert max(max(row[:3]) for row in got) > 0.8 and max(row[3] for row in got) < 0.2
+    batch = vad._batches[8000]
+    # Each of the four calls' two streams judged every 32 ms window of its audio; the
+    # four calls' windows of a moment went in one run.
+    assert batch.windows >= 2 * len(lines) * (length // 256 - 1)
+    assert batch.runs <= batch.windows / 4
 
 
 async def test_espeak_speaks() -> None:

@@ -150,7 +150,7 @@ class Hearing:
             vad_pcm = to_vad.process(chunk.pcm)
             pcm = vad_pcm if to_stt is to_vad else to_stt.process(chunk.pcm)
             try:
-                probability = vad_stream.process(vad_pcm)
+                probability = await vad_stream.judge(vad_pcm)
             except Exception as exc:
                 self._voice._report(ProviderError(type(self._vad).__name__, str(exc)), "vad")
                 probability = 0.0

@@ -19,6 +19,11 @@ class VADStream(ABC):
         """Speech probability (0..1) of the latest audio, fed in any chunk size at the
         stream's sample rate."""
 
+    async def judge(self, pcm: Pcm) -> float:
+        """:meth:`process` for a call's listening loop: a model shared by many calls may
+        judge all calls' audio of the moment in one run (see ``SileroVAD``)."""
+        return self.process(pcm)
+
 
 class VAD(ABC):
     #: The sample rates the model judges natively, preferred first. The pipeline feeds

@@ -29,10 +29,17 @@ than they give); a call's state is its streams' recurrent state and window conte
 second of a narrowband call costs 3.3 ms of CPU per stream at 8 kHz, half what the
 16 kHz export and the upsampler in front of it cost (6.5 ms; ``bench/vad_bench.py``);
 ``phases=1`` halves it where calls per core count more than short words.
+
+Calls' listening loops wake together, on each tick of the media clock, so their windows
+of the moment are judged together (:meth:`VADStream.judge`): the official model takes a
+batch (``input`` B x samples, ``state`` 2 x B x 128), and one run for all calls costs
+far less than a run per call (``bench/vad_bench.py``, ``batched``). The batch runs once
+the event loop has let every waiting loop submit, within the same turn of the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import logging
@@ -75,6 +82,7 @@ class SileroVAD(VAD):
                                 "voxtra-asterisk[offline]) or pass model=PATH", retryable=False)
         self.model_path = path
         self._session = shared_session("silero", path)
+        self._batches: dict[int, _Batch] = {}
         inputs = {spec.name for spec in self._session.get_inputs()}
         if {"input", "state", "sr"} <= inputs:
             self.official = True
@@ -92,12 +100,14 @@ class SileroVAD(VAD):
             raise ValueError(f"{self.model_path.name} does not judge {rate} Hz audio "
                              f"(it judges {self.sample_rates})")
         streams: list[_Stream] = []
+        batch = self._batches.setdefault(rate, _Batch(self._session, rate)) \
+            if self.official else None
         for phase in range(self.phases):
-            stream: _Stream = _OfficialStream(self._session, rate) if self.official \
+            stream: _Stream = _OfficialStream(self._session, rate, batch) if self.official \
                 else _V6Stream(self._session)
             stream.delay(phase * stream.window // self.phases)
             streams.append(stream)
-        return streams[0] if len(streams) == 1 else _Phased(streams)
+        return _Phased(streams)
 
 
 class _Stream(VADStream):
@@ -109,16 +119,25 @@ class _Stream(VADStream):
         self._context = window // 8
         # The previous window's context, then samples not judged yet.
         self._pending: npt.NDArray[np.float32] = np.zeros(self._context, np.float32)
-        self._probability = 0.0
+        self.probability = 0.0
+        #: Where windows of this stream are judged together with other calls' (None: alone).
+        self.batch: _Batch | None = None
 
     def process(self, pcm: Pcm) -> float:
+        for frame in self.cut(pcm):
+            self.probability = self._judge(frame[None, :])
+        return self.probability
+
+    def cut(self, pcm: Pcm) -> list[npt.NDArray[np.float32]]:
+        """The whole windows (with their context) that ``pcm`` completes."""
         samples = np.concatenate([self._pending, pcm.astype(np.float32) / 32768.0])
         start, size = 0, self._context + self.window
+        frames = []
         while len(samples) - start >= size:
-            self._probability = self._judge(samples[None, start:start + size])
+            frames.append(samples[start:start + size])
             start += self.window
         self._pending = samples[start:]
-        return self._probability
+        return frames
 
     def delay(self, samples: int) -> None:
         """Let this stream's windows fall ``samples`` later (silence goes first)."""
@@ -130,7 +149,8 @@ class _Stream(VADStream):
 
 
 class _Phased(VADStream):
-    """Streams whose windows fall at different offsets: the higher probability counts."""
+    """A call's streams, whose windows fall at different offsets: the higher
+    probability counts."""
 
     def __init__(self, streams: list[_Stream]) -> None:
         self._streams = streams
@@ -138,17 +158,71 @@ class _Phased(VADStream):
     def process(self, pcm: Pcm) -> float:
         return max(stream.process(pcm) for stream in self._streams)
 
+    async def judge(self, pcm: Pcm) -> float:
+        if any(stream.batch is None for stream in self._streams):
+            return self.process(pcm)  # faster-whisper's export: each call on its own
+        waiting = [(stream, stream.cut(pcm)) for stream in self._streams]
+        while any(frames for _, frames in waiting):  # a stream's windows go in order
+            judged = [(stream, stream.batch.submit(stream, frames.pop(0)))
+                      for stream, frames in waiting if frames and stream.batch]
+            for stream, future in judged:
+                stream.probability = await future
+        return max(stream.probability for stream in self._streams)
+
+
+class _Batch:
+    """Windows of many calls judged in one run of the official model: those submitted
+    before the event loop next gets to run its ready callbacks."""
+
+    def __init__(self, session: Any, sample_rate: int) -> None:
+        self._session = session
+        self._rate = np.array(sample_rate, np.int64)
+        self._waiting: list[tuple[_OfficialStream, npt.NDArray[np.float32],
+                                  asyncio.Future[float]]] = []
+        #: Runs of the model, and windows judged in them.
+        self.runs = 0
+        self.windows = 0
+
+    def submit(self, stream: _Stream, frame: npt.NDArray[np.float32]) -> asyncio.Future[float]:
+        assert isinstance(stream, _OfficialStream)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[float] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._run)
+        self._waiting.append((stream, frame, future))
+        return future
+
+    def _run(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        try:
+            out, state = self._session.run(None, {
+                "input": np.stack([frame for _, frame, _ in waiting]),
+                "state": np.concatenate([stream.state for stream, _, _ in waiting], axis=1),
+                "sr": self._rate})
+        except Exception as exc:
+            for _, _, future in waiting:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.runs += 1
+        self.windows += len(waiting)
+        for row, (stream, _, future) in enumerate(waiting):
+            stream.state = state[:, row:row + 1]
+            if not future.done():
+                future.set_result(float(out[row, 0]))
+
 
 class _OfficialStream(_Stream):
-    def __init__(self, session: Any, sample_rate: int) -> None:
+    def __init__(self, session: Any, sample_rate: int, batch: _Batch | None = None) -> None:
         super().__init__(WINDOWS[sample_rate])
         self._session = session
         self._rate = np.array(sample_rate, np.int64)
-        self._state = np.zeros((2, 1, 128), np.float32)
+        self.state = np.zeros((2, 1, 128), np.float32)
+        self.batch = batch
 
     def _judge(self, frame: npt.NDArray[np.float32]) -> float:
-        out, self._state = self._session.run(
-            None, {"input": frame, "state": self._state, "sr": self._rate})
+        out, self.state = self._session.run(
+            None, {"input": frame, "state": self.state, "sr": self._rate})
         return float(np.ravel(out)[0])
 
 
