@@ -8,7 +8,7 @@ Each caller sends a 20 ms frame of 8 kHz μ-law every tick, as a phone does: sil
 a 2-3 s telephone-band question (Piper voices, 300-3400 Hz, -19 dBFS) followed by
 silence; it waits for the reply, lets it play, pauses 0.5-3 s and asks again (callers
 start within 5 s of each other, so their turns do not fall in step). Every
-``--barge-every``-th turn it says "Wait, that's not what I asked." 1 s into the reply.
+``--barge-every``-th turn it says "Wait, that's not what I asked." 0.8-1.6 s into the reply.
 
 * ``rtp`` speaks RTP (RFC 3550, payload type 0) to one UDP port per caller, as Asterisk's
   ExternalMedia channel does, and prints ``ports Q1 Q2 ...`` (its own) first.
@@ -60,7 +60,9 @@ AUDIBLE = 300.0
 JITTER = 0.06
 #: Quiet this long after reply audio ends the reply.
 REPLY_GAP = 0.6
-BARGE_AFTER = 1.0
+#: How far into a reply a caller cuts in (seconds), at random: people interrupt at
+#: different moments, and what the VAD hears of a first word can hang on the silence before.
+BARGE_AFTER = (0.8, 1.6)
 #: Callers start within this many seconds, and think this long before a question, so
 #: that their turns do not fall in step (as a call centre's do not).
 START_SPREAD = 5.0
@@ -217,7 +219,8 @@ class Caller:
             if inside:
                 self.figures.voice_to_voice.append(reply.first - ended)
             if turn % self.barge_every == 0:
-                await asyncio.sleep(max(0.0, reply.first + BARGE_AFTER - time.monotonic()))
+                cut_in = reply.first + self.rng.uniform(*BARGE_AFTER)
+                await asyncio.sleep(max(0.0, cut_in - time.monotonic()))
                 if time.monotonic() - reply.last < REPLY_GAP:  # still playing: cut in
                     onset, said = await self.say(self.barge)
                     await self._ended(reply)

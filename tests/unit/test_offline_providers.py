@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voxtra.media.audio import Pcm
+from voxtra.media.g711 import ulaw_decode, ulaw_encode
 from voxtra.media.resample import Resampler, resample
 from voxtra.sandbox.telephone import caller_audio
 from voxtra.sandbox.voices import VOICES
@@ -95,6 +96,23 @@ async def test_silero_judges_many_calls_in_one_run_as_each_alone() -> None:
     # four calls' windows of a moment went in one run.
     assert batch.windows >= 2 * len(lines) * (length // 256 - 1)
     assert batch.runs <= batch.windows / 4
+
+
+@pytest.mark.parametrize("silence", [2.575, 2.725, 3.05, 3.2, 3.25])
+def test_silero_hears_a_short_first_word_after_seconds_of_silence(silence: float) -> None:
+    """A caller asks, waits in digital silence, then cuts in with "Wait, ...": after these
+    silences the model's state, carried through them, missed "Wait," and the turn began
+    0.6-0.8 s late; started afresh after a second of quiet it hears the word at once."""
+    voice = next(v for v in VOICES if v.name == "joe-low")
+    question, cut_in = (ulaw_decode(ulaw_encode(caller_audio([text], voice, level=-19.0)[0]))
+                        for text in (SENTENCE, "Wait, that's not what I asked."))
+    stream = SileroVAD().stream(8000)
+    before = np.concatenate([np.zeros(8000, np.int16), question,
+                             np.zeros(round(silence * 8000), np.int16)])
+    for start in range(0, len(before) // 160 * 160, 160):
+        stream.process(before[start:start + 160])
+    heard = [stream.process(cut_in[i:i + 160]) for i in range(0, 160 * 15, 160)]
+    assert max(heard) >= 0.5  # within the first 0.3 s of the word
 
 
 async def test_espeak_speaks() -> None:

@@ -60,6 +60,14 @@ log = logging.getLogger(__name__)
 
 #: Samples per model window by sample rate; each is preceded by 1/8 as many of context.
 WINDOWS = {16000: 512, 8000: 256}
+#: After this many seconds under :data:`QUIET` a call's recurrent state starts afresh.
+#: Through long silence the state drifts where a short first word is missed: after a
+#: question and 0.4-3.5 s of digital silence, one voice's "Wait," stayed under 0.5 at
+#: 8 kHz for 13 of 124 silence lengths (the turn began 0.6-0.8 s late, at the next
+#: words); started afresh after 1 s, none was (the latest at 0.24 s), as a fresh
+#: model hears it (``tests/unit/test_offline_providers.py``).
+FRESH_AFTER = 1.0
+QUIET = 0.15
 
 class SileroVAD(VAD):
     """Silero VAD. ``model`` is the official ONNX file (inputs ``input``, ``state``,
@@ -107,7 +115,7 @@ class SileroVAD(VAD):
                 else _V6Stream(self._session)
             stream.delay(phase * stream.window // self.phases)
             streams.append(stream)
-        return _Phased(streams)
+        return _Phased(streams, rate)
 
 
 class _Stream(VADStream):
@@ -147,16 +155,22 @@ class _Stream(VADStream):
     def _judge(self, frame: npt.NDArray[np.float32]) -> float:
         """Run the model on one window with its context (shape 1 x samples)."""
 
+    @abstractmethod
+    def start_afresh(self) -> None:
+        """Forget the recurrent state (the window context stays)."""
+
 
 class _Phased(VADStream):
     """A call's streams, whose windows fall at different offsets: the higher
-    probability counts."""
+    probability counts. After :data:`FRESH_AFTER` of quiet they start afresh."""
 
-    def __init__(self, streams: list[_Stream]) -> None:
+    def __init__(self, streams: list[_Stream], sample_rate: int) -> None:
         self._streams = streams
+        self._rate = sample_rate
+        self._quiet = 0.0
 
     def process(self, pcm: Pcm) -> float:
-        return max(stream.process(pcm) for stream in self._streams)
+        return self._heard(pcm, max(stream.process(pcm) for stream in self._streams))
 
     async def judge(self, pcm: Pcm) -> float:
         if any(stream.batch is None for stream in self._streams):
@@ -167,7 +181,15 @@ class _Phased(VADStream):
                       for stream, frames in waiting if frames and stream.batch]
             for stream, future in judged:
                 stream.probability = await future
-        return max(stream.probability for stream in self._streams)
+        return self._heard(pcm, max(stream.probability for stream in self._streams))
+
+    def _heard(self, pcm: Pcm, probability: float) -> float:
+        self._quiet = self._quiet + len(pcm) / self._rate if probability < QUIET else 0.0
+        if self._quiet >= FRESH_AFTER:
+            for stream in self._streams:
+                stream.start_afresh()
+            self._quiet = 0.0
+        return probability
 
 
 class _Batch:
@@ -225,18 +247,24 @@ class _OfficialStream(_Stream):
             None, {"input": frame, "state": self.state, "sr": self._rate})
         return float(np.ravel(out)[0])
 
+    def start_afresh(self) -> None:
+        self.state = np.zeros((2, 1, 128), np.float32)
+
 
 class _V6Stream(_Stream):
     def __init__(self, session: Any) -> None:
         super().__init__(WINDOWS[16000])
         self._session = session
-        self._h = np.zeros((1, 1, 128), np.float32)
-        self._c = np.zeros((1, 1, 128), np.float32)
+        self.start_afresh()
 
     def _judge(self, frame: npt.NDArray[np.float32]) -> float:
         out, self._h, self._c = self._session.run(
             None, {"input": frame, "h": self._h, "c": self._c})
         return float(np.ravel(out)[0])
+
+    def start_afresh(self) -> None:
+        self._h = np.zeros((1, 1, 128), np.float32)
+        self._c = np.zeros((1, 1, 128), np.float32)
 
 
 def default_model() -> Path | None:
