@@ -210,11 +210,13 @@ async def probe(framework: Framework, calls: int, seconds: float,
         await callers.line("go")
         began = time.monotonic()
         cpu = sum(cpu_seconds(agent.pid) for agent in agents)
+        load = cpu_seconds(providers.pid) + cpu_seconds(callers.pid)
         if framework.name == "voxtra":
             agents[0].say("go")
         await callers.line("stop", timeout=seconds + 60)
         window = time.monotonic() - began
         cpu = sum(cpu_seconds(agent.pid) for agent in agents) - cpu
+        load = cpu_seconds(providers.pid) + cpu_seconds(callers.pid) - load
         rss = [rss_kib(agent.pid) for agent in agents]
         heard = json.loads(await callers.line("{", timeout=60))  # the window's last turns
         if framework.name == "voxtra":
@@ -226,6 +228,7 @@ async def probe(framework: Framework, calls: int, seconds: float,
         for child in children:
             await child.stop()
     figures.update(calls=calls, cpu_share_per_call=cpu / window / calls,
+                   load_core_share=load / window,
                    rss_kib=sum(rss), rss_kib_per_process=max(rss), heard=heard)
     return figures
 
@@ -280,6 +283,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     heard = result["heard"]
     return {"calls": result["calls"],
             "cpu_per_call_pct": round(result["cpu_share_per_call"] * 100, 2),
+            # The other core's use by the providers and the callers: never the limit.
+            "load_core_pct": round(result["load_core_share"] * 100, 1),
             "rss_mib": round(result["rss_kib"] / 1024, 1),
             "voice_to_voice_ms": percentiles(heard["voice_to_voice_s"]),
             "added_ms": percentiles([v - provider_delay() for v in heard["voice_to_voice_s"]]),
