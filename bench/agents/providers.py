@@ -12,8 +12,8 @@ The pace (stated in the bench's README): Deepgram sends an interim result every 
 audio, recognises a word per 250 ms of sound and makes the words final on ``Finalize``
 or after the client's ``endpointing`` pause; OpenAI sends its first token 300 ms after
 the request, then 60 tokens a second; ElevenLabs sends its first audio 200 ms after the
-request, then 200 ms of audio every 20 ms (ten times faster than real time), 60 ms of
-speech per character of text.
+request, then 1,600 bytes every 20 ms (μ-law, Voxtra's format: ten times faster than real
+time; 16-bit PCM, Pipecat's: five times), 60 ms of speech per character of text.
 """
 
 from __future__ import annotations
